@@ -1,0 +1,57 @@
+"""Turning text into index terms: lower-case word tokens, English stop words removed,
+Snowball-stemmed (PyStemmer), optionally with word bigrams.
+
+An ``Analyzer`` is a plain callable with its parameters, so a saved index records them and a
+loaded index analyses questions exactly as its passages were analysed."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import asdict, dataclass
+
+import Stemmer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+_APOSTROPHE_S = re.compile(r"['’]s\b", re.IGNORECASE)
+# Words that carry the meaning of a question and are in scikit-learn's stop list.
+_KEEP = frozenset({"first", "last", "least", "most", "never", "no", "not", "nothing", "none",
+                   "against", "before", "after", "during", "since", "until", "without"})
+STOP_WORDS = frozenset(ENGLISH_STOP_WORDS - _KEEP)
+
+
+@dataclass(frozen=True)
+class Analyzer:
+    """Text to terms. Parameters are recorded in the index manifest."""
+
+    stem: bool = True
+    stop_words: bool = True
+    bigrams: bool = False
+    language: str = "english"
+
+    def __post_init__(self) -> None:
+        # The stemmer is a C object with a cache; it is not part of the parameters.
+        object.__setattr__(self, "_stemmer", Stemmer.Stemmer(self.language) if self.stem else None)
+
+    def params(self) -> dict[str, object]:
+        """The parameters, for the index manifest."""
+        return asdict(self)
+
+    def words(self, text: str) -> list[str]:
+        """Normalised word tokens, before stop-word removal and stemming."""
+        text = unicodedata.normalize("NFKC", text)
+        return _TOKEN.findall(_APOSTROPHE_S.sub("", text).casefold())
+
+    def __call__(self, text: str) -> list[str]:
+        tokens = self.words(text)
+        if self.stop_words:
+            tokens = [t for t in tokens if t not in STOP_WORDS]
+        stemmer = self._stemmer  # type: ignore[attr-defined]
+        if stemmer is not None:
+            tokens = stemmer.stemWords(tokens)
+        if self.bigrams and len(tokens) > 1:
+            return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
+        return tokens
+
+    def __reduce__(self):  # picklable for process pools
+        return (Analyzer, (self.stem, self.stop_words, self.bigrams, self.language))

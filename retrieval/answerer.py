@@ -1,0 +1,237 @@
+"""Extractive answering: the sentence of the corpus that best answers a question.
+
+The answerer ranks passages by TF-IDF cosine, scores the answerable sentences of the best
+passages by their own cosine blended with their passage's, applies date cues, folds
+near-duplicates together and abstains below a confidence threshold. It returns one
+``Result``; adapters only format it."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import numpy as np
+from pydantic import ConfigDict, Field
+
+from retrieval.corpus import Article
+from retrieval.dates import PartialDate
+from retrieval.errors import QuestionError
+from retrieval.index import TfidfIndex
+
+_YEAR = re.compile(r"\b(1[89]\d{2}|20\d{2})\b")
+_LATEST = re.compile(r"\b(latest|most recent(ly)?|newest|recent(ly)?|current(ly)?|nowadays|"
+                     r"last (?:time|report|news))\b", re.IGNORECASE)
+_EARLIEST = re.compile(r"\b(earliest|oldest|initially|originally|at first|first (?:time|report|"
+                       r"news|mention))\b", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """Tunables of the answerer (the ``[answer]`` table of the config)."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    top_k: Annotated[int, Field(ge=1, le=50)] = 3
+    threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
+    candidate_passages: Annotated[int, Field(ge=1, le=10_000)] = 30
+    sentence_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
+    duplicate_similarity: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
+    year_boost: Annotated[float, Field(ge=0.0)] = 0.3
+    recency_boost: Annotated[float, Field(ge=0.0)] = 0.15
+    max_question_chars: Annotated[int, Field(ge=10)] = 2000
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """Another article that reports the same sentence."""
+
+    article_id: str
+    title: str
+    source: str
+    date: PartialDate | None
+    url: str | None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A sentence quoted verbatim from an article, with where it came from."""
+
+    text: str
+    article_id: str
+    title: str
+    source: str
+    date: PartialDate | None
+    url: str | None
+    score: float
+    before: str | None
+    after: str | None
+    paragraph: str
+    also_in: tuple[SourceRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class Result:
+    """What the bot says to a question: an answer or none, ranked alternatives, a message."""
+
+    question: str
+    answer: Answer | None
+    alternatives: tuple[Answer, ...] = ()
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Optional restrictions of the candidate articles."""
+
+    source: str | None = None
+    year: int | None = None
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """The question as analysed: control characters become spaces, whitespace is collapsed.
+    Raises ``QuestionError`` when nothing is left or it is too long."""
+    if not isinstance(question, str):
+        raise QuestionError(f"a question must be text, not {type(question).__name__}")
+    if len(question) > max_chars:
+        raise QuestionError(f"the question is {len(question):,} characters long; "
+                            f"the limit is {max_chars:,}")
+    text = " ".join(_CONTROL.sub(" ", unicodedata.normalize("NFC", question)).split())
+    if not text:
+        raise QuestionError("the question is empty: type a question about the articles")
+    return text
+
+
+@dataclass
+class Answerer:
+    """Answers questions from a fitted ``TfidfIndex`` and the articles it was built from."""
+
+    index: TfidfIndex
+    articles: Sequence[Article]
+    settings: AnswerSettings = field(default_factory=AnswerSettings)
+
+    def __post_init__(self) -> None:
+        dates = [a.date for a in self.articles]
+        self._ordinals = np.array([d.ordinal() if d else np.nan for d in dates], dtype=np.float64)
+        self._years = np.array([d.year if d else -1 for d in dates], dtype=np.int32)
+        self._sources = np.array([a.source.casefold() for a in self.articles], dtype=object)
+
+    def ask(self, question: str, top_k: int | None = None,
+            filters: Filters | None = None) -> Result:
+        """Answer ``question`` with up to ``top_k`` ranked answers (the answer and its
+        alternatives). Raises ``QuestionError`` for an empty or oversized question."""
+        k = max(1, top_k if top_k is not None else self.settings.top_k)
+        text = clean_question(question, self.settings.max_question_chars)
+        term_ids, weights = self.index.query_vector(text)
+        if term_ids.size == 0:
+            return Result(question, None, (), "None of the words of the question appear in the "
+                          "articles. Try other words, or `sources` to see what they cover.")
+        ranked = self._rank(text, term_ids, weights, filters or Filters(), k)
+        if not ranked:
+            return Result(question, None, (), "The articles do not seem to cover this"
+                          + (" with these filters." if filters and (filters.source or filters.year)
+                             else ". Try other words, or `sources` to see what they cover."))
+        if ranked[0].score >= self.settings.threshold:
+            return Result(question, ranked[0], tuple(ranked[1:k]), "")
+        return Result(question, None, tuple(ranked[:k]),
+                      "No sentence in the articles answers this with enough confidence. "
+                      "The closest candidates are listed as alternatives.")
+
+    # ------------------------------------------------------------------------------ ranking
+    def _rank(self, question: str, term_ids: np.ndarray, weights: np.ndarray,
+              filters: Filters, k: int) -> list[Answer]:
+        index, s = self.index, self.settings
+        p_scores = index.passage_scores(term_ids, weights)
+        allowed = self._allowed_passages(filters)
+        if allowed is not None:
+            p_scores = np.where(allowed, p_scores, 0.0)
+        n = min(s.candidate_passages, int(np.count_nonzero(p_scores)))
+        if n == 0:
+            return []
+        top = np.argpartition(-p_scores, n - 1)[:n] if n < p_scores.size else np.arange(p_scores.size)
+        top = top[p_scores[top] > 0]
+        starts, ends = index.passage_first_sentence_[top], index.passage_first_sentence_[top + 1]
+        sentence_ids = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
+        sentence_ids = sentence_ids[index.sentence_answerable_[sentence_ids]]
+        if sentence_ids.size == 0:
+            return []
+        s_cos = index.sentence_scores(sentence_ids, term_ids, weights)
+        p_cos = p_scores[index.sentence_passage_[sentence_ids]]
+        scores = s.sentence_weight * s_cos + (1.0 - s.sentence_weight) * p_cos
+        scores = scores * self._date_factor(question, index.sentence_article_[sentence_ids])
+        order = np.argsort(-scores, kind="stable")
+        return self._fold_duplicates(sentence_ids[order], scores[order], k)
+
+    def _allowed_passages(self, filters: Filters) -> np.ndarray | None:
+        if not filters.source and not filters.year:
+            return None
+        ok = np.ones(len(self.articles), dtype=bool)
+        if filters.source:
+            ok &= self._sources == filters.source.casefold()
+        if filters.year:
+            ok &= self._years == filters.year
+        return ok[self.index.passage_article_]
+
+    def _date_factor(self, question: str, article_ids: np.ndarray) -> np.ndarray:
+        factor = np.ones(article_ids.size, dtype=np.float64)
+        years = {int(y) for y in _YEAR.findall(question)}
+        if years:
+            factor *= np.where(np.isin(self._years[article_ids], list(years)),
+                               1.0 + self.settings.year_boost, 1.0)
+        latest, earliest = bool(_LATEST.search(question)), bool(_EARLIEST.search(question))
+        if latest != earliest:
+            ordinals = self._ordinals[article_ids]
+            known = ~np.isnan(ordinals)
+            if known.sum() > 1:
+                lo, hi = np.nanmin(ordinals), np.nanmax(ordinals)
+                position = np.where(known, (ordinals - lo) / max(hi - lo, 1.0), 0.5)
+                if earliest:
+                    position = 1.0 - position
+                factor *= 1.0 + self.settings.recency_boost * position
+        return factor
+
+    def _fold_duplicates(self, sentence_ids: np.ndarray, scores: np.ndarray,
+                         k: int) -> list[Answer]:
+        """Keep the best of each group of near-identical sentences, naming the other articles
+        that report it; stop once ``k`` distinct answers are found."""
+        kept: list[int] = []          # rows of the kept sentences, best first
+        also: list[list[int]] = []    # for each kept row, the other articles reporting it
+        vectors = self.index.sentence_terms(sentence_ids)
+        for row, sid in enumerate(sentence_ids):
+            similarity = (vectors[kept] @ vectors[row].T).toarray().ravel() if kept else []
+            duplicate_of = next((j for j, sim in enumerate(similarity)
+                                 if sim >= self.settings.duplicate_similarity), None)
+            if duplicate_of is None:
+                if len(kept) == k:
+                    break
+                kept.append(row)
+                also.append([])
+                continue
+            article = int(self.index.sentence_article_[sid])
+            first = int(self.index.sentence_article_[sentence_ids[kept[duplicate_of]]])
+            if article != first and article not in also[duplicate_of]:
+                also[duplicate_of].append(article)
+        return [self._answer(int(sentence_ids[row]), float(scores[row]), others)
+                for row, others in zip(kept, also)]
+
+    def _answer(self, sid: int, score: float, others: list[int]) -> Answer:
+        index = self.index
+        article = self.articles[int(index.sentence_article_[sid])]
+        passage = int(index.sentence_passage_[sid])
+
+        def sentence(i: int) -> str | None:
+            if 0 <= i < index.n_sentences and index.sentence_article_[i] == index.sentence_article_[sid]:
+                return article.text[index.sentence_start_[i]:index.sentence_end_[i]]
+            return None
+
+        return Answer(
+            text=article.text[index.sentence_start_[sid]:index.sentence_end_[sid]],
+            article_id=article.id, title=article.title, source=article.source,
+            date=article.date, url=article.url, score=round(score, 4),
+            before=sentence(sid - 1), after=sentence(sid + 1),
+            paragraph=article.text[index.passage_start_[passage]:index.passage_end_[passage]],
+            also_in=tuple(SourceRef(a.id, a.title, a.source, a.date, a.url)
+                          for a in (self.articles[i] for i in others)),
+        )

@@ -1,0 +1,187 @@
+"""Loading a corpus of articles from disk.
+
+Two on-disk forms are accepted:
+
+* a directory of article files (``*.txt``), each a TOML front-matter header between two
+  ``+++`` lines followed by the article text exactly as collected;
+* a JSON Lines file (``*.jsonl``), one article per line with the fields ``id``, ``title``,
+  ``source``, ``date`` (optional), ``url`` (optional), ``author`` (optional) and ``text``.
+
+A directory may also hold ``*.jsonl`` files. The stored text is never rewritten: what the bot
+quotes is always a slice of ``Article.text``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from retrieval.dates import PartialDate
+from retrieval.errors import CorpusError
+
+FRONT_MATTER_FENCE = "+++"
+_OPTIONAL_FIELDS = ("date", "url", "author")
+_REQUIRED_FIELDS = ("id", "title", "source", "text")
+_KNOWN_FIELDS = frozenset(_REQUIRED_FIELDS + _OPTIONAL_FIELDS)
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article and what we know of where it came from."""
+
+    id: str
+    title: str
+    source: str
+    text: str
+    date: PartialDate | None = None
+    url: str | None = None
+    author: str | None = None
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The articles of a corpus, in load order, and a fingerprint of their content."""
+
+    articles: tuple[Article, ...]
+    fingerprint: str
+    location: str
+
+    def __len__(self) -> int:
+        return len(self.articles)
+
+
+def article_from_record(record: Mapping[str, Any], where: str) -> Article:
+    """Validate one article record (from JSON or front matter) and build the ``Article``.
+
+    ``where`` names the place for error messages, e.g. ``corpus.jsonl:12``."""
+    unknown = sorted(set(record) - _KNOWN_FIELDS)
+    if unknown:
+        raise CorpusError(f"{where}: unknown field {unknown[0]!r} "
+                          f"(known fields: {', '.join(sorted(_KNOWN_FIELDS))})")
+    values: dict[str, Any] = {}
+    for name in _REQUIRED_FIELDS:
+        value = record.get(name)
+        if not isinstance(value, str) or not value.strip():
+            problem = "is missing" if value is None else "must be a non-empty string"
+            raise CorpusError(f"{where}: field {name!r} {problem}")
+        values[name] = value if name == "text" else value.strip()
+    for name in _OPTIONAL_FIELDS:
+        value = record.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if not isinstance(value, str):
+            raise CorpusError(f"{where}: field {name!r} must be a string, got {type(value).__name__}")
+        values[name] = value.strip()
+    if "date" in values:
+        try:
+            values["date"] = PartialDate.parse(values["date"])
+        except ValueError as exc:
+            raise CorpusError(f"{where}: bad date: {exc}") from None
+    return Article(**values)
+
+
+def parse_article_file(raw: str, where: str) -> Article:
+    """Split an article file into its TOML front matter and its verbatim text."""
+    first, sep, rest = raw.partition("\n")
+    if first.strip() != FRONT_MATTER_FENCE or not sep:
+        raise CorpusError(f"{where}: an article file must start with a '+++' line "
+                          "opening its front matter (see README, 'Corpus format')")
+    header_lines: list[str] = []
+    offset = len(first) + 1
+    while True:
+        line, sep, remainder = raw[offset:].partition("\n")
+        if line.strip() == FRONT_MATTER_FENCE:
+            text = raw[offset + len(line) + len(sep):]
+            break
+        if not sep:
+            raise CorpusError(f"{where}: front matter is not closed by a '+++' line")
+        header_lines.append(line)
+        offset += len(line) + 1
+    try:
+        header = tomllib.loads("\n".join(header_lines))
+    except tomllib.TOMLDecodeError as exc:
+        raise CorpusError(f"{where}: front matter is not valid TOML ({exc})") from None
+    return article_from_record({**header, "text": text}, where)
+
+
+def format_article_file(article: Article) -> str:
+    """The inverse of ``parse_article_file``: front matter plus the verbatim text."""
+    lines = [FRONT_MATTER_FENCE]
+    fields = {"id": article.id, "title": article.title, "source": article.source,
+              "date": article.date.iso() if article.date else None,
+              "url": article.url, "author": article.author}
+    for key, value in fields.items():
+        if value is not None:
+            lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+    lines.append(FRONT_MATTER_FENCE)
+    return "\n".join(lines) + "\n" + article.text
+
+
+def _decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"{where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                          f"{exc.start}); re-save the file as UTF-8") from None
+
+
+def _jsonl_articles(path: Path, data: bytes) -> Iterator[Article]:
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(_decode(line, where))
+        except json.JSONDecodeError as exc:
+            raise CorpusError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(record, dict):
+            raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        yield article_from_record(record, where)
+
+
+def _corpus_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir()
+                       if p.is_file() and p.suffix in (".txt", ".jsonl"))
+        if not files:
+            raise CorpusError(f"corpus directory {path} holds no article files (*.txt or *.jsonl)")
+        return files
+    if path.is_file():
+        if path.suffix not in (".jsonl", ".txt"):
+            raise CorpusError(f"{path}: a corpus is a directory of articles, a .jsonl or a .txt file")
+        return [path]
+    raise CorpusError(f"corpus path {path} does not exist")
+
+
+def load_corpus(path: str | Path) -> Corpus:
+    """Load every article under ``path`` (a directory, a ``.jsonl`` or one article ``.txt``).
+
+    Raises ``CorpusError`` naming the file (and line) of the first problem found."""
+    root = Path(path).expanduser()
+    digest = hashlib.blake2b(digest_size=16)
+    articles: list[Article] = []
+    for file in _corpus_files(root):
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            raise CorpusError(f"cannot read {file}: {exc.strerror}") from None
+        digest.update(file.name.encode() + b"\0" + len(data).to_bytes(8, "little"))
+        digest.update(data)
+        if file.suffix == ".jsonl":
+            articles.extend(_jsonl_articles(file, data))
+        else:
+            articles.append(parse_article_file(_decode(data, str(file)), str(file)))
+    return Corpus(tuple(_unique(articles, root)), digest.hexdigest(), str(root))
+
+
+def _unique(articles: Iterable[Article], root: Path) -> Iterator[Article]:
+    seen: set[str] = set()
+    for article in articles:
+        if article.id in seen:
+            raise CorpusError(f"{root}: article id {article.id!r} appears more than once")
+        seen.add(article.id)
+        yield article

@@ -1,0 +1,179 @@
+"""Settings: ``config/default.toml``, then a user file, then ``QABOT_*`` environment
+variables, validated into one frozen ``Settings`` object.
+
+The object is made once at the edge (a CLI command, the bot's start) and handed down;
+nothing deeper reads files or the environment."""
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from retrieval.analysis import Analyzer
+from retrieval.answerer import AnswerSettings
+from retrieval.errors import ConfigError
+from retrieval.text import SegmentationRules
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
+ENV_PREFIX = "QABOT_"
+CONFIG_ENV = "QABOT_CONFIG"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CorpusSettings(_Section):
+    path: Path
+
+
+class IndexSettings(_Section):
+    dir: Path
+    auto_rebuild: bool = True
+
+
+class RetrievalSettings(_Section):
+    stem: bool = True
+    stop_words: bool = True
+    bigrams: bool = False
+    sublinear_tf: bool = True
+    min_block_words: Annotated[int, Field(ge=1, le=100)] = 5
+    min_sentence_words: Annotated[int, Field(ge=1, le=100)] = 4
+
+    def analyzer(self) -> Analyzer:
+        return Analyzer(stem=self.stem, stop_words=self.stop_words, bigrams=self.bigrams)
+
+    def rules(self) -> SegmentationRules:
+        return SegmentationRules(min_block_words=self.min_block_words,
+                                 min_sentence_words=self.min_sentence_words)
+
+
+class ReplSettings(_Section):
+    history_file: Path | None = None
+
+
+class DiscordSettings(_Section):
+    token_file: Path | None = None
+    cooldown_seconds: Annotated[float, Field(ge=0.0)] = 10.0
+    cooldown_questions: Annotated[int, Field(ge=1)] = 3
+    allowed_channels: tuple[int, ...] = ()
+    answer_in_dms: bool = True
+
+
+class Settings(_Section):
+    """Every setting of the bot, validated."""
+
+    corpus: CorpusSettings
+    index: IndexSettings
+    retrieval: RetrievalSettings = RetrievalSettings()
+    answer: AnswerSettings = AnswerSettings()
+    repl: ReplSettings = ReplSettings()
+    discord: DiscordSettings = DiscordSettings()
+
+    def with_overrides(self, **values: Any) -> "Settings":
+        """A copy with dotted keys replaced, e.g. ``with_overrides(**{"answer.top_k": 5})``;
+        validated like a config file."""
+        data = self.model_dump()
+        for dotted, value in values.items():
+            section, _, key = dotted.partition(".")
+            data.setdefault(section, {})[key] = value
+        return _validate(data, "command line")
+
+
+_PATH_KEYS = {("corpus", "path"), ("index", "dir"), ("repl", "history_file"),
+              ("discord", "token_file")}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return _resolve_paths(data, path.parent)
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    for section, key in _PATH_KEYS:
+        table = data.get(section)
+        if isinstance(table, dict) and isinstance(table.get(key), str):
+            value = table[key]
+            if not value:
+                table[key] = None
+                continue
+            expanded = Path(value).expanduser()
+            table[key] = expanded if expanded.is_absolute() else (base / expanded).resolve()
+    return data
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict):
+            if key in merged and not isinstance(merged[key], dict):
+                raise ConfigError(f"{key}: expected a value, got a table [{origin}]")
+            merged[key] = _merge(merged.get(key, {}), value, origin)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+            continue
+        section, sep, key = name[len(ENV_PREFIX):].lower().partition("__")
+        if not sep or not key:
+            raise ConfigError(f"environment variable {name}: expected "
+                              f"{ENV_PREFIX}<TABLE>__<KEY>, e.g. QABOT_ANSWER__TOP_K")
+        value: Any = raw
+        if raw.strip().startswith("["):
+            try:
+                value = tomllib.loads(f"v = {raw}")["v"]
+            except tomllib.TOMLDecodeError:
+                raise ConfigError(f"environment variable {name}: {raw!r} is not a list") from None
+        data.setdefault(section, {})[key] = value
+    return _resolve_paths(data, Path.cwd())
+
+
+def _validate(data: dict[str, Any], origin: str) -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"])
+        if error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
+            message = "unknown key"
+        elif error["type"] == "missing":
+            message = "missing"
+        else:
+            message = f"{error['msg']} (got {error.get('input')!r})"
+        raise ConfigError(f"{key}: {message} [{origin}]") from None
+
+
+def load_settings(config_file: str | Path | None = None,
+                  environ: Mapping[str, str] | None = None) -> Settings:
+    """Default settings, overridden by ``config_file`` (or the file named by ``QABOT_CONFIG``)
+    and then by ``QABOT_<TABLE>__<KEY>`` variables of ``environ``."""
+    environ = os.environ if environ is None else environ
+    data = _read_toml(DEFAULT_CONFIG)
+    origins = [str(DEFAULT_CONFIG)]
+    user_file = config_file or environ.get(CONFIG_ENV)
+    if user_file:
+        path = Path(user_file).expanduser()
+        data = _merge(data, _read_toml(path), str(path))
+        origins.append(str(path))
+    env = _env_overrides(environ)
+    if env:
+        data = _merge(data, env, "environment")
+        origins.append("environment")
+    return _validate(data, ", ".join(origins))
