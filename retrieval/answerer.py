@@ -35,7 +35,7 @@ class AnswerSettings:
     __pydantic_config__ = ConfigDict(extra="forbid")
 
     top_k: Annotated[int, Field(ge=1, le=50)] = 3
-    threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.2
+    threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.18
     candidate_passages: Annotated[int, Field(ge=1, le=10_000)] = 30
     sentence_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
     duplicate_similarity: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8

@@ -43,11 +43,14 @@ class _State:
 class QAService:
     """Loads or builds the index for the configured corpus and answers questions."""
 
-    def __init__(self, settings: Settings, *, progress: bool = False) -> None:
+    def __init__(self, settings: Settings, *, progress: bool = False,
+                 rebuild: bool = False) -> None:
+        """Load the corpus and its index (building it when needed, or always with
+        ``rebuild``). Shows a progress bar while building when ``progress``."""
         self.settings = settings
         self._progress = progress
         self._reload_lock = threading.Lock()
-        self._state, self.last_load = self._load(force_rebuild=False)
+        self._state, self.last_load = self._load(force_rebuild=rebuild)
 
     # ------------------------------------------------------------------------------ asking
     def ask(self, question: str, top_k: int | None = None,

@@ -1,0 +1,119 @@
+"""Turning a ``Result`` into what people and scripts read: rich text for the terminal and a
+JSON-ready dict. No ranking or filtering happens here."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from retrieval.answerer import Answer, Result, SourceRef
+from retrieval.corpus import Article
+from retrieval.dates import human_date
+
+
+def answer_to_dict(answer: Answer) -> dict[str, Any]:
+    """The JSON shape of one answer."""
+    return {
+        "text": answer.text,
+        "article_id": answer.article_id,
+        "title": answer.title,
+        "source": answer.source,
+        "date": answer.date.iso() if answer.date else None,
+        "url": answer.url,
+        "score": answer.score,
+        "context": {"before": answer.before, "after": answer.after},
+        "also_in": [_ref_to_dict(ref) for ref in answer.also_in],
+    }
+
+
+def _ref_to_dict(ref: SourceRef) -> dict[str, Any]:
+    return {"article_id": ref.article_id, "title": ref.title, "source": ref.source,
+            "date": ref.date.iso() if ref.date else None, "url": ref.url}
+
+
+def result_to_dict(result: Result) -> dict[str, Any]:
+    """The JSON shape of a result: ``{"question", "answer", "alternatives", "message"}``."""
+    return {
+        "question": result.question,
+        "answer": answer_to_dict(result.answer) if result.answer else None,
+        "alternatives": [answer_to_dict(a) for a in result.alternatives],
+        "message": result.message,
+    }
+
+
+def article_to_dict(article: Article) -> dict[str, Any]:
+    """The JSON shape of an article's metadata (no text)."""
+    return {"id": article.id, "title": article.title, "source": article.source,
+            "date": article.date.iso() if article.date else None, "url": article.url,
+            "author": article.author}
+
+
+def citation(answer: Answer | SourceRef) -> Text:
+    """``Source, 4 February 2013 · Title`` (the title linked to the article when known)."""
+    line = Text()
+    line.append(answer.source, style="bold cyan")
+    line.append(", ")
+    line.append(human_date(answer.date), style="green")
+    line.append(" · ")
+    line.append(answer.title, style=f"italic link {answer.url}" if answer.url else "italic")
+    return line
+
+
+def render_answer(answer: Answer, *, rank: int | None = None) -> RenderableType:
+    """The quote, then where it comes from, its link and its score."""
+    quote = Text()
+    if rank is not None:
+        quote.append(f"{rank}. ", style="bold")
+    quote.append("“" + answer.text + "”", style="bold")
+    lines: list[RenderableType] = [quote, Text("  — ").append_text(citation(answer))]
+    if answer.url:
+        lines.append(Text("    " + answer.url, style="dim"))
+    for ref in answer.also_in:
+        lines.append(Text("  also reported by ", style="dim").append_text(citation(ref)))
+    lines.append(Text(f"    score {answer.score:.2f}", style="dim"))
+    return Group(*lines)
+
+
+def render_result(result: Result) -> RenderableType:
+    """The answer, or the no-answer message with the closest candidates hinted at."""
+    if result.answer is not None:
+        return render_answer(result.answer)
+    parts: list[RenderableType] = [Text("No answer. ", style="bold yellow").append(result.message)]
+    if result.alternatives:
+        parts.append(Text("Closest sentence (not confident):", style="dim"))
+        parts.append(render_answer(result.alternatives[0]))
+    return Group(*parts)
+
+
+def render_alternatives(alternatives: Iterable[Answer]) -> RenderableType:
+    """Ranked alternatives, numbered from 1."""
+    items = [render_answer(a, rank=i) for i, a in enumerate(alternatives, start=1)]
+    return Group(*items) if items else Text("No other answers.", style="dim")
+
+
+def render_context(answer: Answer) -> RenderableType:
+    """The paragraph around the answer with the answer highlighted, and its neighbours."""
+    paragraph = Text(answer.paragraph)
+    paragraph.highlight_words([answer.text], style="bold yellow")
+    parts: list[RenderableType] = [citation(answer), paragraph]
+    if answer.before and answer.before not in answer.paragraph:
+        parts.insert(1, Text("… " + answer.before, style="dim"))
+    if answer.after and answer.after not in answer.paragraph:
+        parts.append(Text(answer.after + " …", style="dim"))
+    return Group(*parts)
+
+
+def render_sources(articles: Iterable[Article]) -> Table:
+    """A table of the corpus's articles."""
+    table = Table(title="Articles in the corpus", show_lines=False, expand=False)
+    table.add_column("Date", style="green", no_wrap=True)
+    table.add_column("Source", style="cyan")
+    table.add_column("Title")
+    table.add_column("Id", style="dim", no_wrap=True)
+    for article in articles:
+        title = Text(article.title, style=f"link {article.url}" if article.url else "")
+        table.add_row(human_date(article.date), article.source, title, article.id)
+    return table

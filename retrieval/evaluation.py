@@ -1,0 +1,128 @@
+"""Evaluation of the answerer on a question set with expected answers.
+
+A question set is a JSON file::
+
+    {"description": "...",
+     "questions": [
+        {"id": "q1", "question": "...",
+         "expected": {"article_id": "...", "text": "the exact sentence"}},
+        {"id": "q2", "question": "...", "expected": null}      # the corpus cannot answer
+     ]}
+
+A candidate is right when it quotes the expected sentence (exactly) from the expected article.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.answerer import Answer, Result
+from retrieval.errors import QABotError
+
+
+class EvalSetError(QABotError):
+    """The question set file is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Expected:
+    article_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    id: str
+    question: str
+    expected: Expected | None
+
+
+@dataclass(frozen=True)
+class QuestionOutcome:
+    question: EvalQuestion
+    result: Result
+    rank: int | None          # 1-based rank of the right sentence among the candidates
+
+    @property
+    def correct(self) -> bool:
+        """Answered right, or rightly abstained."""
+        if self.question.expected is None:
+            return self.result.answer is None
+        return self.result.answer is not None and self.rank == 1
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    outcomes: tuple[QuestionOutcome, ...]
+    top1_accuracy: float
+    mrr_at_10: float
+    answerable: int
+    unanswerable: int
+    abstained_on_unanswerable: int
+    abstained_on_answerable: int
+    accuracy: float
+
+
+def load_eval_set(path: str | Path) -> list[EvalQuestion]:
+    """Read and validate a question set."""
+    where = Path(path)
+    try:
+        data = json.loads(where.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EvalSetError(f"question set {where} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalSetError(f"cannot read question set {where}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise EvalSetError(f"{where}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    items = data.get("questions") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        raise EvalSetError(f"{where}: expected an object with a non-empty \"questions\" list")
+    questions: list[EvalQuestion] = []
+    for n, item in enumerate(items, start=1):
+        label = f"{where}: question {n}"
+        if not isinstance(item, dict) or not isinstance(item.get("question"), str):
+            raise EvalSetError(f"{label}: needs a \"question\" string")
+        expected = item.get("expected")
+        if expected is not None:
+            if not (isinstance(expected, dict) and isinstance(expected.get("article_id"), str)
+                    and isinstance(expected.get("text"), str)):
+                raise EvalSetError(f"{label}: \"expected\" must be null or "
+                                   "{\"article_id\": ..., \"text\": ...}")
+            expected = Expected(expected["article_id"], expected["text"])
+        questions.append(EvalQuestion(str(item.get("id", n)), item["question"], expected))
+    return questions
+
+
+def _matches(candidate: Answer, expected: Expected) -> bool:
+    return candidate.article_id == expected.article_id and candidate.text == expected.text
+
+
+def evaluate(questions: Sequence[EvalQuestion], ask: Callable[[str], Result]) -> EvalReport:
+    """Ask every question (``ask`` should return up to 10 candidates) and score the answers."""
+    outcomes: list[QuestionOutcome] = []
+    for question in questions:
+        result = ask(question.question)
+        ranked = ([result.answer] if result.answer else []) + list(result.alternatives)
+        rank = None
+        if question.expected is not None:
+            rank = next((i for i, c in enumerate(ranked[:10], start=1)
+                         if _matches(c, question.expected)), None)
+        outcomes.append(QuestionOutcome(question, result, rank))
+    answerable = [o for o in outcomes if o.question.expected is not None]
+    unanswerable = [o for o in outcomes if o.question.expected is None]
+    return EvalReport(
+        outcomes=tuple(outcomes),
+        top1_accuracy=_ratio(sum(o.correct for o in answerable), len(answerable)),
+        mrr_at_10=_ratio(sum(1.0 / o.rank for o in answerable if o.rank), len(answerable)),
+        answerable=len(answerable),
+        unanswerable=len(unanswerable),
+        abstained_on_unanswerable=sum(o.result.answer is None for o in unanswerable),
+        abstained_on_answerable=sum(o.result.answer is None for o in answerable),
+        accuracy=_ratio(sum(o.correct for o in outcomes), len(outcomes)),
+    )
+
+
+def _ratio(numerator: float, denominator: int) -> float:
+    return numerator / denominator if denominator else 0.0
