@@ -1,0 +1,48 @@
+"""Shared fixtures: settings whose index lives in a temporary directory, a service over the
+bundled corpus, and helpers to write small corpora."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pytest
+
+from retrieval.service import QAService
+from retrieval.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_QUESTIONS = ROOT / "tests" / "data" / "seed_questions.json"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Default settings, with the index in a temporary directory and no user overrides."""
+    index_dir = tmp_path_factory.mktemp("index") / "index"
+    return load_settings(environ={}).with_overrides(**{"index.dir": str(index_dir),
+                                                       "repl.history_file": None})
+
+
+@pytest.fixture(scope="session")
+def service(settings: Settings) -> QAService:
+    return QAService(settings)
+
+
+@pytest.fixture
+def write_jsonl(tmp_path: Path) -> Callable[[Iterable[dict], str], Path]:
+    """Write records as a JSON Lines corpus and return its path."""
+    def write(records: Iterable[dict], name: str = "corpus.jsonl") -> Path:
+        path = tmp_path / name
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                        encoding="utf-8")
+        return path
+    return write
+
+
+@pytest.fixture
+def settings_for(settings: Settings, tmp_path: Path) -> Callable[..., Settings]:
+    """Settings over another corpus, with a fresh index directory."""
+    def make(corpus: Path, **overrides: object) -> Settings:
+        return settings.with_overrides(**{"corpus.path": str(corpus),
+                                          "index.dir": str(tmp_path / "idx"), **overrides})
+    return make

@@ -1,0 +1,93 @@
+"""The saved index: round trip, atomic writes, damage detection, and agreement with
+scikit-learn's own TF-IDF weighting."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from retrieval.corpus import load_corpus
+from retrieval.errors import IndexFormatError
+from retrieval.index import TfidfIndex
+
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return load_corpus(ROOT / "corpus")
+
+
+@pytest.fixture(scope="module")
+def fitted(corpus):
+    return TfidfIndex().fit(corpus.articles, fingerprint=corpus.fingerprint)
+
+
+def test_save_and_load_give_the_same_scores(fitted, tmp_path):
+    fitted.save(tmp_path / "idx")
+    loaded = TfidfIndex.load(tmp_path / "idx")
+    question = "What did the reset button say because of the translation error?"
+    ids, weights = fitted.query_vector(question)
+    ids2, weights2 = loaded.query_vector(question)
+    np.testing.assert_array_equal(ids, ids2)
+    np.testing.assert_allclose(fitted.passage_scores(ids, weights), loaded.passage_scores(ids2, weights2))
+    assert loaded.manifest() == fitted.manifest()
+
+
+def test_query_weights_match_scikit_learn(fitted, corpus):
+    # Our question vector is scikit-learn's tf-idf vector for the same analyser and idf.
+    vectorizer = TfidfVectorizer(analyzer=fitted.analyzer, sublinear_tf=True,
+                                 vocabulary={t: i for i, t in enumerate(fitted.vocabulary_)})
+    vectorizer.fit(["placeholder"])
+    vectorizer.idf_ = fitted.idf_.astype(np.float64)
+    question = "Lavrov reset reset Moscow"
+    expected = vectorizer.transform([question]).toarray().ravel()
+    ids, weights = fitted.query_vector(question)
+    dense = np.zeros(len(fitted.vocabulary_))
+    dense[ids] = weights
+    np.testing.assert_allclose(dense, expected, rtol=1e-5)
+
+
+def test_unknown_words_lower_the_score(fitted):
+    ids, weights = fitted.query_vector("Lavrov")
+    ids2, weights2 = fitted.query_vector("Lavrov zanzibar")
+    assert weights2.sum() < weights.sum()
+
+
+def test_a_crash_while_saving_leaves_the_previous_index(fitted, tmp_path, monkeypatch):
+    target = tmp_path / "idx"
+    fitted.save(target)
+    before = sorted(p.name for p in target.iterdir())
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("retrieval.index.sp.save_npz", boom)
+    with pytest.raises(OSError):
+        fitted.save(target)
+    assert sorted(p.name for p in target.iterdir()) == before
+    assert TfidfIndex.load(target).n_sentences == fitted.n_sentences
+    assert [p.name for p in tmp_path.iterdir()] == ["idx"]  # no temporary left behind
+
+
+def test_missing_index(tmp_path):
+    with pytest.raises(IndexFormatError, match="no index"):
+        TfidfIndex.load(tmp_path / "nothing")
+
+
+def test_other_format_version(fitted, tmp_path):
+    fitted.save(tmp_path / "idx")
+    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    manifest["format_version"] = 999
+    (tmp_path / "idx" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexFormatError, match="format version 999"):
+        TfidfIndex.load(tmp_path / "idx")
+
+
+def test_damaged_index(fitted, tmp_path):
+    fitted.save(tmp_path / "idx")
+    (tmp_path / "idx" / "sentence_matrix.npz").write_bytes(b"garbage")
+    with pytest.raises(IndexFormatError, match="damaged"):
+        TfidfIndex.load(tmp_path / "idx")

@@ -1,0 +1,69 @@
+"""The service's index lifecycle: build once, load after, rebuild when the corpus or the
+settings change, reload swaps in the new corpus."""
+from __future__ import annotations
+
+import shutil
+import threading
+
+from retrieval.service import QAService
+
+from tests.conftest import ROOT
+
+
+def test_builds_then_loads(settings_for, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    first = QAService(settings_for(corpus))
+    assert first.last_load.rebuilt
+    second = QAService(settings_for(corpus))
+    assert not second.last_load.rebuilt and second.last_load.reason == "index up to date"
+
+
+def test_rebuilds_when_the_corpus_changes(write_jsonl, settings_for):
+    path = write_jsonl([{"id": "a", "title": "T", "source": "S",
+                         "text": "The ambassador presented his credentials on Tuesday morning."}])
+    service = QAService(settings_for(path))
+    assert service.ask("Who is the new ambassador for the penguins?").answer is None
+    write_jsonl([{"id": "a", "title": "T", "source": "S",
+                  "text": "The penguins welcomed a new ambassador from the Antarctic colony."}])
+    report = service.reload()
+    assert report.rebuilt and report.reason == "the corpus changed"
+    assert service.ask("Who is the new ambassador for the penguins?").answer is not None
+    assert not QAService(settings_for(path)).last_load.rebuilt
+
+
+def test_rebuilds_when_retrieval_settings_change(settings_for, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    QAService(settings_for(corpus))
+    changed = QAService(settings_for(corpus, **{"retrieval.bigrams": True}))
+    assert changed.last_load.rebuilt and changed.last_load.reason == "the retrieval settings changed"
+
+
+def test_a_damaged_index_is_rebuilt(settings_for, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    settings = settings_for(corpus)
+    QAService(settings)
+    (settings.index.dir / "vocabulary.json").write_text("{")
+    service = QAService(settings)
+    assert service.last_load.rebuilt and "damaged" in service.last_load.reason
+    assert service.ask("What is the Dima Yakovlev Law?").answer is not None
+
+
+def test_questions_during_a_reload_are_answered(service):
+    answers = []
+    stop = threading.Event()
+
+    def ask_repeatedly():
+        while not stop.is_set():
+            answers.append(service.ask("What is the Dima Yakovlev Law?").answer)
+
+    worker = threading.Thread(target=ask_repeatedly)
+    worker.start()
+    try:
+        service.reload(force_rebuild=True)
+    finally:
+        stop.set()
+        worker.join()
+    assert answers and all(a is not None and "Dima Yakovlev" in a.text for a in answers)
