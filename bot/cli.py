@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         settings = settings_from_args(args)
         if args.command == "discord":
@@ -149,6 +149,9 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         out = Console(highlight=False, soft_wrap=True)  # a quote is never broken by us
         out.print(render_result(result))
+        if result.answer is None and result.alternatives:
+            out.print("[dim]The closest sentences, below the confidence threshold, are listed "
+                      "by --json.[/]")
         if result.answer is not None and result.alternatives:
             out.print("\n[dim]Other answers:[/]")
             out.print(render_alternatives(result.alternatives))

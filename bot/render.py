@@ -78,14 +78,11 @@ def render_answer(answer: Answer, *, rank: int | None = None) -> RenderableType:
 
 
 def render_result(result: Result) -> RenderableType:
-    """The answer, or the no-answer message with the closest candidates hinted at."""
+    """The answer, or the no-answer message. Candidates below the confidence threshold are
+    not shown as if they were answers: ``:more`` (REPL) and ``--json`` list them."""
     if result.answer is not None:
         return render_answer(result.answer)
-    parts: list[RenderableType] = [Text("No answer. ", style="bold yellow").append(result.message)]
-    if result.alternatives:
-        parts.append(Text("Closest sentence (not confident):", style="dim"))
-        parts.append(render_answer(result.alternatives[0]))
-    return Group(*parts)
+    return Text("No answer. ", style="bold yellow").append(result.message)
 
 
 def render_alternatives(alternatives: Iterable[Answer]) -> RenderableType:

@@ -58,6 +58,9 @@ class Repl:
         if self.last.answer is not None and self.last.alternatives:
             self.console.print(f"[dim]{len(self.last.alternatives)} more: :more · "
                                "paragraph: :context[/]")
+        elif self.last.answer is None and self.last.alternatives:
+            self.console.print("[dim]:more shows the closest sentences, below the confidence "
+                               "threshold[/]")
         return True
 
     def _command(self, text: str) -> bool:

@@ -136,8 +136,7 @@ class Answerer:
         if ranked[0].score >= self.settings.threshold:
             return Result(question, ranked[0], tuple(ranked[1:k]), "")
         return Result(question, None, tuple(ranked[:k]),
-                      "No sentence in the articles answers this with enough confidence. "
-                      "The closest candidates are listed as alternatives.")
+                      "No sentence in the articles answers this with enough confidence.")
 
     # ------------------------------------------------------------------------------ ranking
     def _rank(self, question: str, term_ids: np.ndarray, weights: np.ndarray,

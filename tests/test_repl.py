@@ -1,0 +1,69 @@
+"""The REPL: commands, answers, and the prompt loop's keys (Ctrl-C, Ctrl-D, history)."""
+from __future__ import annotations
+
+import io
+
+from prompt_toolkit.input import create_pipe_input
+from prompt_toolkit.output import DummyOutput
+from rich.console import Console
+
+from bot.repl import Repl
+
+
+def make_repl(service, settings):
+    out = io.StringIO()
+    console = Console(file=out, width=200, highlight=False, soft_wrap=True, color_system=None)
+    return Repl(service, settings, console=console), out
+
+
+def test_question_more_context_and_k(service, settings):
+    repl, out = make_repl(service, settings)
+    assert repl.handle("Who is expected to visit Russia soon?")
+    text = out.getvalue()
+    assert "“Meanwhile, the recently appointed US Secretary of State, John Kerry" in text
+    assert "RT, 4 February 2013" in text
+    repl.handle(":more")
+    assert "1. “" in out.getvalue()
+    before = len(out.getvalue())
+    repl.handle(":context")
+    context = out.getvalue()[before:]
+    assert context.startswith("RT, 4 February 2013 · WMD may be key to US-Russia 'reset'")
+    assert "Meanwhile, the recently appointed US Secretary of State, John Kerry" in context
+    assert "… I hope that there will be no more such situations, he added." in context
+    repl.handle(":k 1")
+    assert "answers ranked: 1" in out.getvalue()
+    repl.handle("Who is expected to visit Russia soon?")
+    repl.handle(":more")
+    assert out.getvalue().rstrip().endswith("No other answers.")
+
+
+def test_commands_and_errors(service, settings):
+    repl, out = make_repl(service, settings)
+    repl.handle(":more")
+    assert "Ask a question first." in out.getvalue()
+    repl.handle(":k zero")
+    assert ":k needs a whole number from 1 to 50" in out.getvalue()
+    repl.handle(":nope")
+    assert "Unknown command :nope" in out.getvalue()
+    repl.handle(":help")
+    assert ":sources" in out.getvalue()
+    repl.handle(":sources")
+    assert "Kyiv Post (Interfax)" in out.getvalue()
+    repl.handle("x" * 5000)
+    assert "characters long" in out.getvalue()
+    assert repl.handle(":quit") is False
+
+
+def test_prompt_loop_ctrl_c_ctrl_d_and_history(service, settings, tmp_path):
+    history = tmp_path / "history"
+    settings = settings.with_overrides(**{"repl.history_file": str(history)})
+    repl, out = make_repl(service, settings)
+    with create_pipe_input() as pipe:
+        pipe.send_text("What is the Dima Yakovlev Law?\r")
+        pipe.send_text("half typed\x03")   # Ctrl-C: clear the line, keep going
+        pipe.send_text("\x04")             # Ctrl-D on an empty line: leave
+        assert repl.run(input=pipe, output=DummyOutput()) == 0
+    text = out.getvalue()
+    assert "Dima Yakovlev Law" in text and text.rstrip().endswith("bye")
+    assert "What is the Dima Yakovlev Law?" in history.read_text()
+    assert "half typed" not in text
