@@ -86,15 +86,18 @@ class QABot(commands.Bot):
 
 
 def create_bot(config: Settings | None = None, service: QAService | None = None, *,
-               sync_commands: bool = False, sync_guild: int | None = None) -> QABot:
+               sync_commands: bool = False, sync_guild: int | None = None,
+               workers: int | None = None) -> QABot:
     """The ready-to-run bot, not connected: ``config`` defaults to ``load_settings()`` (or
     the service's settings) and ``service`` to a ``QAService`` over the configured corpus.
-    Slash commands are synced on start only when asked (``sync_commands`` or a guild)."""
+    Slash commands are synced on start only when asked (``sync_commands`` or a guild);
+    ``workers`` threads answer questions (default: min(4, CPUs))."""
     if config is None:
         config = service.settings if service is not None else load_settings()
     if service is None:
         service = QAService(config)
-    return QABot(config, service, sync_commands=sync_commands, sync_guild=sync_guild)
+    return QABot(config, service, sync_commands=sync_commands, sync_guild=sync_guild,
+                 workers=workers)
 
 
 def read_token(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
