@@ -26,6 +26,18 @@ _LATEST = re.compile(r"\b(latest|most recent(ly)?|newest|recent(ly)?|current(ly)
 _EARLIEST = re.compile(r"\b(earliest|oldest|initially|originally|at first|first (?:time|report|"
                        r"news|mention))\b", re.IGNORECASE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Question-type cues: a question asking when wants a sentence with a date in it, one asking
+# how many or how much a sentence with a number.
+_ASKS_WHEN = re.compile(r"\b(when|what (?:year|century|decade|date|month|day)|which (?:year|"
+                        r"century|decade))\b", re.IGNORECASE)
+_ASKS_NUMBER = re.compile(r"\bhow (?:many|much|long|old|far|large|big|tall|high)\b|"
+                          r"\bwhat (?:percentage|percent|number|amount)\b", re.IGNORECASE)
+_MONTHS = (r"January|February|March|April|May|June|July|August|September|October|November|"
+           r"December")
+_HAS_DATE = re.compile(r"\b(?:1\d{3}|20\d{2})s?\b|\b(?:" + _MONTHS + r")\b|\bcentur(?:y|ies)\b")
+_HAS_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+                         r"twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|"
+                         r"dozens?|several)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -35,12 +47,13 @@ class AnswerSettings:
     __pydantic_config__ = ConfigDict(extra="forbid")
 
     top_k: Annotated[int, Field(ge=1, le=50)] = 3
-    threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.18
+    threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.45
     candidate_passages: Annotated[int, Field(ge=1, le=10_000)] = 30
     sentence_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
     duplicate_similarity: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     year_boost: Annotated[float, Field(ge=0.0)] = 0.3
     recency_boost: Annotated[float, Field(ge=0.0)] = 0.15
+    type_boost: Annotated[float, Field(ge=0.0)] = 0.1
     max_question_chars: Annotated[int, Field(ge=10)] = 2000
 
 
@@ -160,6 +173,7 @@ class Answerer:
         p_cos = p_scores[index.sentence_passage_[sentence_ids]]
         scores = s.sentence_weight * s_cos + (1.0 - s.sentence_weight) * p_cos
         scores = scores * self._date_factor(question, index.sentence_article_[sentence_ids])
+        scores = scores * self._type_factor(question, sentence_ids)
         order = np.argsort(-scores, kind="stable")
         return self._fold_duplicates(sentence_ids[order], scores[order], k)
 
@@ -191,17 +205,37 @@ class Answerer:
                 factor *= 1.0 + self.settings.recency_boost * position
         return factor
 
+    def _type_factor(self, question: str, sentence_ids: np.ndarray) -> np.ndarray | float:
+        """``1 + type_boost`` for sentences holding what the question type asks for (a date
+        for "when", a number for "how many"), else 1."""
+        boost = self.settings.type_boost
+        pattern = (_HAS_DATE if _ASKS_WHEN.search(question)
+                   else _HAS_NUMBER if _ASKS_NUMBER.search(question) else None)
+        if not boost or pattern is None:
+            return 1.0
+        index = self.index
+        texts = (self.articles[a].text[b:e] for a, b, e in zip(
+            index.sentence_article_[sentence_ids], index.sentence_start_[sentence_ids],
+            index.sentence_end_[sentence_ids]))
+        return np.fromiter((1.0 + boost if pattern.search(t) else 1.0 for t in texts),
+                           dtype=np.float64, count=sentence_ids.size)
+
     def _fold_duplicates(self, sentence_ids: np.ndarray, scores: np.ndarray,
                          k: int) -> list[Answer]:
         """Keep the best of each group of near-identical sentences, naming the other articles
         that report it; stop once ``k`` distinct answers are found."""
         kept: list[int] = []          # rows of the kept sentences, best first
         also: list[list[int]] = []    # for each kept row, the other articles reporting it
+        # Only the best candidates are compared: a near-duplicate scores about as its
+        # original does, so it is among them.
+        limit = min(sentence_ids.size, max(k * 20, 200))
+        sentence_ids, scores = sentence_ids[:limit], scores[:limit]
         vectors = self.index.sentence_terms(sentence_ids)
+        # All pairwise cosines at once: one sparse product instead of one per candidate.
+        similar = (vectors @ vectors.T).toarray() >= self.settings.duplicate_similarity
         for row, sid in enumerate(sentence_ids):
-            similarity = (vectors[kept] @ vectors[row].T).toarray().ravel() if kept else []
-            duplicate_of = next((j for j, sim in enumerate(similarity)
-                                 if sim >= self.settings.duplicate_similarity), None)
+            duplicate_of = next((j for j, kept_row in enumerate(kept)
+                                 if similar[kept_row, row]), None)
             if duplicate_of is None:
                 if len(kept) == k:
                     break

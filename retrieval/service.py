@@ -80,9 +80,7 @@ class QAService:
         started = time.perf_counter()
         settings = self.settings
         corpus = load_corpus(settings.corpus.path)
-        fresh = TfidfIndex(settings.retrieval.analyzer(),
-                           sublinear_tf=settings.retrieval.sublinear_tf,
-                           rules=settings.retrieval.rules())
+        fresh = settings.retrieval.index()
         index_dir = settings.index.dir
         reason = "forced rebuild" if force_rebuild else _staleness(fresh, corpus, index_dir)
         index: TfidfIndex | None = None

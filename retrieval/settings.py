@@ -9,13 +9,14 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from retrieval.analysis import Analyzer
 from retrieval.answerer import AnswerSettings
 from retrieval.errors import ConfigError
+from retrieval.index import TfidfIndex
 from retrieval.text import SegmentationRules
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
@@ -41,8 +42,19 @@ class RetrievalSettings(_Section):
     stop_words: bool = True
     bigrams: bool = False
     sublinear_tf: bool = True
+    weighting: Literal["bm25", "tfidf"] = "bm25"
+    k1: Annotated[float, Field(ge=0.0, le=10.0)] = 1.2
+    b: Annotated[float, Field(ge=0.0, le=1.0)] = 0.75
+    sentence_k1: Annotated[float, Field(ge=0.0, le=10.0)] = 0.6
+    sentence_b: Annotated[float, Field(ge=0.0, le=1.0)] = 0.3
     min_block_words: Annotated[int, Field(ge=1, le=100)] = 5
     min_sentence_words: Annotated[int, Field(ge=1, le=100)] = 4
+
+    def index(self) -> TfidfIndex:
+        """A new, unfitted index with these settings."""
+        return TfidfIndex(self.analyzer(), sublinear_tf=self.sublinear_tf, rules=self.rules(),
+                          weighting=self.weighting, k1=self.k1, b=self.b,
+                          sentence_k1=self.sentence_k1, sentence_b=self.sentence_b)
 
     def analyzer(self) -> Analyzer:
         return Analyzer(stem=self.stem, stop_words=self.stop_words, bigrams=self.bigrams)
