@@ -159,11 +159,14 @@ class Answerer:
         allowed = self._allowed_passages(filters)
         if allowed is not None:
             p_scores = np.where(allowed, p_scores, 0.0)
-        n = min(s.candidate_passages, int(np.count_nonzero(p_scores)))
+        # Select among the passages holding a question term only: on a large corpus they are
+        # a fraction of all, and the partial sort is the costliest step of a question.
+        matched = np.flatnonzero(p_scores > 0)
+        n = min(s.candidate_passages, matched.size)
         if n == 0:
             return []
-        top = np.argpartition(-p_scores, n - 1)[:n] if n < p_scores.size else np.arange(p_scores.size)
-        top = top[p_scores[top] > 0]
+        top = (matched[np.argpartition(-p_scores[matched], n - 1)[:n]] if n < matched.size
+               else matched)
         starts, ends = index.passage_first_sentence_[top], index.passage_first_sentence_[top + 1]
         sentence_ids = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
         sentence_ids = sentence_ids[index.sentence_answerable_[sentence_ids]]
@@ -224,28 +227,33 @@ class Answerer:
                          k: int) -> list[Answer]:
         """Keep the best of each group of near-identical sentences, naming the other articles
         that report it; stop once ``k`` distinct answers are found."""
-        kept: list[int] = []          # rows of the kept sentences, best first
-        also: list[list[int]] = []    # for each kept row, the other articles reporting it
-        # Only the best candidates are compared: a near-duplicate scores about as its
-        # original does, so it is among them.
-        limit = min(sentence_ids.size, max(k * 20, 200))
-        sentence_ids, scores = sentence_ids[:limit], scores[:limit]
-        vectors = self.index.sentence_terms(sentence_ids)
-        # All pairwise cosines at once: one sparse product instead of one per candidate.
-        similar = (vectors @ vectors.T).toarray() >= self.settings.duplicate_similarity
-        for row, sid in enumerate(sentence_ids):
-            duplicate_of = next((j for j, kept_row in enumerate(kept)
-                                 if similar[kept_row, row]), None)
-            if duplicate_of is None:
-                if len(kept) == k:
-                    break
-                kept.append(row)
-                also.append([])
-                continue
-            article = int(self.index.sentence_article_[sid])
-            first = int(self.index.sentence_article_[sentence_ids[kept[duplicate_of]]])
-            if article != first and article not in also[duplicate_of]:
-                also[duplicate_of].append(article)
+        # Cosines are computed among the best ``window`` candidates at once (one sparse
+        # product); the window doubles when its candidates run out before k distinct ones.
+        window = 2 * k + 10
+        while True:
+            rows = min(window, sentence_ids.size)
+            vectors = self.index.sentence_terms(sentence_ids[:rows])
+            similar = (vectors @ vectors.T).toarray() >= self.settings.duplicate_similarity
+            kept: list[int] = []          # rows of the kept sentences, best first
+            also: list[list[int]] = []    # for each kept row, the other articles reporting it
+            complete = False
+            for row in range(rows):
+                duplicate_of = next((j for j, kept_row in enumerate(kept)
+                                     if similar[kept_row, row]), None)
+                if duplicate_of is None:
+                    if len(kept) == k:
+                        complete = True
+                        break
+                    kept.append(row)
+                    also.append([])
+                    continue
+                article = int(self.index.sentence_article_[sentence_ids[row]])
+                first = int(self.index.sentence_article_[sentence_ids[kept[duplicate_of]]])
+                if article != first and article not in also[duplicate_of]:
+                    also[duplicate_of].append(article)
+            if complete or rows == sentence_ids.size:
+                break
+            window *= 2
         return [self._answer(int(sentence_ids[row]), float(scores[row]), others)
                 for row, others in zip(kept, also)]
 

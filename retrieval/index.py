@@ -211,7 +211,14 @@ class TfidfIndex:
         """The l2-normalised term-weight rows of the given sentences (their dot products are
         cosines, for near-duplicate detection)."""
         rows = self.sentence_matrix_[sentence_ids]
-        return rows if self.weighting == "tfidf" else normalize(rows, norm="l2", copy=False)
+        if self.weighting == "tfidf":
+            return rows
+        norms = np.sqrt(np.add.reduceat(rows.data ** 2, rows.indptr[:-1])) if rows.nnz else 0
+        if rows.nnz:
+            lengths = np.diff(rows.indptr)
+            norms = np.where(lengths > 0, norms, 1.0)  # reduceat of an empty row: ignored
+            rows.data /= np.repeat(norms, lengths).astype(np.float32)
+        return rows
 
     # ---------------------------------------------------------------------------- persisting
     def manifest_params(self) -> dict[str, Any]:
