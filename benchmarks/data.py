@@ -1,0 +1,103 @@
+"""The benchmark data: the SQuAD v1.1 dev set as a corpus of articles (one paragraph each),
+its questions split deterministically into a tuning half and a held-out half, and larger
+corpora made by recombining the sentences of the same paragraphs.
+
+Nothing is downloaded: the SQuAD file lives in the shared folder beside the repository."""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.corpus import Article
+from retrieval.text import SegmentationRules, segment_article
+
+REPO = Path(__file__).resolve().parent.parent
+SQUAD_DEV = REPO.parent / "shared" / "data" / "squad-dev-v1.1.json"
+SOURCE = "Wikipedia (SQuAD v1.1 dev)"
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: str
+    paragraph_id: str          # the id of the article holding the question's paragraph
+    answers: tuple[str, ...]   # gold answer texts, normalised with ``normal``
+
+    @property
+    def held_out(self) -> bool:
+        """True for the half of the questions never looked at while tuning: decided by a hash
+        of the question id, so the split is the same on every machine and every run."""
+        return hashlib.blake2b(self.id.encode(), digest_size=8).digest()[0] & 1 == 1
+
+
+def normal(text: str) -> str:
+    """Case-folded, whitespace-collapsed text, for answer containment."""
+    return _SPACE.sub(" ", text.casefold()).strip()
+
+
+def load_squad(path: Path = SQUAD_DEV) -> tuple[list[Article], list[Question]]:
+    """Every SQuAD paragraph as one article, and every question with its gold answers."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    articles: list[Article] = []
+    questions: list[Question] = []
+    for doc in data["data"]:
+        title = doc["title"].replace("_", " ")
+        for number, paragraph in enumerate(doc["paragraphs"]):
+            pid = f"{doc['title']}#{number}"
+            articles.append(Article(id=pid, title=title, source=SOURCE, text=paragraph["context"],
+                                    url=f"https://en.wikipedia.org/wiki/{doc['title']}"))
+            for qa in paragraph["qas"]:
+                answers = tuple(dict.fromkeys(normal(a["text"]) for a in qa["answers"]))
+                questions.append(Question(qa["id"], qa["question"], pid, answers))
+    return articles, questions
+
+
+def write_jsonl(articles: list[Article], path: Path) -> Path:
+    """The articles as a JSON Lines corpus (fields id, title, source, date, url, text)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        for a in articles:
+            out.write(json.dumps({"id": a.id, "title": a.title, "source": a.source,
+                                  "date": a.date.iso() if a.date else None, "url": a.url,
+                                  "text": a.text}, ensure_ascii=False) + "\n")
+    return path
+
+
+def sentence_pool(articles: list[Article]) -> list[str]:
+    """The answerable sentences of the articles, as the segmenter finds them."""
+    rules = SegmentationRules()
+    pool: list[str] = []
+    for a in articles:
+        for passage in segment_article(a.text, a.title, rules):
+            pool.extend(a.text[s.span.start:s.span.end] for s in passage.sentences if s.answerable)
+    return pool
+
+
+def scaled_corpus(n: int, articles: list[Article], seed: int = 0) -> Iterator[Article]:
+    """``n`` passages of real text: the SQuAD paragraphs themselves first, then new
+    paragraphs of 3 to 8 sentences drawn at random from all of their sentences (so every
+    passage is real English prose, but most are recombinations). Dates are spread over
+    2015-2024 so the date code runs as it does on news."""
+    rng = random.Random(seed)
+    pool = sentence_pool(articles)
+    for i in range(n):
+        date = f"{2015 + i % 10}-{1 + i % 12:02d}-{1 + i % 28:02d}"
+        if i < len(articles):
+            a = articles[i]
+            yield Article(id=f"p{i}", title=a.title, source=f"source{i % 50}", text=a.text,
+                          date=_date(date))
+        else:
+            text = " ".join(rng.choice(pool) for _ in range(rng.randint(3, 8)))
+            yield Article(id=f"p{i}", title=f"Passage {i}", source=f"source{i % 50}", text=text,
+                          date=_date(date))
+
+
+def _date(iso: str):
+    from retrieval.dates import PartialDate
+    return PartialDate.parse(iso)

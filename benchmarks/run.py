@@ -1,0 +1,40 @@
+"""Every benchmark in one run: answer quality on SQuAD (ours beside bm25s), then speed and
+size at scale (ours beside bm25s), each printing a table and writing JSON to
+benchmarks/results/, plus a plot of latency and memory against corpus size.
+
+    python -m benchmarks.run          # quick: all SQuAD questions; 1k, 10k, 100k passages
+    python -m benchmarks.run --full   # and 1,000,000 passages, 1,000 timed questions
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from benchmarks import quality, speed
+from benchmarks.data import SQUAD_DEV
+
+QUICK_SIZES = [1_000, 10_000, 100_000]
+FULL_SIZES = [1_000, 10_000, 100_000, 1_000_000]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="qabot benchmarks (see benchmarks/README.md)")
+    parser.add_argument("--full", action="store_true",
+                        help="run every size up to 1,000,000 passages (about half an hour)")
+    args = parser.parse_args(argv)
+    if not SQUAD_DEV.exists():
+        print(f"the SQuAD dev set is not at {SQUAD_DEV}: nothing to benchmark", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    suffix = "-full" if args.full else ""
+    quality.run(None, quality.RESULTS / f"quality{suffix}.json")
+    report = speed.run(FULL_SIZES if args.full else QUICK_SIZES, 1000 if args.full else 300,
+                       speed.RESULTS / f"speed{suffix}.json")
+    print(f"plot written to {speed.plot(report, speed.RESULTS / f'speed{suffix}.png')}")
+    print(f"\nall benchmarks took {time.perf_counter() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

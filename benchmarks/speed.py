@@ -1,0 +1,307 @@
+"""Speed and size at scale, ours beside bm25s on the same corpus in the same run.
+
+For each corpus size: index build time, index size on disk, load time, peak memory (RSS),
+single-threaded queries per second and p50/p95 latency of one question end to end. Every
+build and every serving run is its own child process, so each peak RSS is its own.
+
+* ours: ``TfidfIndex.fit`` (2 processes) + ``save``; serving: ``TfidfIndex.load`` and
+  ``Answerer.ask(question, top_k=10)``, the bot's own code path.
+* bm25s: the same passages split into sentences by the same segmenter (2 processes), then
+  ``bm25s.tokenize`` (Snowball stemmer, English stop words) and ``BM25.index`` + ``save``;
+  serving: ``BM25.load``, then tokenize the question, ``retrieve(k=10)`` and cut the 10
+  sentence texts out of their articles. One build is served twice: with bm25s's default
+  numpy backend ("bm25s") and, when numba is installed (the ``bench`` extra), with its
+  numba backend ("bm25s-nb"), its fastest single-query configuration.
+
+"load" is the index; the corpus (the articles' text, which both need to quote) is loaded
+separately and reported as "corpus load".
+
+    python -m benchmarks.speed --sizes 1000 10000 [--queries 500]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+WORK = RESULTS / "work"
+SINGLE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                 "NUMBA_NUM_THREADS": "1"}
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _dir_size_mib(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
+
+
+# ------------------------------------------------------------------------------ children
+def _our_settings():
+    from retrieval.settings import load_settings
+    return load_settings(environ={})
+
+
+def child_build_ours(corpus: Path, out: Path) -> dict:
+    from retrieval.corpus import load_corpus
+    c = load_corpus(corpus)
+    t0 = time.perf_counter()
+    index = _our_settings().retrieval.index().fit(c.articles, fingerprint=c.fingerprint,
+                                                  n_jobs=2)
+    index.save(out)
+    return {"build_s": time.perf_counter() - t0, "passages": index.n_passages,
+            "sentences": index.n_sentences, "terms": len(index.vocabulary_)}
+
+
+def _segment_chunk(work):
+    from retrieval.text import SegmentationRules, segment_article
+    texts, offset = work
+    rules, rows = SegmentationRules(), []
+    for i, (text, title) in enumerate(texts):
+        for passage in segment_article(text, title, rules):
+            rows.extend((offset + i, s.span.start, s.span.end)
+                        for s in passage.sentences if s.answerable)
+    return rows
+
+
+def child_build_bm25s(corpus: Path, out: Path) -> dict:
+    import bm25s
+    import Stemmer
+    from retrieval.corpus import load_corpus
+    c = load_corpus(corpus)
+    t0 = time.perf_counter()
+    arts = c.articles
+    size = max(1, min(20_000, len(arts) // 8 or 1))
+    work = [([(a.text, a.title) for a in arts[lo:lo + size]], lo) for lo in range(0, len(arts), size)]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        rows = [r for part in pool.map(_segment_chunk, work) for r in part]
+    spans = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+    texts = [arts[a].text[s:e] for a, s, e in spans]
+    tokens = bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"),
+                            show_progress=False)
+    del texts
+    retriever = bm25s.BM25()
+    retriever.index(tokens, show_progress=False)
+    retriever.save(out, show_progress=False)
+    np.save(out / "sentence_spans.npy", spans)
+    return {"build_s": time.perf_counter() - t0, "sentences": int(spans.shape[0]),
+            "terms": len(tokens.vocab)}
+
+
+def child_serve(system: str, corpus: Path, index_dir: Path, questions: list[str]) -> dict:
+    # Single-threaded: the environment sets OMP/BLAS/numba threads to 1 as well.
+    from retrieval.corpus import load_corpus
+    t0 = time.perf_counter()
+    c = load_corpus(corpus)
+    corpus_load = time.perf_counter() - t0
+    if system == "ours":
+        from dataclasses import replace
+
+        from retrieval.answerer import Answerer
+        from retrieval.index import TfidfIndex
+        t0 = time.perf_counter()
+        index = TfidfIndex.load(index_dir)
+        load = time.perf_counter() - t0
+        answerer = Answerer(index, c.articles, replace(_our_settings().answer, threshold=0.0))
+
+        def ask(q: str) -> int:
+            r = answerer.ask(q, top_k=10)
+            return len(r.alternatives) + (r.answer is not None)
+    else:
+        import bm25s
+        import Stemmer
+        t0 = time.perf_counter()
+        backend = "numba" if system == "bm25s-nb" else "numpy"
+        retriever = bm25s.BM25.load(index_dir, mmap=False, show_progress=False,
+                                    override_params={"backend": backend})
+        assert retriever.backend == backend
+        spans = np.load(index_dir / "sentence_spans.npy")
+        load = time.perf_counter() - t0
+        stemmer, arts = Stemmer.Stemmer("english"), c.articles
+
+        def ask(q: str) -> int:
+            tokens = bm25s.tokenize([q], stopwords="en", stemmer=stemmer, return_ids=False,
+                                    show_progress=False)
+            if not tokens[0]:
+                return 0
+            docs, _ = retriever.retrieve(tokens, k=10, show_progress=False, n_threads=1)
+            answers = [arts[spans[d, 0]].text[spans[d, 1]:spans[d, 2]] for d in docs[0]]
+            return len(answers)
+
+    for q in questions[:20]:      # warm-up: caches, lazy imports
+        ask(q)
+    latencies = []
+    started = time.perf_counter()
+    for q in questions:
+        t = time.perf_counter()
+        ask(q)
+        latencies.append((time.perf_counter() - t) * 1000.0)
+    total = time.perf_counter() - started
+    latencies.sort()
+    return {"load_s": load, "corpus_load_s": corpus_load, "queries": len(questions),
+            "qps": len(questions) / total, "p50_ms": statistics.median(latencies),
+            "p95_ms": latencies[int(0.95 * (len(latencies) - 1))],
+            "mean_ms": statistics.fmean(latencies)}
+
+
+def _child_main(argv: list[str]) -> int:
+    kind, system, corpus, out = argv[0], argv[1], Path(argv[2]), Path(argv[3])
+    if kind == "build":
+        result = (child_build_ours if system == "ours" else child_build_bm25s)(corpus, out)
+    else:
+        questions = json.loads(Path(argv[4]).read_text(encoding="utf-8"))
+        result = child_serve(system, corpus, out, questions)
+    result["peak_rss_mib"] = _peak_rss_mib()
+    # The largest worker process (parallel analysis), beside the parent's own peak.
+    result["worker_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    print("RESULT " + json.dumps(result))
+    return 0
+
+
+def _run_child(*args: str) -> dict:
+    env = {**os.environ, **SINGLE_THREAD}
+    done = subprocess.run([sys.executable, "-m", "benchmarks.speed", "--child", *args],
+                          env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark child {args[:2]} failed:\n{done.stderr[-3000:]}")
+    line = next(l for l in done.stdout.splitlines() if l.startswith("RESULT "))
+    return json.loads(line[len("RESULT "):])
+
+
+# -------------------------------------------------------------------------------- driver
+def run(sizes: list[int], n_queries: int, out: Path | None, keep: bool = False) -> dict:
+    from benchmarks.data import load_squad, scaled_corpus, write_jsonl
+    from benchmarks.quality import machine
+    articles, questions = load_squad()
+    step = max(1, len(questions) // n_queries)
+    asked = [q.text for q in questions[::step][:n_queries]]
+    WORK.mkdir(parents=True, exist_ok=True)
+    qfile = WORK / "questions.json"
+    qfile.write_text(json.dumps(asked), encoding="utf-8")
+    rows = []
+    try:
+        import numba  # noqa: F401
+        bm25s_backends = ["bm25s", "bm25s-nb"]
+    except ImportError:
+        print("numba is not installed: bm25s is measured with its numpy backend only")
+        bm25s_backends = ["bm25s"]
+    for n in sizes:
+        corpus = WORK / f"corpus-{n}.jsonl"
+        t0 = time.perf_counter()
+        write_jsonl(list(scaled_corpus(n, articles)), corpus)
+        print(f"[{n:,} passages] corpus written in {time.perf_counter() - t0:.1f}s "
+              f"({corpus.stat().st_size / 2**20:.0f} MiB)", flush=True)
+        for system, servings in (("ours", ["ours"]), ("bm25s", bm25s_backends)):
+            index_dir = WORK / f"index-{system}-{n}"
+            shutil.rmtree(index_dir, ignore_errors=True)
+            built = _run_child("build", system, str(corpus), str(index_dir))
+            for serving in servings:
+                served = _run_child("serve", serving, str(corpus), str(index_dir), str(qfile))
+                row = {"passages": n, "system": serving,
+                       "build_s": built["build_s"], "index_mib": _dir_size_mib(index_dir),
+                       "build_peak_rss_mib": built["peak_rss_mib"],
+                       "build_worker_peak_rss_mib": built["worker_peak_rss_mib"],
+                       "sentences": built["sentences"], "terms": built["terms"],
+                       **{k: v for k, v in served.items() if "peak_rss" not in k},
+                       "serve_peak_rss_mib": served["peak_rss_mib"]}
+                rows.append(row)
+                print(_format_row(row), flush=True)
+            if not keep:
+                shutil.rmtree(index_dir, ignore_errors=True)
+        if not keep:
+            corpus.unlink()
+    report = {"benchmark": "speed and size at scale", "machine": machine(),
+              "queries": len(asked), "sizes": sizes, "rows": rows,
+              "corpus": "SQuAD v1.1 dev paragraphs, then paragraphs of 3-8 of their sentences "
+                        "recombined at random (seed 0)"}
+    print_table(report)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+        print(f"\nwritten to {out}")
+    return report
+
+
+_HEADER = (f"{'passages':>10} {'system':<9}{'build s':>8}{'index MiB':>10}{'load s':>8}"
+           f"{'corpus s':>9}{'RSS MiB':>9}{'build RSS':>10}{'q/s':>8}{'p50 ms':>8}{'p95 ms':>8}")
+
+
+def _format_row(r: dict) -> str:
+    build_rss = max(r["build_peak_rss_mib"], r.get("build_worker_peak_rss_mib", 0.0))
+    return (f"{r['passages']:>10,} {r['system']:<9}{r['build_s']:>8.1f}{r['index_mib']:>10.1f}"
+            f"{r['load_s']:>8.2f}{r['corpus_load_s']:>9.2f}{r['serve_peak_rss_mib']:>9.0f}"
+            f"{build_rss:>10.0f}{r['qps']:>8.0f}{r['p50_ms']:>8.2f}"
+            f"{r['p95_ms']:>8.2f}")
+
+
+def print_table(report: dict) -> None:
+    print(f"\nSpeed and size: {report['queries']} SQuAD questions, one at a time, single-threaded"
+          f" (RSS = peak while serving, corpus text included; build RSS = the larger of the "
+          f"building process and its largest worker)")
+    print(_HEADER)
+    for r in report["rows"]:
+        print(_format_row(r))
+
+
+def plot(report: dict, path: Path) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    for system, style in (("ours", "o-"), ("bm25s", "s--"), ("bm25s-nb", "^:")):
+        rows = [r for r in report["rows"] if r["system"] == system]
+        if not rows:
+            continue
+        sizes = [r["passages"] for r in rows]
+        ax1.plot(sizes, [r["p50_ms"] for r in rows], style, label=f"{system} p50")
+        ax1.plot(sizes, [r["p95_ms"] for r in rows], style, alpha=0.5, label=f"{system} p95")
+        ax2.plot(sizes, [r["serve_peak_rss_mib"] for r in rows], style, label=f"{system} serving")
+        if system != "bm25s-nb":  # the same build as bm25s
+            ax2.plot(sizes, [max(r["build_peak_rss_mib"], r["build_worker_peak_rss_mib"])
+                             for r in rows], style, alpha=0.5, label=f"{system} building")
+    for ax, label in ((ax1, "latency per question (ms)"), (ax2, "peak RSS (MiB)")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("passages in the corpus")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("qabot vs bm25s: latency and memory against corpus size")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "--child":
+        return _child_main(argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000])
+    parser.add_argument("--queries", type=int, default=500)
+    parser.add_argument("--json", type=Path, default=RESULTS / "speed.json")
+    parser.add_argument("--plot", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep corpora and indexes")
+    args = parser.parse_args(argv)
+    report = run(args.sizes, args.queries, args.json, args.keep)
+    if args.plot:
+        print(f"plot written to {plot(report, args.plot)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
