@@ -11,8 +11,6 @@ half of the questions (never looked at while tuning), on the tuning half and on 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
 import time
 from dataclasses import replace
@@ -21,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.data import SQUAD_DEV, Question, load_squad, normal
-from retrieval.answerer import AnswerSettings, Answerer
+from benchmarks.report import machine, write_json
+from retrieval.answerer import Answerer
 from retrieval.corpus import Article
 from retrieval.index import TfidfIndex
 from retrieval.settings import load_settings
@@ -140,10 +139,7 @@ def run(sample: int | None = None, out: Path | None = None) -> dict:
         "results": table,
     }
     print_table(report)
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2), encoding="utf-8")
-        print(f"\nwritten to {out}")
+    write_json(report, out)
     return report
 
 
@@ -157,25 +153,6 @@ def print_table(report: dict) -> None:
             label = f"{half} ({m['questions']:,})"
             print(f"{label:<22}{system:<10}{m['p_at_1']:>8.4f}{m['mrr_at_10']:>9.4f}"
                   f"{m['recall_at_10']:>8.4f}")
-
-
-def machine() -> dict:
-    import os
-    try:
-        import psutil
-        memory = f"{psutil.virtual_memory().total / 2**30:.0f} GiB"
-    except ImportError:
-        memory = "?"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory": memory,
-            "python": platform.python_version(), "platform": platform.platform()}
 
 
 def main(argv: list[str] | None = None) -> int:

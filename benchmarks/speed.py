@@ -183,7 +183,7 @@ def _run_child(*args: str) -> dict:
 # -------------------------------------------------------------------------------- driver
 def run(sizes: list[int], n_queries: int, out: Path | None, keep: bool = False) -> dict:
     from benchmarks.data import load_squad, scaled_corpus, write_jsonl
-    from benchmarks.quality import machine
+    from benchmarks.report import machine, write_json
     articles, questions = load_squad()
     step = max(1, len(questions) // n_queries)
     asked = [q.text for q in questions[::step][:n_queries]]
@@ -227,10 +227,7 @@ def run(sizes: list[int], n_queries: int, out: Path | None, keep: bool = False) 
               "corpus": "SQuAD v1.1 dev paragraphs, then paragraphs of 3-8 of their sentences "
                         "recombined at random (seed 0)"}
     print_table(report)
-    if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2), encoding="utf-8")
-        print(f"\nwritten to {out}")
+    write_json(report, out)
     return report
 
 
