@@ -149,9 +149,10 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         out = Console(highlight=False, soft_wrap=True)  # a quote is never broken by us
         out.print(render_result(result))
-        if result.answer is None and result.alternatives:
-            out.print("[dim]The closest sentences, below the confidence threshold, are listed "
-                      "by --json.[/]")
+        if result.answer is None:
+            out.print("[dim]" + ("The closest sentences, below the confidence threshold, are "
+                                 "listed by --json." if result.alternatives else
+                                 "Try other words; `qabot sources` lists the articles.") + "[/]")
         if result.answer is not None and result.alternatives:
             out.print("\n[dim]Other answers:[/]")
             out.print(render_alternatives(result.alternatives))

@@ -58,9 +58,10 @@ class Repl:
         if self.last.answer is not None and self.last.alternatives:
             self.console.print(f"[dim]{len(self.last.alternatives)} more: :more · "
                                "paragraph: :context[/]")
-        elif self.last.answer is None and self.last.alternatives:
-            self.console.print("[dim]:more shows the closest sentences, below the confidence "
-                               "threshold[/]")
+        elif self.last.answer is None:
+            self.console.print("[dim]" + (":more shows the closest sentences, below the "
+                                          "confidence threshold" if self.last.alternatives else
+                                          "Try other words; :sources lists the articles") + "[/]")
         return True
 
     def _command(self, text: str) -> bool:

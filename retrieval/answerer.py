@@ -140,12 +140,12 @@ class Answerer:
         term_ids, weights = self.index.query_vector(text)
         if term_ids.size == 0:
             return Result(question, None, (), "None of the words of the question appear in the "
-                          "articles. Try other words, or `sources` to see what they cover.")
+                          "articles.")
         ranked = self._rank(text, term_ids, weights, filters or Filters(), k)
         if not ranked:
+            filtered = filters is not None and bool(filters.source or filters.year)
             return Result(question, None, (), "The articles do not seem to cover this"
-                          + (" with these filters." if filters and (filters.source or filters.year)
-                             else ". Try other words, or `sources` to see what they cover."))
+                          + (" with these filters." if filtered else "."))
         if ranked[0].score >= self.settings.threshold:
             return Result(question, ranked[0], tuple(ranked[1:k]), "")
         return Result(question, None, tuple(ranked[:k]),

@@ -88,10 +88,11 @@ def test_answer_embed_names_the_other_sources() -> None:
 
 
 def test_no_answer_embed_points_to_slash_sources() -> None:
-    result = Result("q", None, (), "Try other words, or `sources` to see what they cover.")
+    result = Result("q", None, (), "None of the words of the question appear in the articles.")
     embed = render.answer_embed(result)
     assert embed.title == "The articles do not cover this"
-    assert "`/sources`" in (embed.description or "")
+    assert embed.description == result.message
+    assert "/sources" in (embed.footer.text or "")
 
 
 def test_context_keeps_the_answer_whole_when_the_neighbours_are_long() -> None:

@@ -127,11 +127,6 @@ def confidence(score: float) -> str:
     return f"{score:.2f}"
 
 
-def with_slash_hints(message: str) -> str:
-    """The core's message, with its commands named the way Discord users type them."""
-    return message.replace("`sources`", "`/sources`")
-
-
 # ----------------------------------------------------------------------------- embeds
 def answer_embed(result: Result) -> discord.Embed:
     """The answer to a question (the quote, where it comes from, the confidence), or a short
@@ -153,7 +148,7 @@ def answer_embed(result: Result) -> discord.Embed:
 
 
 def no_answer_embed(result: Result) -> discord.Embed:
-    message = with_slash_hints(result.message) or "The articles do not seem to cover this."
+    message = result.message or "The articles do not seem to cover this."
     embed = discord.Embed(colour=NO_ANSWER_COLOUR, title="The articles do not cover this",
                           description=message)
     if result.alternatives:
