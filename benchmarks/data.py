@@ -9,7 +9,7 @@ import hashlib
 import json
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,7 +58,7 @@ def load_squad(path: Path = SQUAD_DEV) -> tuple[list[Article], list[Question]]:
     return articles, questions
 
 
-def write_jsonl(articles: list[Article], path: Path) -> Path:
+def write_jsonl(articles: Iterable[Article], path: Path) -> Path:
     """The articles as a JSON Lines corpus (fields id, title, source, date, url, text)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as out:
