@@ -1,13 +1,16 @@
 """The index: passages and sentences of a corpus as two sparse matrices over one
 vocabulary, and the character spans that tie each row back to an article.
 
-Two weightings are available. ``"tfidf"`` (the class default) is scikit-learn's TF-IDF with
-l2-normalised rows, so a score is a cosine. ``"bm25"`` (the configured default) stores each
-term's BM25 weight, ``idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / mean length))``,
-with its own ``k1``/``b`` for passages and for sentences (short sentences want little length
+Terms are counted by scikit-learn's ``CountVectorizer`` (with our ``Analyzer``) and the idf
+is scikit-learn's smoothed idf (``TfidfTransformer``), learned over passages. Two term
+weightings build on them. ``"tfidf"`` (the class default) is scikit-learn's TF-IDF with
+l2-normalised rows, so a score is a cosine. ``"bm25"`` (the configured default) saturates the
+term frequency and normalises length as BM25 does,
+``idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / mean length))``, with its own
+``k1``/``b`` for passages and for sentences (short sentences want little length
 normalisation); the question vector is the question's idf shares, so a score is the share of
-the question's idf mass a text matches, saturated by BM25 (1.0 for every term once in a text
-of average length; at most ``k1 + 1``).
+the question's idf mass a text matches (1.0 for every term once in a text of average length;
+at most ``k1 + 1``).
 
 ``TfidfIndex`` follows the scikit-learn pattern: parameters in ``__init__``, learned state in
 attributes ending in ``_``, ``fit`` returns ``self``. ``save`` writes plain arrays, the
@@ -27,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfTransformer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 from sklearn.preprocessing import normalize
 from tqdm.auto import tqdm
 
@@ -36,7 +39,7 @@ from retrieval.corpus import Article
 from retrieval.errors import IndexFormatError
 from retrieval.text import SegmentationRules, segment_article
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 WEIGHTINGS = ("tfidf", "bm25")
 MANIFEST = "manifest.json"
 _ARRAYS = ("idf", "passage_article", "passage_start", "passage_end", "passage_first_sentence",
@@ -102,10 +105,8 @@ class TfidfIndex:
                                                        np.arange(n_sentences))),
             shape=(n_passages, n_sentences))
         passage_counts = (membership @ counts).tocsr()
-        if self.weighting == "bm25":
-            df = np.diff(passage_counts.tocsc().indptr).astype(np.float64)
-            idf = np.log1p((n_passages - df + 0.5) / (df + 0.5)).astype(np.float32)
-        elif n_passages:
+        if n_passages:
+            # scikit-learn's smoothed idf, learned over passages, for both weightings.
             weigher = TfidfTransformer(sublinear_tf=self.sublinear_tf, norm="l2", smooth_idf=True)
             weigher.fit(passage_counts)
             idf = weigher.idf_.astype(np.float32)
@@ -143,9 +144,9 @@ class TfidfIndex:
         self._term_ids = {term: i for i, term in enumerate(self.vocabulary_)}
         if self.weighting == "bm25":
             # A question term no passage holds weighs as a term found in one passage: the
-            # BM25 idf of df = 0 would let two unknown words outweigh a whole question in a
-            # small corpus.
-            self._rarest = np.float32(np.log1p((self.n_passages - 0.5) / 1.5))
+            # idf of df = 0 would let two unknown words outweigh a whole question in a small
+            # corpus.
+            self._rarest = np.float32(np.log((self.n_passages + 1.0) / 2.0) + 1.0)
         else:
             self._rarest = np.float32(np.log(self.n_passages + 1.0) + 1.0)
 
@@ -335,12 +336,12 @@ def _analyse(work: tuple[list[tuple[str, str]], int], analyzer: Analyzer,
              rules: SegmentationRules) -> dict[str, Any]:
     """Segment and analyse one chunk of articles (``(text, title)`` pairs, the first being
     article number ``offset``): their spans, and their sentences' term counts over a local
-    vocabulary. Runs in a worker process when building in parallel."""
+    vocabulary, counted by scikit-learn's ``CountVectorizer`` with our analyser. Runs in a
+    worker process when building in parallel."""
     texts, offset = work
-    vocab: dict[str, int] = {}
-    indptr, indices, data = [0], [], []
     p_article, p_start, p_end, p_first = [], [], [], []
     s_article, s_start, s_end, s_passage, s_answerable = [], [], [], [], []
+    sentences: list[str] = []
     for a_local, (text, title) in enumerate(texts):
         for passage in segment_article(text, title, rules):
             p_first.append(len(s_start))
@@ -353,18 +354,17 @@ def _analyse(work: tuple[list[tuple[str, str]], int], analyzer: Analyzer,
                 s_end.append(sentence.span.end)
                 s_passage.append(len(p_start) - 1)
                 s_answerable.append(sentence.answerable)
-                counts: dict[int, int] = {}
-                for term in analyzer(text[sentence.span.start:sentence.span.end]):
-                    j = vocab.setdefault(term, len(vocab))
-                    counts[j] = counts.get(j, 0) + 1
-                indices.extend(counts)
-                data.extend(counts.values())
-                indptr.append(len(indices))
+                sentences.append(text[sentence.span.start:sentence.span.end])
+    if sentences:
+        counter = CountVectorizer(analyzer=analyzer, dtype=np.float32)
+        counts = counter.fit_transform(sentences).tocsr()
+        vocabulary = counter.get_feature_names_out().tolist()
+    else:
+        counts, vocabulary = sp.csr_matrix((0, 0), dtype=np.float32), []
     return {
-        "articles": len(texts), "vocabulary": list(vocab),
-        "indptr": np.asarray(indptr, dtype=np.int64),
-        "indices": np.asarray(indices, dtype=np.int32),
-        "data": np.asarray(data, dtype=np.float32),
+        "articles": len(texts), "vocabulary": vocabulary,
+        "indptr": counts.indptr.astype(np.int64), "indices": counts.indices.astype(np.int32),
+        "data": counts.data.astype(np.float32),
         "p_article": np.asarray(p_article, dtype=np.int32),
         "p_start": np.asarray(p_start, dtype=np.int64), "p_end": np.asarray(p_end, dtype=np.int64),
         "p_first": np.asarray(p_first, dtype=np.int64),
