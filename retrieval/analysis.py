@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
 import Stemmer
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _APOSTROPHE_S = re.compile(r"['’]s\b", re.IGNORECASE)
 # Words that carry the meaning of a question and are in scikit-learn's stop list.
 _KEEP = frozenset({"first", "last", "least", "most", "never", "no", "not", "nothing", "none",
                    "against", "before", "after", "during", "since", "until", "without"})
-STOP_WORDS = frozenset(ENGLISH_STOP_WORDS - _KEEP)
+
+
+def english_stop_words() -> frozenset[str]:
+    """scikit-learn's English stop words, less the words in ``_KEEP``. Imported on first use:
+    scikit-learn takes most of a second to import, and a loaded index carries its own list."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    return frozenset(ENGLISH_STOP_WORDS - _KEEP)
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,9 @@ class Analyzer:
     stop_words: bool = True
     bigrams: bool = False
     language: str = "english"
+    # The stop list itself: scikit-learn's (``english_stop_words``) unless given, as a loaded
+    # index gives the list it was built with. Not a parameter: the manifest records the flag.
+    stop_list: frozenset[str] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # The stemmer is a C object with a cache; it is not part of the parameters.
@@ -35,7 +43,16 @@ class Analyzer:
 
     def params(self) -> dict[str, object]:
         """The parameters, for the index manifest."""
-        return asdict(self)
+        return {"stem": self.stem, "stop_words": self.stop_words, "bigrams": self.bigrams,
+                "language": self.language}
+
+    def stop_set(self) -> frozenset[str]:
+        """The stop words removed (none when ``stop_words`` is off)."""
+        if not self.stop_words:
+            return frozenset()
+        if self.stop_list is None:
+            object.__setattr__(self, "stop_list", english_stop_words())
+        return self.stop_list  # type: ignore[return-value]
 
     def words(self, text: str) -> list[str]:
         """Normalised word tokens, before stop-word removal and stemming."""
@@ -45,7 +62,8 @@ class Analyzer:
     def __call__(self, text: str) -> list[str]:
         tokens = self.words(text)
         if self.stop_words:
-            tokens = [t for t in tokens if t not in STOP_WORDS]
+            stop = self.stop_set()
+            tokens = [t for t in tokens if t not in stop]
         stemmer = self._stemmer  # type: ignore[attr-defined]
         if stemmer is not None:
             tokens = stemmer.stemWords(tokens)
@@ -54,4 +72,4 @@ class Analyzer:
         return tokens
 
     def __reduce__(self):  # picklable for process pools
-        return (Analyzer, (self.stem, self.stop_words, self.bigrams, self.language))
+        return (Analyzer, (self.stem, self.stop_words, self.bigrams, self.language, self.stop_list))

@@ -30,8 +30,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
-from sklearn.preprocessing import normalize
 from tqdm.auto import tqdm
 
 from retrieval.analysis import Analyzer
@@ -39,7 +37,7 @@ from retrieval.corpus import Article
 from retrieval.errors import IndexFormatError
 from retrieval.text import SegmentationRules, segment_article
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 WEIGHTINGS = ("tfidf", "bm25")
 MANIFEST = "manifest.json"
 _ARRAYS = ("idf", "passage_article", "passage_start", "passage_end", "passage_first_sentence",
@@ -107,6 +105,8 @@ class TfidfIndex:
         passage_counts = (membership @ counts).tocsr()
         if n_passages:
             # scikit-learn's smoothed idf, learned over passages, for both weightings.
+            # (scikit-learn is imported only to build: it takes most of a second to import.)
+            from sklearn.feature_extraction.text import TfidfTransformer
             weigher = TfidfTransformer(sublinear_tf=self.sublinear_tf, norm="l2", smooth_idf=True)
             weigher.fit(passage_counts)
             idf = weigher.idf_.astype(np.float32)
@@ -137,6 +137,7 @@ class TfidfIndex:
         if self.sublinear_tf:
             np.log(counts.data, out=counts.data)
             counts.data += 1.0
+        from sklearn.preprocessing import normalize
         weighted = counts @ sp.diags(self.idf_, format="csr") if counts.shape[1] else counts
         return normalize(weighted, norm="l2", copy=False).astype(np.float32)
 
@@ -261,6 +262,10 @@ class TfidfIndex:
                                                   encoding="utf-8")
             (tmp / "articles.json").write_text(json.dumps(self.article_ids_, ensure_ascii=False),
                                                encoding="utf-8")
+            # The stop list travels with the index: questions are analysed as the passages
+            # were, whatever scikit-learn's list becomes, and without importing it.
+            (tmp / "stop_words.json").write_text(json.dumps(sorted(self.analyzer.stop_set())),
+                                                 encoding="utf-8")
             # The manifest is written last: a directory without one is never loaded.
             (tmp / MANIFEST).write_text(json.dumps(self.manifest(), indent=2), encoding="utf-8")
             _replace_dir(tmp, target)
@@ -291,7 +296,9 @@ class TfidfIndex:
                                    f"{manifest.get('format_version')}, expected {FORMAT_VERSION}; "
                                    "rebuild it with `qabot index`")
         try:
-            index = cls(Analyzer(**manifest["analyzer"]), sublinear_tf=manifest["sublinear_tf"],
+            stop_list = frozenset(json.loads((root / "stop_words.json").read_text(encoding="utf-8")))
+            index = cls(Analyzer(**manifest["analyzer"], stop_list=stop_list),
+                        sublinear_tf=manifest["sublinear_tf"],
                         rules=SegmentationRules(**manifest["rules"]),
                         weighting=manifest["weighting"], **manifest["bm25"])
             for name in _ARRAYS:
@@ -356,6 +363,7 @@ def _analyse(work: tuple[list[tuple[str, str]], int], analyzer: Analyzer,
                 s_answerable.append(sentence.answerable)
                 sentences.append(text[sentence.span.start:sentence.span.end])
     if sentences:
+        from sklearn.feature_extraction.text import CountVectorizer
         counter = CountVectorizer(analyzer=analyzer, dtype=np.float32)
         counts = counter.fit_transform(sentences).tocsr()
         vocabulary = counter.get_feature_names_out().tolist()

@@ -91,3 +91,17 @@ def test_damaged_index(fitted, tmp_path):
     (tmp_path / "idx" / "sentence_matrix.npz").write_bytes(b"garbage")
     with pytest.raises(IndexFormatError, match="damaged"):
         TfidfIndex.load(tmp_path / "idx")
+
+
+def test_a_loaded_index_keeps_its_stop_list_and_needs_no_scikit_learn(fitted, tmp_path):
+    import subprocess
+    import sys
+    fitted.save(tmp_path / "idx")
+    assert TfidfIndex.load(tmp_path / "idx").analyzer.stop_set() == fitted.analyzer.stop_set()
+    code = ("import sys; from retrieval.index import TfidfIndex; "
+            f"i = TfidfIndex.load({str(tmp_path / 'idx')!r}); "
+            "ids, w = i.query_vector('the Dima Yakovlev Law'); i.passage_scores(ids, w); "
+            "print('sklearn' in sys.modules, len(ids))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    assert done.stdout.split() == ["False", "3"]  # "the" is a stop word; start-up stays fast
