@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bot.render import (article_to_dict, render_alternatives, render_result, render_sources,
@@ -111,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return discord_main(settings, args.sync_guild)
         return _COMMANDS[args.command](args, settings)
     except QABotError as exc:
-        err.print(f"[bold red]qabot:[/] {_escape(str(exc))}")
+        err.print(f"[bold red]qabot:[/] {escape(str(exc))}")
         return 1
     except KeyboardInterrupt:
         return 130
@@ -121,18 +122,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.debug("unexpected error", exc_info=True)
         if args.verbose:
             err.print_exception()
-        err.print(f"[bold red]qabot: internal error:[/] {_escape(type(exc).__name__)}: "
-                  f"{_escape(str(exc))} (run with --verbose for details)")
+        err.print(f"[bold red]qabot: internal error:[/] {escape(type(exc).__name__)}: "
+                  f"{escape(str(exc))} (run with --verbose for details)")
         return 70
 
 
-def _escape(text: str) -> str:
-    from rich.markup import escape
-    return escape(text)
-
-
-def _service(args: argparse.Namespace, settings: Settings) -> QAService:
-    return QAService(settings, progress=sys.stderr.isatty())
+def _service(settings: Settings, *, rebuild: bool = False) -> QAService:
+    """The service, with a progress bar while indexing when a person watches standard error."""
+    return QAService(settings, progress=sys.stderr.isatty(), rebuild=rebuild)
 
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
@@ -142,7 +139,7 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         return _run_batch(args, settings)
     if args.question is None:
         raise QuestionError("no question given: qabot ask \"QUESTION\" (or --batch FILE)")
-    service = _service(args, settings)
+    service = _service(settings)
     result = service.ask(args.question, filters=Filters(args.source, args.year))
     if args.json:
         print(json.dumps(result_to_dict(result), ensure_ascii=False))
@@ -188,7 +185,7 @@ def _parse_batch_line(number: int, line: str) -> tuple[Any, str]:
 
 
 def _run_batch(args: argparse.Namespace, settings: Settings) -> int:
-    service = _service(args, settings)
+    service = _service(settings)
     filters = Filters(args.source, args.year)
     failures = 0
     for number, line in _batch_lines(args):
@@ -211,7 +208,7 @@ def _run_batch(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.with_overrides(**{"index.auto_rebuild": True})
-    report = QAService(settings, progress=sys.stderr.isatty(), rebuild=args.force).last_load
+    report = _service(settings, rebuild=args.force).last_load
     state = "built" if report.rebuilt else "up to date"
     print(f"index {state}: {report.articles:,} articles, {report.passages:,} passages, "
           f"{report.sentences:,} sentences in {settings.index.dir} ({report.seconds:.2f} s)")
@@ -219,7 +216,7 @@ def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
-    service = _service(args, settings)
+    service = _service(settings)
     if args.json:
         for article in service.articles:
             print(json.dumps(article_to_dict(article), ensure_ascii=False))
@@ -230,7 +227,7 @@ def _cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     questions = load_eval_set(args.file)
-    service = _service(args, settings)
+    service = _service(settings)
     started = time.perf_counter()
     report = evaluate(questions, lambda q: service.ask(q, top_k=10))
     seconds = time.perf_counter() - started
@@ -269,7 +266,7 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_repl(args: argparse.Namespace, settings: Settings) -> int:
     from bot.repl import Repl  # prompt_toolkit is imported only for the REPL
-    return Repl(_service(args, settings), settings).run()
+    return Repl(_service(settings), settings).run()
 
 
 _COMMANDS = {"ask": _cmd_ask, "index": _cmd_index, "sources": _cmd_sources,
