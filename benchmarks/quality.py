@@ -52,8 +52,7 @@ def ours_ranks(answerer: Answerer, questions: list[Question]) -> list[int | None
     ranks = []
     for q in questions:
         result = answerer.ask(q.text, top_k=K)
-        listed = ([result.answer] if result.answer else []) + list(result.alternatives)
-        ranks.append(rank_of_first_right([(a.article_id, a.text) for a in listed], q))
+        ranks.append(rank_of_first_right([(a.article_id, a.text) for a in result.ranked], q))
     return ranks
 
 

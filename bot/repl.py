@@ -79,7 +79,7 @@ class Repl:
             else:
                 self.console.print(render_alternatives(self.last.alternatives))
         elif name == "context":
-            best = self._last_best()
+            best = self.last.ranked[0] if self.last is not None and self.last.ranked else None
             if best is None:
                 self.console.print("[yellow]Ask a question first.[/]")
             else:
@@ -89,11 +89,6 @@ class Repl:
         else:
             self.console.print(f"[yellow]Unknown command :{escape(name)}; :help lists them.[/]")
         return True
-
-    def _last_best(self):
-        if self.last is None:
-            return None
-        return self.last.answer or (self.last.alternatives[0] if self.last.alternatives else None)
 
     def _set_k(self, arg: str) -> None:
         if not arg:

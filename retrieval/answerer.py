@@ -94,6 +94,11 @@ class Result:
     alternatives: tuple[Answer, ...] = ()
     message: str = ""
 
+    @property
+    def ranked(self) -> tuple[Answer, ...]:
+        """Every candidate, best first: the answer (when there is one), then the alternatives."""
+        return ((self.answer,) if self.answer is not None else ()) + self.alternatives
+
 
 @dataclass(frozen=True)
 class Filters:

@@ -104,7 +104,7 @@ def evaluate(questions: Sequence[EvalQuestion], ask: Callable[[str], Result]) ->
     outcomes: list[QuestionOutcome] = []
     for question in questions:
         result = ask(question.question)
-        ranked = ([result.answer] if result.answer else []) + list(result.alternatives)
+        ranked = result.ranked
         rank = None
         if question.expected is not None:
             rank = next((i for i, c in enumerate(ranked[:10], start=1)
