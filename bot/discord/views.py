@@ -32,7 +32,7 @@ class AnswerView(discord.ui.View):
     @classmethod
     def for_result(cls, result: Result, asker_id: int) -> AnswerView | None:
         """The view for ``result``, or None when it has nothing to show."""
-        if result.answer is None and not result.alternatives:
+        if not result.ranked:
             return None
         return cls(result, asker_id)
 
