@@ -7,14 +7,17 @@ near-duplicates together and abstains below a confidence threshold. It returns o
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated
 
 import numpy as np
 from pydantic import ConfigDict, Field
 
+from retrieval.conversation import (ContextQuery, Conversation, ConversationSettings,
+                                    SentenceRef, Turn, read_in_context, without_context)
 from retrieval.corpus import Article
 from retrieval.dates import PartialDate
 from retrieval.errors import QuestionError
@@ -83,16 +86,33 @@ class Answer:
     after: str | None
     paragraph: str
     also_in: tuple[SourceRef, ...] = ()
+    start: int | None = None   # text == article text[start:end]
+    end: int | None = None
+
+
+@dataclass(frozen=True)
+class ContextUse:
+    """How a conversation shaped a result: the question was read as a follow-up to
+    ``follows``, with the earlier questions' terms ``carried`` and a preference for the
+    conversation's articles."""
+
+    follows: str
+    carried: tuple[str, ...]
+    articles: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Result:
-    """What the bot says to a question: an answer or none, ranked alternatives, a message."""
+    """What the bot says to a question: an answer or none, ranked alternatives, a message;
+    inside a conversation, how the conversation was used (``context``, None when the
+    question was read alone) and the ``turn`` to add to it for the next question."""
 
     question: str
     answer: Answer | None
     alternatives: tuple[Answer, ...] = ()
     message: str = ""
+    context: ContextUse | None = None
+    turn: Turn | None = None
 
     @property
     def ranked(self) -> tuple[Answer, ...]:
@@ -129,38 +149,116 @@ class Answerer:
     index: TfidfIndex
     articles: Sequence[Article]
     settings: AnswerSettings = field(default_factory=AnswerSettings)
+    conversation: ConversationSettings = field(default_factory=ConversationSettings)
 
     def __post_init__(self) -> None:
+        self._article_number = {a.id: i for i, a in enumerate(self.articles)}
         dates = [a.date for a in self.articles]
         self._ordinals = np.array([d.ordinal() if d else np.nan for d in dates], dtype=np.float64)
         self._years = np.array([d.year if d else -1 for d in dates], dtype=np.int32)
         self._sources = np.array([a.source.casefold() for a in self.articles], dtype=object)
 
     def ask(self, question: str, top_k: int | None = None,
-            filters: Filters | None = None) -> Result:
+            filters: Filters | None = None, conversation: Conversation | None = None,
+            now: float | None = None) -> Result:
         """Answer ``question`` with up to ``top_k`` ranked answers (the answer and its
-        alternatives). Raises ``QuestionError`` for an empty or oversized question."""
+        alternatives). Inside a ``conversation`` (asked at ``now``, seconds since the epoch)
+        a follow-up is read in its context, and the result holds the turn to add to it.
+        Raises ``QuestionError`` for an empty or oversized question."""
         k = max(1, top_k if top_k is not None else self.settings.top_k)
         text = clean_question(question, self.settings.max_question_chars)
-        term_ids, weights = self.index.query_vector(text)
+        filters = filters or Filters()
+        now = time.time() if now is None else now
+        query = read_in_context(self.index.analyzer(text), conversation, now, self.conversation)
+        result = self._answer_query(question, text, without_context(query), filters, k)
+        if conversation is None:
+            return result
+        evidence = self._article_evidence(query)
+        if query.uses_context and not self._opens_new_topic(result, query, evidence):
+            result = self._answer_query(question, text, query, filters, k)
+        best = result.ranked[0] if result.answer is not None else None
+        return replace(result, turn=Turn(text, query.own_terms, best and self._sentence_ref(best),
+                                         now, evidence))
+
+    def _article_evidence(self, query: ContextQuery) -> tuple[tuple[str, float], ...]:
+        """The articles the question's own words match best, each with the idf weight its best
+        paragraph matches: what this question tells about the conversation's topic (a
+        question of rare words tells more than one of common words)."""
+        term_ids, weights = self.index.weighted_query_vector(without_context(query).terms)
+        p_scores = self.index.passage_scores(term_ids, weights) * float(
+            self.index.idf_[term_ids].sum())
+        matched = np.flatnonzero(p_scores > 0)
+        best: dict[int, float] = {}
+        for passage in matched[np.argsort(-p_scores[matched], kind="stable")]:
+            article = int(self.index.passage_article_[passage])
+            if article not in best:
+                best[article] = float(p_scores[passage])
+                if len(best) == self.conversation.max_topics:
+                    break
+        return tuple((self.articles[a].id, round(score, 4)) for a, score in best.items())
+
+    def _opens_new_topic(self, alone: Result, query: ContextQuery,
+                         evidence: tuple[tuple[str, float], ...]) -> bool:
+        """A question whose own words find a confident answer outside the conversation's
+        articles, matching that article with at least ``new_topic_evidence`` of idf weight and
+        ``new_topic_margin`` times as strongly as the conversation's main article, opens a new
+        topic: it is not dragged back to them."""
+        if alone.answer is None or alone.answer.article_id in query.article_prior:
+            return False
+        own, s = dict(evidence), self.conversation
+        main = max(query.article_prior, key=query.article_prior.__getitem__, default=None)
+        elsewhere = own.get(alone.answer.article_id, 0.0)
+        return elsewhere >= s.new_topic_evidence and elsewhere >= s.new_topic_margin * own.get(
+            main, 0.0)
+
+    def _answer_query(self, question: str, text: str, query: ContextQuery, filters: Filters,
+                      k: int) -> Result:
+        term_ids, weights = self.index.weighted_query_vector(query.terms)
+        context = (ContextUse(query.follows or "", query.carried, tuple(query.article_prior))
+                   if query.uses_context else None)
         if term_ids.size == 0:
             return Result(question, None, (), "None of the words of the question appear in the "
                           "articles.")
-        ranked = self._rank(text, term_ids, weights, filters or Filters(), k)
+        ranked = self._rank(text, term_ids, weights, filters, k, query)
         if not ranked:
-            filtered = filters is not None and bool(filters.source or filters.year)
+            filtered = bool(filters.source or filters.year)
             return Result(question, None, (), "The articles do not seem to cover this"
-                          + (" with these filters." if filtered else "."))
-        if ranked[0].score >= self.settings.threshold:
-            return Result(question, ranked[0], tuple(ranked[1:k]), "")
+                          + (" with these filters." if filtered else "."), context)
+        if self._decision_score(ranked[0], query) >= self.settings.threshold:
+            return Result(question, ranked[0], tuple(ranked[1:k]), "", context)
         return Result(question, None, tuple(ranked[:k]),
-                      "No sentence in the articles answers this with enough confidence.")
+                      "No sentence in the articles answers this with enough confidence.", context)
+
+    def _decision_score(self, best: Answer, query: ContextQuery) -> float:
+        """The score the threshold is applied to. Read alone: the best answer's score. Read
+        as a follow-up, the conversation only chooses among sentences; the question's own
+        words must still support the sentence (its score for them alone, without the context's
+        preferences), so an off-corpus question stays unanswered inside a conversation. A
+        question with no words of its own in the index ("When was that?") is judged by its
+        score for the carried words."""
+        if not query.uses_context:
+            return best.score
+        sid = self._sentence_id(self._sentence_ref(best))
+        own = without_context(query)
+        term_ids, weights = self.index.weighted_query_vector(own.terms)
+        if term_ids.size == 0:
+            term_ids, weights = self.index.weighted_query_vector(query.terms)
+        if sid is None or term_ids.size == 0:
+            return 0.0
+        index, w = self.index, self.settings.sentence_weight
+        passage = index.sentence_passage_[sid]
+        p_score = index.passage_matrix_[passage][:, term_ids] @ weights
+        s_score = index.sentence_scores(np.array([sid]), term_ids, weights)[0]
+        return float(w * s_score + (1.0 - w) * np.asarray(p_score).ravel()[0])
 
     # ------------------------------------------------------------------------------ ranking
     def _rank(self, question: str, term_ids: np.ndarray, weights: np.ndarray,
-              filters: Filters, k: int) -> list[Answer]:
+              filters: Filters, k: int, query: ContextQuery) -> list[Answer]:
         index, s = self.index, self.settings
         p_scores = index.passage_scores(term_ids, weights)
+        article_factor = self._article_factor(query)
+        if article_factor is not None:
+            p_scores = p_scores * article_factor[index.passage_article_]
         allowed = self._allowed_passages(filters)
         if allowed is not None:
             p_scores = np.where(allowed, p_scores, 0.0)
@@ -182,8 +280,49 @@ class Answerer:
         scores = s.sentence_weight * s_cos + (1.0 - s.sentence_weight) * p_cos
         scores = scores * self._date_factor(question, index.sentence_article_[sentence_ids])
         scores = scores * self._type_factor(question, sentence_ids)
+        if article_factor is not None:
+            scores = scores * article_factor[index.sentence_article_[sentence_ids]]
+            scores = scores * self._nearby_factor(query.anchor, sentence_ids)
         order = np.argsort(-scores, kind="stable")
         return self._fold_duplicates(sentence_ids[order], scores[order], k)
+
+    def _article_factor(self, query: ContextQuery) -> np.ndarray | None:
+        """``1 + article_boost × prior`` for the articles a conversation has been about."""
+        if not query.article_prior:
+            return None
+        factor = np.ones(len(self.articles), dtype=np.float64)
+        for article_id, prior in query.article_prior.items():
+            number = self._article_number.get(article_id)
+            if number is not None:
+                factor[number] += self.conversation.article_boost * prior
+        return factor
+
+    def _nearby_factor(self, anchor: SentenceRef | None, sentence_ids: np.ndarray) -> np.ndarray | float:
+        """``1 + nearby_boost`` for the sentence the previous question was answered with and
+        the ``nearby_sentences`` after it: conversations move forward through an article."""
+        s, index = self.conversation, self.index
+        anchor_id = self._sentence_id(anchor)
+        if anchor_id is None or not s.nearby_boost:
+            return 1.0
+        offset = sentence_ids - anchor_id
+        near = ((offset >= 0) & (offset <= s.nearby_sentences)
+                & (index.sentence_article_[sentence_ids] == index.sentence_article_[anchor_id]))
+        return np.where(near, 1.0 + s.nearby_boost, 1.0)
+
+    def _sentence_id(self, ref: SentenceRef | None) -> int | None:
+        """The index's sentence at ``ref`` (None when the article or the span is gone)."""
+        number = self._article_number.get(ref.article_id) if ref is not None else None
+        if number is None:
+            return None
+        index = self.index
+        lo, hi = np.searchsorted(index.sentence_article_, [number, number + 1])
+        at = lo + int(np.searchsorted(index.sentence_start_[lo:hi], ref.start))
+        return at if at < hi and index.sentence_start_[at] == ref.start else None
+
+    def _sentence_ref(self, answer: Answer) -> SentenceRef | None:
+        if answer.start is None or answer.end is None:
+            return None
+        return SentenceRef(answer.article_id, answer.start, answer.end)
 
     def _allowed_passages(self, filters: Filters) -> np.ndarray | None:
         if not filters.source and not filters.year:
@@ -272,8 +411,9 @@ class Answerer:
                 return article.text[index.sentence_start_[i]:index.sentence_end_[i]]
             return None
 
+        start, end = int(index.sentence_start_[sid]), int(index.sentence_end_[sid])
         return Answer(
-            text=article.text[index.sentence_start_[sid]:index.sentence_end_[sid]],
+            text=article.text[start:end], start=start, end=end,
             article_id=article.id, title=article.title, source=article.source,
             date=article.date, url=article.url, score=round(score, 4),
             before=sentence(sid - 1), after=sentence(sid + 1),

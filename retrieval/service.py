@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.answerer import Answerer, Filters, Result
+from retrieval.conversation import Conversation
 from retrieval.corpus import Article, Corpus, load_corpus
 from retrieval.errors import IndexFormatError
 from retrieval.index import TfidfIndex
@@ -53,10 +54,11 @@ class QAService:
         self._state, self.last_load = self._load(force_rebuild=rebuild)
 
     # ------------------------------------------------------------------------------ asking
-    def ask(self, question: str, top_k: int | None = None,
-            filters: Filters | None = None) -> Result:
-        """Answer one question. Raises ``QuestionError`` for an empty or oversized one."""
-        return self._state.answerer.ask(question, top_k, filters)
+    def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None,
+            conversation: Conversation | None = None) -> Result:
+        """Answer one question (inside ``conversation`` when given: its ``Result.turn`` is
+        what to add to it). Raises ``QuestionError`` for an empty or oversized one."""
+        return self._state.answerer.ask(question, top_k, filters, conversation)
 
     @property
     def articles(self) -> tuple[Article, ...]:
@@ -102,7 +104,8 @@ class QAService:
             except OSError as exc:
                 log.warning("could not save the index to %s (%s); using it from memory",
                             index_dir, exc.strerror or exc)
-        state = _State(corpus, index, Answerer(index, corpus.articles, settings.answer))
+        state = _State(corpus, index, Answerer(index, corpus.articles, settings.answer,
+                                                 settings.conversation))
         report = LoadReport(len(corpus), index.n_passages, index.n_sentences, rebuilt, reason,
                             round(time.perf_counter() - started, 3))
         return state, report

@@ -1,0 +1,164 @@
+"""Conversations: follow-up questions read in the context of the earlier turns.
+
+A ``Conversation`` is a small frozen record of the last few turns (each question's analysed
+terms, the article and sentence it was answered with, and when). It is data: the adapters
+own one per REPL session, Discord user and channel, or batch conversation id, and pass it to
+the answerer with each question; the answerer returns the ``Turn`` that the next question's
+conversation should hold (``Result.turn``), and nothing is kept inside it.
+
+``read_in_context`` is the pure function that turns a new question's terms plus a
+conversation into what is scored (a ``ContextQuery``): the question's own terms at full
+weight, the earlier questions' terms decayed by how many turns ago they were asked, a
+preference for the articles the conversation has been about, and the sentence the previous
+turn was answered with (conversations tend to move forward through an article, so sentences
+at and just after it are preferred).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Annotated
+
+from pydantic import ConfigDict, Field
+
+
+@dataclass(frozen=True)
+class ConversationSettings:
+    """Tunables of follow-up questions (the ``[conversation]`` table of the config)."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    max_turns: Annotated[int, Field(ge=1, le=20)] = 3
+    idle_seconds: Annotated[float, Field(gt=0.0)] = 600.0
+    decay: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    carried_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    article_boost: Annotated[float, Field(ge=0.0)] = 2.0
+    nearby_boost: Annotated[float, Field(ge=0.0)] = 0.2
+    nearby_sentences: Annotated[int, Field(ge=0, le=50)] = 1
+    topic_decay: Annotated[float, Field(ge=0.0, le=1.0)] = 0.9
+    max_topics: Annotated[int, Field(ge=1, le=100)] = 5
+    topic_sharpness: Annotated[float, Field(ge=0.0)] = 2.0
+    new_topic_margin: Annotated[float, Field(ge=0.0)] = 2.0
+    new_topic_evidence: Annotated[float, Field(ge=0.0)] = 10.0
+
+
+@dataclass(frozen=True)
+class SentenceRef:
+    """A sentence of an article, by the article's id and its character span (stable across
+    index rebuilds as long as the article's text is the same)."""
+
+    article_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question of a conversation: its analysed terms (stop words dropped, stemmed), the
+    sentence it was answered with (None when it got no answer), and when it was asked (seconds
+    since the epoch)."""
+
+    question: str
+    terms: tuple[str, ...]
+    answered: SentenceRef | None
+    at: float
+    articles: tuple[tuple[str, float], ...] = ()   # (article id, evidence): the best-matching
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """The last turns of one conversation, oldest first. Immutable: ``add`` returns a new one."""
+
+    turns: tuple[Turn, ...] = ()
+    topics: tuple[tuple[str, float], ...] = ()
+
+    def add(self, turn: Turn, settings: ConversationSettings) -> Conversation:
+        """This conversation with ``turn`` appended, keeping the last ``max_turns`` turns
+        (and none that had expired before it was asked), and its articles' evidence added
+        to the decayed tally of what the conversation is about (the ``max_topics`` best)."""
+        kept = self.active(turn.at, settings)
+        tally = {a: w * settings.topic_decay for a, w in kept.topics}
+        for article, evidence in turn.articles:
+            tally[article] = tally.get(article, 0.0) + evidence
+        topics = sorted(tally.items(), key=lambda item: -item[1])[:settings.max_topics]
+        return Conversation((kept.turns + (turn,))[-settings.max_turns:], tuple(topics))
+
+    def active(self, now: float, settings: ConversationSettings) -> Conversation:
+        """The conversation as it stands at ``now``: empty once it has been idle longer than
+        ``idle_seconds``."""
+        if not self.turns or now - self.turns[-1].at > settings.idle_seconds:
+            return Conversation()
+        return self
+
+    @property
+    def last(self) -> Turn | None:
+        return self.turns[-1] if self.turns else None
+
+
+@dataclass(frozen=True)
+class ContextQuery:
+    """What a question is scored with inside a conversation.
+
+    ``terms``: term -> weight, the question's own terms at their counts, the earlier turns'
+    terms decayed; ``own_terms``: the question's own terms; ``carried``: the earlier terms
+    added, for people; ``article_prior``: article id -> preference in (0, 1]; ``anchor``: the
+    sentence the previous question was answered with; ``follows``: that question."""
+
+    terms: Mapping[str, float]
+    own_terms: tuple[str, ...]
+    carried: tuple[str, ...] = ()
+    article_prior: Mapping[str, float] = field(default_factory=dict)
+    anchor: SentenceRef | None = None
+    follows: str | None = None
+
+    @property
+    def uses_context(self) -> bool:
+        return bool(self.carried or self.article_prior)
+
+
+def _counts(terms: Iterable[str]) -> dict[str, float]:
+    counts: dict[str, float] = {}
+    for term in terms:
+        counts[term] = counts.get(term, 0.0) + 1.0
+    return counts
+
+
+def read_in_context(own_terms: Iterable[str], conversation: Conversation | None, now: float,
+                    settings: ConversationSettings) -> ContextQuery:
+    """The question (its analysed ``own_terms``) as scored inside ``conversation`` at ``now``.
+
+    Earlier questions' terms carry weight ``decay ** age`` (age 1 for the previous turn),
+    scaled so that together they weigh ``carried_share`` of the question's own weight (all of
+    it when the question has no terms of its own, "When was that?"); a term the question
+    asks itself keeps its own weight. Articles answered earlier are preferred by
+    ``decay ** age`` of their latest turn. An empty, expired or disabled conversation gives
+    the question alone."""
+    own = tuple(own_terms)
+    terms = _counts(own)
+    turns = conversation.active(now, settings).turns if conversation is not None else ()
+    if not settings.enabled or not turns:
+        return ContextQuery(terms, own)
+    carried: dict[str, float] = {}
+    prior: dict[str, float] = {}
+    for age, turn in enumerate(reversed(turns), start=1):
+        weight = settings.decay ** age
+        for term in set(turn.terms):
+            if term not in terms:
+                carried[term] = max(carried.get(term, 0.0), weight)
+    if carried:
+        own_mass = float(len(own)) if own else 1.0
+        scale = settings.carried_share * own_mass / sum(carried.values()) if own else 1.0
+        terms.update({term: w * scale for term, w in carried.items()})
+    last = turns[-1]
+    top = max((w for _, w in conversation.topics), default=0.0)
+    if top > 0:
+        prior = {a: (w / top) ** settings.topic_sharpness for a, w in conversation.topics}
+    return ContextQuery(terms, own, tuple(sorted(carried, key=carried.__getitem__, reverse=True)),
+                        prior, last.answered, last.question)
+
+
+def without_context(query: ContextQuery) -> ContextQuery:
+    """The question alone: its own terms, no carried terms, no preferred articles."""
+    return replace(query, terms=_counts(query.own_terms), carried=(), article_prior={},
+                   anchor=None, follows=None)
