@@ -19,6 +19,7 @@ from rich.table import Table
 from bot.render import (article_to_dict, render_alternatives, render_result, render_sources,
                         result_to_dict)
 from retrieval.answerer import Filters
+from retrieval.conversation import Conversation
 from retrieval.errors import QABotError, QuestionError
 from retrieval.evaluation import evaluate, load_eval_set
 from retrieval.service import QAService
@@ -184,17 +185,39 @@ def _parse_batch_line(number: int, line: str) -> tuple[Any, str]:
     return number, text
 
 
+def _batch_conversation(number: int, line: str) -> str | None:
+    """The ``"conversation"`` id of a JSON batch line, or None when it has none."""
+    if not line.lstrip().startswith("{"):
+        return None
+    item = json.loads(line)     # already parsed without error by _parse_batch_line
+    name = item.get("conversation") if isinstance(item, dict) else None
+    if name is None:
+        return None
+    if not isinstance(name, (str, int)) or isinstance(name, bool):
+        raise QuestionError(f"line {number}: \"conversation\" must be a string")
+    return str(name)
+
+
 def _run_batch(args: argparse.Namespace, settings: Settings) -> int:
     service = _service(settings)
     filters = Filters(args.source, args.year)
     failures = 0
+    conversations: dict[str, Conversation] = {}   # lines of one id share one, in file order
     for number, line in _batch_lines(args):
         if not line.strip():
             continue
         ident: Any = number
         try:
             ident, question = _parse_batch_line(number, line)
-            record = {"id": ident, **result_to_dict(service.ask(question, filters=filters))}
+            name = _batch_conversation(number, line)
+            result = service.ask(question, filters=filters,
+                                 conversation=None if name is None else conversations.get(
+                                     name, Conversation()))
+            if name is not None and result.turn is not None:
+                conversations[name] = conversations.get(name, Conversation()).add(
+                    result.turn, settings.conversation)
+            record = {"id": ident, **({"conversation": name} if name is not None else {}),
+                      **result_to_dict(result)}
         except QuestionError as exc:
             failures += 1
             record = {"id": ident, "question": line.rstrip("\r\n"), "answer": None,
