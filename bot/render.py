@@ -36,17 +36,17 @@ def _ref_to_dict(ref: SourceRef) -> dict[str, Any]:
 
 def result_to_dict(result: Result) -> dict[str, Any]:
     """The JSON shape of a result: ``{"question", "answer", "alternatives", "message",
-    "context"}``."""
+    "follow_up"}``."""
     return {
         "question": result.question,
         "answer": answer_to_dict(result.answer) if result.answer else None,
         "alternatives": [answer_to_dict(a) for a in result.alternatives],
         "message": result.message,
-        "context": context_to_dict(result.context),
+        "follow_up": follow_up_to_dict(result.context),
     }
 
 
-def context_to_dict(context: ContextUse | None) -> dict[str, Any] | None:
+def follow_up_to_dict(context: ContextUse | None) -> dict[str, Any] | None:
     """How the conversation was used: null when the question was read alone."""
     if context is None:
         return None

@@ -13,7 +13,9 @@ from prompt_toolkit.output import Output
 from rich.console import Console
 from rich.markup import escape
 
-from bot.render import render_alternatives, render_context, render_result, render_sources
+from bot.render import (followup_hint, render_alternatives, render_context, render_result,
+                        render_sources)
+from retrieval.conversation import Conversation
 from retrieval.answerer import Result
 from retrieval.errors import QABotError
 from retrieval.service import QAService
@@ -25,6 +27,7 @@ Type a question and press Enter. Commands:
   :sources     the articles in the corpus
   :more        the other answers to the last question
   :context     the paragraph around the last answer
+  :new         start a new conversation (follow-ups are read in the conversation's context)
   :k N         how many answers to rank (now {k})
   :quit        leave (or Ctrl-D); Ctrl-C clears the line"""
 
@@ -38,6 +41,7 @@ class Repl:
     console: Console = field(default_factory=lambda: Console(highlight=False, soft_wrap=True))
     top_k: int = 0
     last: Result | None = None
+    conversation: Conversation = field(default_factory=Conversation)
 
     def __post_init__(self) -> None:
         self.top_k = self.top_k or self.settings.answer.top_k
@@ -50,10 +54,16 @@ class Repl:
         if text.startswith(":"):
             return self._command(text)
         try:
-            self.last = self.service.ask(text, top_k=self.top_k)
+            self.last = self.service.ask(text, top_k=self.top_k, conversation=self.conversation)
         except QABotError as exc:
             self.console.print(f"[yellow]{escape(str(exc))}[/]")
             return True
+        if self.last.turn is not None:
+            self.conversation = self.conversation.add(self.last.turn,
+                                                      self.settings.conversation)
+        hint = followup_hint(self.last)
+        if hint is not None:
+            self.console.print(f"[dim]({escape(hint)}; :new starts afresh)[/]")
         self.console.print(render_result(self.last))
         if self.last.answer is not None and self.last.alternatives:
             self.console.print(f"[dim]{len(self.last.alternatives)} more: :more · "
@@ -84,6 +94,9 @@ class Repl:
                 self.console.print("[yellow]Ask a question first.[/]")
             else:
                 self.console.print(render_context(best))
+        elif name == "new":
+            self.conversation = Conversation()
+            self.console.print("[dim]New conversation: the next question is read alone.[/]")
         elif name == "k":
             self._set_k(arg)
         else:

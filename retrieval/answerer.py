@@ -169,7 +169,8 @@ class Answerer:
         text = clean_question(question, self.settings.max_question_chars)
         filters = filters or Filters()
         now = time.time() if now is None else now
-        query = read_in_context(self.index.analyzer(text), conversation, now, self.conversation)
+        query = read_in_context(text, self.index.analyzer(text), conversation, now,
+                                self.conversation)
         result = self._answer_query(question, text, without_context(query), filters, k)
         if conversation is None:
             return result
@@ -231,25 +232,32 @@ class Answerer:
 
     def _decision_score(self, best: Answer, query: ContextQuery) -> float:
         """The score the threshold is applied to. Read alone: the best answer's score. Read
-        as a follow-up, the conversation only chooses among sentences; the question's own
-        words must still support the sentence (its score for them alone, without the context's
-        preferences), so an off-corpus question stays unanswered inside a conversation. A
-        question with no words of its own in the index ("When was that?") is judged by its
-        score for the carried words."""
+        as a follow-up, the conversation's preferences only choose among sentences: the
+        sentence's score for the question with its carried words (or for its own words
+        alone, when higher); but when the question names a word no article knows ("And what
+        is the weather like there today?"), its own words alone, so that an off-corpus
+        question stays unanswered inside a conversation."""
         if not query.uses_context:
             return best.score
         sid = self._sentence_id(self._sentence_ref(best))
-        own = without_context(query)
-        term_ids, weights = self.index.weighted_query_vector(own.terms)
+        if sid is None:
+            return 0.0
+        own = without_context(query).terms
+        own_ids, own_weights = self.index.weighted_query_vector(own)
+        alone = self._blended_score(sid, own_ids, own_weights)
+        if own_ids.size < len(own):          # a word of the question is in no article
+            return alone
+        return max(alone, self._blended_score(sid, *self.index.weighted_query_vector(query.terms)))
+
+    def _blended_score(self, sid: int, term_ids: np.ndarray, weights: np.ndarray) -> float:
+        """Sentence ``sid``'s score as ``_rank`` blends it, before cues and preferences."""
         if term_ids.size == 0:
-            term_ids, weights = self.index.weighted_query_vector(query.terms)
-        if sid is None or term_ids.size == 0:
             return 0.0
         index, w = self.index, self.settings.sentence_weight
-        passage = index.sentence_passage_[sid]
-        p_score = index.passage_matrix_[passage][:, term_ids] @ weights
-        s_score = index.sentence_scores(np.array([sid]), term_ids, weights)[0]
-        return float(w * s_score + (1.0 - w) * np.asarray(p_score).ravel()[0])
+        passage = int(index.sentence_passage_[sid])
+        p_score = float(index.passage_scores(term_ids, weights)[passage])
+        s_score = float(index.sentence_scores(np.array([sid]), term_ids, weights)[0])
+        return w * s_score + (1.0 - w) * p_score
 
     # ------------------------------------------------------------------------------ ranking
     def _rank(self, question: str, term_ids: np.ndarray, weights: np.ndarray,
@@ -283,6 +291,8 @@ class Answerer:
         if article_factor is not None:
             scores = scores * article_factor[index.sentence_article_[sentence_ids]]
             scores = scores * self._nearby_factor(query.anchor, sentence_ids)
+            for ref in query.avoid:    # "What else...?": not what was answered already
+                scores = np.where(sentence_ids == self._sentence_id(ref), 0.0, scores)
         order = np.argsort(-scores, kind="stable")
         return self._fold_duplicates(sentence_ids[order], scores[order], k)
 

@@ -15,11 +15,15 @@ at and just after it are preferred).
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Annotated
 
 from pydantic import ConfigDict, Field
+
+# "What else did he say?", "Any other reasons?": the question wants something not yet answered.
+_ASKS_ELSE = re.compile(r"\b(else|other|another|besides|apart from)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,8 @@ class ContextQuery:
     ``terms``: term -> weight, the question's own terms at their counts, the earlier turns'
     terms decayed; ``own_terms``: the question's own terms; ``carried``: the earlier terms
     added, for people; ``article_prior``: article id -> preference in (0, 1]; ``anchor``: the
-    sentence the previous question was answered with; ``follows``: that question."""
+    sentence the previous question was answered with; ``follows``: that question; ``avoid``:
+    the sentences already answered, when the question asks for something else."""
 
     terms: Mapping[str, float]
     own_terms: tuple[str, ...]
@@ -111,6 +116,7 @@ class ContextQuery:
     article_prior: Mapping[str, float] = field(default_factory=dict)
     anchor: SentenceRef | None = None
     follows: str | None = None
+    avoid: tuple[SentenceRef, ...] = ()
 
     @property
     def uses_context(self) -> bool:
@@ -124,16 +130,18 @@ def _counts(terms: Iterable[str]) -> dict[str, float]:
     return counts
 
 
-def read_in_context(own_terms: Iterable[str], conversation: Conversation | None, now: float,
-                    settings: ConversationSettings) -> ContextQuery:
-    """The question (its analysed ``own_terms``) as scored inside ``conversation`` at ``now``.
+def read_in_context(question: str, own_terms: Iterable[str], conversation: Conversation | None,
+                    now: float, settings: ConversationSettings) -> ContextQuery:
+    """The ``question`` (its analysed ``own_terms``) as scored inside ``conversation`` at
+    ``now``.
 
     Earlier questions' terms carry weight ``decay ** age`` (age 1 for the previous turn),
     scaled so that together they weigh ``carried_share`` of the question's own weight (all of
     it when the question has no terms of its own, "When was that?"); a term the question
-    asks itself keeps its own weight. Articles answered earlier are preferred by
-    ``decay ** age`` of their latest turn. An empty, expired or disabled conversation gives
-    the question alone."""
+    asks itself keeps its own weight. Articles are preferred by the conversation's tally of
+    evidence (``Conversation.topics``), sharpened by ``topic_sharpness``. A question asking
+    for something else ("What else...?") avoids the sentences already answered. An empty,
+    expired or disabled conversation gives the question alone."""
     own = tuple(own_terms)
     terms = _counts(own)
     turns = conversation.active(now, settings).turns if conversation is not None else ()
@@ -154,11 +162,13 @@ def read_in_context(own_terms: Iterable[str], conversation: Conversation | None,
     top = max((w for _, w in conversation.topics), default=0.0)
     if top > 0:
         prior = {a: (w / top) ** settings.topic_sharpness for a, w in conversation.topics}
+    avoid = (tuple(t.answered for t in turns if t.answered is not None)
+             if _ASKS_ELSE.search(question) else ())
     return ContextQuery(terms, own, tuple(sorted(carried, key=carried.__getitem__, reverse=True)),
-                        prior, last.answered, last.question)
+                        prior, last.answered, last.question, avoid)
 
 
 def without_context(query: ContextQuery) -> ContextQuery:
     """The question alone: its own terms, no carried terms, no preferred articles."""
     return replace(query, terms=_counts(query.own_terms), carried=(), article_prior={},
-                   anchor=None, follows=None)
+                   anchor=None, follows=None, avoid=())

@@ -42,7 +42,7 @@ def turn(terms: str, at: float, article: str | None = "a", evidence: float = 5.0
 # ------------------------------------------------------------------ the record, pure parts
 def test_a_follow_up_keeps_its_own_terms_and_carries_earlier_ones_decayed():
     conversation = Conversation().add(turn("dima yakovlev law", 0.0), SETTINGS)
-    query = read_in_context(["name", "after"], conversation, 1.0, SETTINGS)
+    query = read_in_context("q", ["name", "after"], conversation, 1.0, SETTINGS)
     assert query.terms["name"] == query.terms["after"] == 1.0
     carried = [query.terms[t] for t in ("dima", "yakovlev", "law")]
     assert set(query.carried) == {"dima", "yakovlev", "law"}
@@ -54,7 +54,7 @@ def test_a_follow_up_keeps_its_own_terms_and_carries_earlier_ones_decayed():
 
 def test_a_question_of_stop_words_only_is_read_wholly_from_the_conversation():
     conversation = Conversation().add(turn("dima yakovlev law", 0.0), SETTINGS)
-    query = read_in_context([], conversation, 1.0, SETTINGS)
+    query = read_in_context("q", [], conversation, 1.0, SETTINGS)
     assert query.uses_context and query.terms == {"dima": 0.5, "yakovlev": 0.5, "law": 0.5}
 
 
@@ -63,7 +63,7 @@ def test_older_turns_weigh_less_and_only_max_turns_are_kept():
     for n, terms in enumerate(["one", "two", "three", "four"]):
         conversation = conversation.add(turn(terms, float(n)), SETTINGS)
     assert [t.question for t in conversation.turns] == ["two", "three", "four"]
-    query = read_in_context([], conversation, 4.0, SETTINGS)
+    query = read_in_context("q", [], conversation, 4.0, SETTINGS)
     assert query.terms["four"] > query.terms["three"] > query.terms["two"]
     assert "one" not in query.terms
 
@@ -71,21 +71,21 @@ def test_older_turns_weigh_less_and_only_max_turns_are_kept():
 def test_an_idle_conversation_expires():
     conversation = Conversation().add(turn("dima yakovlev law", 0.0), SETTINGS)
     later = SETTINGS.idle_seconds + 1.0
-    assert not read_in_context(["sign"], conversation, later, SETTINGS).uses_context
+    assert not read_in_context("q", ["sign"], conversation, later, SETTINGS).uses_context
     assert conversation.add(turn("sign", later), SETTINGS).turns == (turn("sign", later),)
 
 
 def test_articles_are_preferred_by_their_accumulated_evidence():
     conversation = (Conversation().add(turn("x", 0.0, "a", 2.0), SETTINGS)
                     .add(turn("y", 1.0, "b", 8.0), SETTINGS))
-    prior = read_in_context(["z"], conversation, 2.0, SETTINGS).article_prior
+    prior = read_in_context("q", ["z"], conversation, 2.0, SETTINGS).article_prior
     assert prior["b"] == 1.0 and 0 < prior["a"] < 0.1
 
 
 def test_a_disabled_conversation_reads_the_question_alone():
     off = ConversationSettings(enabled=False)
     conversation = Conversation().add(turn("dima yakovlev law", 0.0), off)
-    assert not read_in_context([], conversation, 1.0, off).uses_context
+    assert not read_in_context("q", [], conversation, 1.0, off).uses_context
 
 
 # --------------------------------------------------------------------- the answerer
@@ -138,21 +138,21 @@ def test_conversations_through_the_batch_cli(capsys, settings, tmp_path: Path):
     ]
     records = {r["id"]: r for r in ask_batch(capsys, settings, tmp_path, lines)}
     assert records[1]["answer"]["text"] == DIMA and where(records[1]) == RT
-    assert records[1]["context"] is None and records[1]["conversation"] == "dima"
+    assert records[1]["follow_up"] is None and records[1]["conversation"] == "dima"
     assert records[2]["answer"]["text"] == IVANOV and where(records[2]) == KYIV
     # follow-ups: answered from their own conversation's article, and they say so
     assert records[3]["answer"]["text"] == NAMED and where(records[3]) == RT
-    assert records[3]["context"]["follows"] == "What is the Dima Yakovlev law?"
-    assert {"dima", "yakovlev", "law"} <= set(records[3]["context"]["carried_terms"])
+    assert records[3]["follow_up"]["follows"] == "What is the Dima Yakovlev law?"
+    assert {"dima", "yakovlev", "law"} <= set(records[3]["follow_up"]["carried_terms"])
     assert records[4]["answer"]["text"] == SECOND_TERM and where(records[4]) == KYIV
     assert records[5]["answer"]["text"] == DIMA and where(records[5]) == RT
     # an off-corpus question inside a conversation still gets no answer
     assert records[6]["answer"] is None and records[6]["message"]
     # a new topic is not dragged back to the conversation's article
     assert records[7]["answer"]["text"] == LAVROV
-    assert records[7]["answer"]["source"] == "The Hindu" and records[7]["context"] is None
+    assert records[7]["answer"]["source"] == "The Hindu" and records[7]["follow_up"] is None
     # a line without a conversation id is asked alone
-    assert "conversation" not in records[8] and records[8]["context"] is None
+    assert "conversation" not in records[8] and records[8]["follow_up"] is None
     assert records[8]["answer"] is None
 
 
@@ -162,3 +162,22 @@ def test_a_bad_conversation_id_is_an_error_for_that_line_only(capsys, settings, 
         {"id": "b", "conversation": "x", "question": "What is the Dima Yakovlev law?"}])
     assert records[0]["error"] == 'line 1: "conversation" must be a string'
     assert records[1]["answer"]["text"] == DIMA
+
+
+# ------------------------------------------------------------------------------ REPL
+def test_the_repl_holds_one_conversation_and_new_starts_afresh(service, settings):
+    from tests.test_repl import make_repl
+    repl, out = make_repl(service, settings)
+    repl.handle("What is the Dima Yakovlev Law?")
+    assert "read as a follow-up" not in out.getvalue()
+    repl.handle("When was that?")
+    follow = out.getvalue()
+    assert "(read as a follow-up to “What is the Dima Yakovlev Law?”; :new starts afresh)" in follow
+    assert follow.count("“" + DIMA + "”") == 2
+    repl.handle(":context")
+    assert "RT, 4 February 2013 · WMD may be key to US-Russia 'reset'" in out.getvalue()
+    repl.handle(":new")
+    assert "New conversation" in out.getvalue()
+    before = len(out.getvalue())
+    repl.handle("When was that?")
+    assert out.getvalue()[before:].startswith("No answer.")
