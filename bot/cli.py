@@ -252,7 +252,8 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     questions = load_eval_set(args.file)
     service = _service(settings)
     started = time.perf_counter()
-    report = evaluate(questions, lambda q: service.ask(q, top_k=10))
+    report = evaluate(questions, lambda q, **kw: service.ask(q, top_k=10, **kw),
+                      settings.conversation)
     seconds = time.perf_counter() - started
     figures = {
         "questions": len(questions), "answerable": report.answerable,
@@ -263,6 +264,11 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         "accuracy": round(report.accuracy, 4),
         "ms_per_question": round(1000 * seconds / len(questions), 2),
     }
+    for name, part in (("first_turns", report.first_turns), ("follow_ups", report.follow_ups)):
+        if part is not None:
+            figures[name] = {"answerable": part.answerable,
+                             "top1_accuracy": round(part.top1_accuracy, 4),
+                             "mrr_at_10": round(part.mrr_at_10, 4)}
     if args.json:
         print(json.dumps(figures))
     else:
@@ -276,6 +282,11 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         table.add_row("abstained, answerable", f"{report.abstained_on_answerable}"
                                                f"/{report.answerable}")
         table.add_row("overall accuracy", f"{report.accuracy:.3f}")
+        for name, part in (("first turns", report.first_turns),
+                           ("follow-ups", report.follow_ups)):
+            if part is not None:
+                table.add_row(f"{name} of conversations", f"top-1 {part.top1_accuracy:.3f}, "
+                              f"MRR@10 {part.mrr_at_10:.3f} ({part.answerable} answerable)")
         table.add_row("time per question", f"{figures['ms_per_question']} ms")
         Console(highlight=False).print(table)
     if args.show_failures:

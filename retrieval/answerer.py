@@ -176,7 +176,11 @@ class Answerer:
             return result
         evidence = self._article_evidence(query)
         if query.uses_context and not self._opens_new_topic(result, query, evidence):
-            result = self._answer_query(question, text, query, filters, k)
+            in_context = self._answer_query(question, text, query, filters, k)
+            # The context never loses a confident answer from the conversation's articles.
+            if in_context.answer is not None or result.answer is None or (
+                    result.answer.article_id not in query.article_prior):
+                result = in_context
         best = result.ranked[0] if result.answer is not None else None
         return replace(result, turn=Turn(text, query.own_terms, best and self._sentence_ref(best),
                                          now, evidence))

@@ -181,3 +181,16 @@ def test_the_repl_holds_one_conversation_and_new_starts_afresh(service, settings
     before = len(out.getvalue())
     repl.handle("When was that?")
     assert out.getvalue()[before:].startswith("No answer.")
+
+
+# ------------------------------------------------------------------------------ eval
+def test_eval_reports_first_turns_and_follow_ups_of_conversations(settings):
+    from tests.conftest import ROOT
+    from tests.test_cli import run_cli
+    done = run_cli(settings, "eval", str(ROOT / "tests" / "data" / "conversations.json"), "--json")
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert figures["first_turns"] == {"answerable": 4, "top1_accuracy": 1.0, "mrr_at_10": 1.0}
+    assert figures["follow_ups"]["answerable"] == 7
+    assert figures["follow_ups"]["top1_accuracy"] == 1.0
+    assert figures["abstained_on_unanswerable"] == figures["unanswerable"] == 3
