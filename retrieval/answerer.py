@@ -175,7 +175,8 @@ class Answerer:
         if conversation is None:
             return result
         evidence = self._article_evidence(query)
-        if query.uses_context and not self._opens_new_topic(result, query, evidence):
+        new_topic = query.uses_context and self._opens_new_topic(result, query, evidence)
+        if query.uses_context and not new_topic:
             in_context = self._answer_query(question, text, query, filters, k)
             # The context never loses a confident answer from the conversation's articles.
             if in_context.answer is not None or result.answer is None or (
@@ -183,7 +184,7 @@ class Answerer:
                 result = in_context
         best = result.ranked[0] if result.answer is not None else None
         return replace(result, turn=Turn(text, query.own_terms, best and self._sentence_ref(best),
-                                         now, evidence))
+                                         now, evidence, new_topic))
 
     def _article_evidence(self, query: ContextQuery) -> tuple[tuple[str, float], ...]:
         """The articles the question's own words match best, each with the idf weight its best
@@ -204,14 +205,14 @@ class Answerer:
 
     def _opens_new_topic(self, alone: Result, query: ContextQuery,
                          evidence: tuple[tuple[str, float], ...]) -> bool:
-        """A question whose own words find a confident answer outside the conversation's
-        articles, matching that article with at least ``new_topic_evidence`` of idf weight and
-        ``new_topic_margin`` times as strongly as the conversation's main article, opens a new
-        topic: it is not dragged back to them."""
-        if alone.answer is None or alone.answer.article_id in query.article_prior:
+        """A question whose own words find a confident answer outside the conversation's main
+        article, matching that answer's article with at least ``new_topic_evidence`` of idf
+        weight and ``new_topic_margin`` times as strongly as the main article, opens a new
+        topic: it is not dragged back to the conversation."""
+        main = max(query.article_prior, key=query.article_prior.__getitem__, default=None)
+        if alone.answer is None or alone.answer.article_id == main:
             return False
         own, s = dict(evidence), self.conversation
-        main = max(query.article_prior, key=query.article_prior.__getitem__, default=None)
         elsewhere = own.get(alone.answer.article_id, 0.0)
         return elsewhere >= s.new_topic_evidence and elsewhere >= s.new_topic_margin * own.get(
             main, 0.0)

@@ -38,13 +38,13 @@ class ConversationSettings:
     decay: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
     carried_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
     article_boost: Annotated[float, Field(ge=0.0)] = 2.0
-    nearby_boost: Annotated[float, Field(ge=0.0)] = 0.2
+    nearby_boost: Annotated[float, Field(ge=0.0)] = 0.0
     nearby_sentences: Annotated[int, Field(ge=0, le=50)] = 1
-    topic_decay: Annotated[float, Field(ge=0.0, le=1.0)] = 0.9
-    max_topics: Annotated[int, Field(ge=1, le=100)] = 5
-    topic_sharpness: Annotated[float, Field(ge=0.0)] = 2.0
+    topic_decay: Annotated[float, Field(ge=0.0, le=1.0)] = 1.0
+    max_topics: Annotated[int, Field(ge=1, le=100)] = 20
+    topic_sharpness: Annotated[float, Field(ge=0.0)] = 4.0
     new_topic_margin: Annotated[float, Field(ge=0.0)] = 2.0
-    new_topic_evidence: Annotated[float, Field(ge=0.0)] = 10.0
+    new_topic_evidence: Annotated[float, Field(ge=0.0)] = 12.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ class Turn:
     answered: SentenceRef | None
     at: float
     articles: tuple[tuple[str, float], ...] = ()   # (article id, evidence): the best-matching
+    new_topic: bool = False    # it opened a new topic: the conversation starts again from it
 
 
 @dataclass(frozen=True)
@@ -80,8 +81,9 @@ class Conversation:
     def add(self, turn: Turn, settings: ConversationSettings) -> Conversation:
         """This conversation with ``turn`` appended, keeping the last ``max_turns`` turns
         (and none that had expired before it was asked), and its articles' evidence added
-        to the decayed tally of what the conversation is about (the ``max_topics`` best)."""
-        kept = self.active(turn.at, settings)
+        to the decayed tally of what the conversation is about (the ``max_topics`` best). A
+        turn that opened a new topic starts the conversation again from itself."""
+        kept = Conversation() if turn.new_topic else self.active(turn.at, settings)
         tally = {a: w * settings.topic_decay for a, w in kept.topics}
         for article, evidence in turn.articles:
             tally[article] = tally.get(article, 0.0) + evidence

@@ -3,6 +3,7 @@ the bundled articles asked end to end through the batch command line."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,9 @@ KYIV = ("003_261917a455a92de6", "Kyiv Post (Interfax)", "2013-01")
 LAVROV = ("Russia’s Foreign Minister Sergei Lavrov has announced an end to ‘reset’ in "
           "Russian-American relations, while also acknowledging its positive impact and adding "
           "that Russia wanted constructive interaction with the U.S.")
+ACHIEVEMENTS = ("The ‘reset’ has improved the “atmosphere” between the two countries, he said, "
+                "noting such achievements as a new nuclear arms control treaty; a 1-2-3 agreement "
+                "on civil nuclear cooperation; and simplified visa rules.")
 SETTINGS = ConversationSettings()
 
 
@@ -135,6 +139,7 @@ def test_conversations_through_the_batch_cli(capsys, settings, tmp_path: Path):
         {"id": 7, "conversation": "dima", "question":
             "Who announced an end to the reset in Russian-American relations?"},
         {"id": 8, "question": "When was that?"},
+        {"id": 9, "conversation": "dima", "question": "Which achievements did he mention?"},
     ]
     records = {r["id"]: r for r in ask_batch(capsys, settings, tmp_path, lines)}
     assert records[1]["answer"]["text"] == DIMA and where(records[1]) == RT
@@ -151,6 +156,10 @@ def test_conversations_through_the_batch_cli(capsys, settings, tmp_path: Path):
     # a new topic is not dragged back to the conversation's article
     assert records[7]["answer"]["text"] == LAVROV
     assert records[7]["answer"]["source"] == "The Hindu" and records[7]["follow_up"] is None
+    # ...and the conversation goes on about the new topic
+    assert records[9]["answer"]["text"] == ACHIEVEMENTS
+    assert records[9]["answer"]["source"] == "The Hindu"
+    assert records[9]["follow_up"]["follows"] == lines[6]["question"]
     # a line without a conversation id is asked alone
     assert "conversation" not in records[8] and records[8]["follow_up"] is None
     assert records[8]["answer"] is None
@@ -194,3 +203,11 @@ def test_eval_reports_first_turns_and_follow_ups_of_conversations(settings):
     assert figures["follow_ups"]["answerable"] == 7
     assert figures["follow_ups"]["top1_accuracy"] == 1.0
     assert figures["abstained_on_unanswerable"] == figures["unanswerable"] == 3
+
+
+def test_a_turn_that_opened_a_new_topic_starts_the_conversation_again():
+    conversation = (Conversation().add(turn("dima yakovlev law", 0.0, "a"), SETTINGS)
+                    .add(turn("sign", 1.0, "a"), SETTINGS))
+    switched = conversation.add(replace(turn("lavrov reset", 2.0, "b"), new_topic=True), SETTINGS)
+    assert [t.question for t in switched.turns] == ["lavrov reset"]
+    assert switched.topics == (("b", 5.0),)
