@@ -16,6 +16,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import ConfigDict, Field
 
+from retrieval import conversation as conversations
 from retrieval.conversation import (ContextQuery, Conversation, ConversationSettings,
                                     SentenceRef, Turn, read_in_context, without_context)
 from retrieval.corpus import Article
@@ -174,8 +175,11 @@ class Answerer:
         result = self._answer_query(question, text, without_context(query), filters, k)
         if conversation is None:
             return result
-        evidence = self._article_evidence(query)
-        new_topic = query.uses_context and self._opens_new_topic(result, query, evidence)
+        evidence = conversations.article_evidence(self.index, self.index.article_ids_, query,
+                                                  self.conversation)
+        new_topic = query.uses_context and conversations.opens_new_topic(
+            result.answer.article_id if result.answer else None, query, evidence,
+            self.conversation)
         if query.uses_context and not new_topic:
             in_context = self._answer_query(question, text, query, filters, k)
             # The context never loses a confident answer from the conversation's articles.
@@ -185,37 +189,6 @@ class Answerer:
         best = result.ranked[0] if result.answer is not None else None
         return replace(result, turn=Turn(text, query.own_terms, best and self._sentence_ref(best),
                                          now, evidence, new_topic))
-
-    def _article_evidence(self, query: ContextQuery) -> tuple[tuple[str, float], ...]:
-        """The articles the question's own words match best, each with the idf weight its best
-        paragraph matches: what this question tells about the conversation's topic (a
-        question of rare words tells more than one of common words)."""
-        term_ids, weights = self.index.weighted_query_vector(without_context(query).terms)
-        p_scores = self.index.passage_scores(term_ids, weights) * float(
-            self.index.idf_[term_ids].sum())
-        matched = np.flatnonzero(p_scores > 0)
-        best: dict[int, float] = {}
-        for passage in matched[np.argsort(-p_scores[matched], kind="stable")]:
-            article = int(self.index.passage_article_[passage])
-            if article not in best:
-                best[article] = float(p_scores[passage])
-                if len(best) == self.conversation.max_topics:
-                    break
-        return tuple((self.articles[a].id, round(score, 4)) for a, score in best.items())
-
-    def _opens_new_topic(self, alone: Result, query: ContextQuery,
-                         evidence: tuple[tuple[str, float], ...]) -> bool:
-        """A question whose own words find a confident answer outside the conversation's main
-        article, matching that answer's article with at least ``new_topic_evidence`` of idf
-        weight and ``new_topic_margin`` times as strongly as the main article, opens a new
-        topic: it is not dragged back to the conversation."""
-        main = max(query.article_prior, key=query.article_prior.__getitem__, default=None)
-        if alone.answer is None or alone.answer.article_id == main:
-            return False
-        own, s = dict(evidence), self.conversation
-        elsewhere = own.get(alone.answer.article_id, 0.0)
-        return elsewhere >= s.new_topic_evidence and elsewhere >= s.new_topic_margin * own.get(
-            main, 0.0)
 
     def _answer_query(self, question: str, text: str, query: ContextQuery, filters: Filters,
                       k: int) -> Result:
@@ -236,40 +209,22 @@ class Answerer:
                       "No sentence in the articles answers this with enough confidence.", context)
 
     def _decision_score(self, best: Answer, query: ContextQuery) -> float:
-        """The score the threshold is applied to. Read alone: the best answer's score. Read
-        as a follow-up, the conversation's preferences only choose among sentences: the
-        sentence's score for the question with its carried words (or for its own words
-        alone, when higher); but when the question names a word no article knows ("And what
-        is the weather like there today?"), its own words alone, so that an off-corpus
-        question stays unanswered inside a conversation."""
+        """The score the threshold is applied to: the best answer's, or for a follow-up its
+        score without the conversation's preferences (``conversation.follow_up_score``)."""
         if not query.uses_context:
             return best.score
-        sid = self._sentence_id(self._sentence_ref(best))
-        if sid is None:
-            return 0.0
-        own = without_context(query).terms
-        own_ids, own_weights = self.index.weighted_query_vector(own)
-        alone = self._blended_score(sid, own_ids, own_weights)
-        if own_ids.size < len(own):          # a word of the question is in no article
-            return alone
-        return max(alone, self._blended_score(sid, *self.index.weighted_query_vector(query.terms)))
-
-    def _blended_score(self, sid: int, term_ids: np.ndarray, weights: np.ndarray) -> float:
-        """Sentence ``sid``'s score as ``_rank`` blends it, before cues and preferences."""
-        if term_ids.size == 0:
-            return 0.0
-        index, w = self.index, self.settings.sentence_weight
-        passage = int(index.sentence_passage_[sid])
-        p_score = float(index.passage_scores(term_ids, weights)[passage])
-        s_score = float(index.sentence_scores(np.array([sid]), term_ids, weights)[0])
-        return w * s_score + (1.0 - w) * p_score
+        sid = conversations.sentence_id(self.index, self._article_number,
+                                        self._sentence_ref(best))
+        return 0.0 if sid is None else conversations.follow_up_score(
+            self.index, sid, query, self.settings.sentence_weight)
 
     # ------------------------------------------------------------------------------ ranking
     def _rank(self, question: str, term_ids: np.ndarray, weights: np.ndarray,
               filters: Filters, k: int, query: ContextQuery) -> list[Answer]:
         index, s = self.index, self.settings
         p_scores = index.passage_scores(term_ids, weights)
-        article_factor = self._article_factor(query)
+        article_factor = conversations.article_factor(query, self._article_number,
+                                                      len(self.articles), self.conversation)
         if article_factor is not None:
             p_scores = p_scores * article_factor[index.passage_article_]
         allowed = self._allowed_passages(filters)
@@ -295,44 +250,11 @@ class Answerer:
         scores = scores * self._type_factor(question, sentence_ids)
         if article_factor is not None:
             scores = scores * article_factor[index.sentence_article_[sentence_ids]]
-            scores = scores * self._nearby_factor(query.anchor, sentence_ids)
-            for ref in query.avoid:    # "What else...?": not what was answered already
-                scores = np.where(sentence_ids == self._sentence_id(ref), 0.0, scores)
+            scores = scores * conversations.sentence_factor(query, sentence_ids, self.index,
+                                                            self._article_number,
+                                                            self.conversation)
         order = np.argsort(-scores, kind="stable")
         return self._fold_duplicates(sentence_ids[order], scores[order], k)
-
-    def _article_factor(self, query: ContextQuery) -> np.ndarray | None:
-        """``1 + article_boost × prior`` for the articles a conversation has been about."""
-        if not query.article_prior:
-            return None
-        factor = np.ones(len(self.articles), dtype=np.float64)
-        for article_id, prior in query.article_prior.items():
-            number = self._article_number.get(article_id)
-            if number is not None:
-                factor[number] += self.conversation.article_boost * prior
-        return factor
-
-    def _nearby_factor(self, anchor: SentenceRef | None, sentence_ids: np.ndarray) -> np.ndarray | float:
-        """``1 + nearby_boost`` for the sentence the previous question was answered with and
-        the ``nearby_sentences`` after it: conversations move forward through an article."""
-        s, index = self.conversation, self.index
-        anchor_id = self._sentence_id(anchor)
-        if anchor_id is None or not s.nearby_boost:
-            return 1.0
-        offset = sentence_ids - anchor_id
-        near = ((offset >= 0) & (offset <= s.nearby_sentences)
-                & (index.sentence_article_[sentence_ids] == index.sentence_article_[anchor_id]))
-        return np.where(near, 1.0 + s.nearby_boost, 1.0)
-
-    def _sentence_id(self, ref: SentenceRef | None) -> int | None:
-        """The index's sentence at ``ref`` (None when the article or the span is gone)."""
-        number = self._article_number.get(ref.article_id) if ref is not None else None
-        if number is None:
-            return None
-        index = self.index
-        lo, hi = np.searchsorted(index.sentence_article_, [number, number + 1])
-        at = lo + int(np.searchsorted(index.sentence_start_[lo:hi], ref.start))
-        return at if at < hi and index.sentence_start_[at] == ref.start else None
 
     def _sentence_ref(self, answer: Answer) -> SentenceRef | None:
         if answer.start is None or answer.end is None:

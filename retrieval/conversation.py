@@ -18,9 +18,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
+import numpy as np
 from pydantic import ConfigDict, Field
+
+if TYPE_CHECKING:
+    from retrieval.index import TfidfIndex
 
 # "What else did he say?", "Any other reasons?": the question wants something not yet answered.
 _ASKS_ELSE = re.compile(r"\b(else|other|another|besides|apart from)\b", re.IGNORECASE)
@@ -174,3 +178,104 @@ def without_context(query: ContextQuery) -> ContextQuery:
     """The question alone: its own terms, no carried terms, no preferred articles."""
     return replace(query, terms=_counts(query.own_terms), carried=(), article_prior={},
                    anchor=None, follows=None, avoid=())
+
+
+# ------------------------------------------------------------------ scoring in a conversation
+# The pieces the answerer calls while it scores a ``ContextQuery``. ``number`` maps an article
+# id to its position in the index.
+
+def sentence_id(index: TfidfIndex, number: Mapping[str, int], ref: SentenceRef | None) -> int | None:
+    """The index's sentence at ``ref`` (None when the article or the span is gone)."""
+    article = number.get(ref.article_id) if ref is not None else None
+    if ref is None or article is None:
+        return None
+    lo, hi = np.searchsorted(index.sentence_article_, [article, article + 1])
+    at = lo + int(np.searchsorted(index.sentence_start_[lo:hi], ref.start))
+    return at if at < hi and index.sentence_start_[at] == ref.start else None
+
+
+def article_evidence(index: TfidfIndex, article_ids: list[str] | tuple[str, ...],
+                     query: ContextQuery, settings: ConversationSettings
+                     ) -> tuple[tuple[str, float], ...]:
+    """The ``max_topics`` articles the question's own words match best, each with the idf
+    weight its best paragraph matches: what this question tells about the conversation's
+    topic (a question of rare words tells more than one of common words)."""
+    term_ids, weights = index.weighted_query_vector(without_context(query).terms)
+    p_scores = index.passage_scores(term_ids, weights) * float(index.idf_[term_ids].sum())
+    matched = np.flatnonzero(p_scores > 0)
+    best: dict[int, float] = {}
+    for passage in matched[np.argsort(-p_scores[matched], kind="stable")]:
+        article = int(index.passage_article_[passage])
+        if article not in best:
+            best[article] = float(p_scores[passage])
+            if len(best) == settings.max_topics:
+                break
+    return tuple((article_ids[a], round(score, 4)) for a, score in best.items())
+
+
+def opens_new_topic(answered_article: str | None, query: ContextQuery,
+                    evidence: tuple[tuple[str, float], ...], settings: ConversationSettings) -> bool:
+    """Whether a question confidently answered alone from ``answered_article`` opens a new
+    topic: its own words match that article, not the conversation's main one, with at least
+    ``new_topic_evidence`` of idf weight and ``new_topic_margin`` times as strongly as the
+    main article. Such a question is not dragged back to the conversation."""
+    main = max(query.article_prior, key=query.article_prior.__getitem__, default=None)
+    if answered_article is None or answered_article == main:
+        return False
+    own = dict(evidence)
+    elsewhere = own.get(answered_article, 0.0)
+    return elsewhere >= settings.new_topic_evidence and elsewhere >= (
+        settings.new_topic_margin * own.get(main, 0.0) if main is not None else 0.0)
+
+
+def article_factor(query: ContextQuery, number: Mapping[str, int], n_articles: int,
+                   settings: ConversationSettings) -> np.ndarray | None:
+    """Per article, ``1 + article_boost × preference`` (None outside a conversation)."""
+    if not query.article_prior:
+        return None
+    factor = np.ones(n_articles, dtype=np.float64)
+    for article_id, prior in query.article_prior.items():
+        if article_id in number:
+            factor[number[article_id]] += settings.article_boost * prior
+    return factor
+
+
+def sentence_factor(query: ContextQuery, sentence_ids: np.ndarray, index: TfidfIndex,
+                    number: Mapping[str, int], settings: ConversationSettings
+                    ) -> np.ndarray | float:
+    """Per candidate sentence: ``1 + nearby_boost`` for the previous answer's sentence and the
+    ``nearby_sentences`` after it (conversations move forward through an article), and 0 for
+    the sentences already answered when the question asks for something else."""
+    factor: np.ndarray | float = 1.0
+    anchor = sentence_id(index, number, query.anchor)
+    if anchor is not None and settings.nearby_boost:
+        offset = sentence_ids - anchor
+        near = ((offset >= 0) & (offset <= settings.nearby_sentences)
+                & (index.sentence_article_[sentence_ids] == index.sentence_article_[anchor]))
+        factor = np.where(near, 1.0 + settings.nearby_boost, 1.0)
+    for ref in query.avoid:
+        factor = np.where(sentence_ids == sentence_id(index, number, ref), 0.0, factor)
+    return factor
+
+
+def follow_up_score(index: TfidfIndex, sid: int, query: ContextQuery,
+                    sentence_weight: float) -> float:
+    """The score a follow-up's answer (sentence ``sid``) is judged by: the conversation's
+    preferences only choose among sentences, so this is the sentence's blended score for the
+    question with its carried words (or for its own words alone, when higher); but when the
+    question names a word no article knows ("And what is the weather like there today?"),
+    for its own words alone, so that an off-corpus question stays unanswered inside a
+    conversation too. A question with no words of its own is judged on the carried words."""
+    def blended(term_ids: np.ndarray, weights: np.ndarray) -> float:
+        if term_ids.size == 0:
+            return 0.0
+        p_score = float(index.passage_scores(term_ids, weights)[index.sentence_passage_[sid]])
+        s_score = float(index.sentence_scores(np.array([sid]), term_ids, weights)[0])
+        return sentence_weight * s_score + (1.0 - sentence_weight) * p_score
+
+    own = without_context(query).terms
+    own_ids, own_weights = index.weighted_query_vector(own)
+    alone = blended(own_ids, own_weights)
+    if own_ids.size < len(own):          # a word of the question is in no article
+        return alone
+    return max(alone, blended(*index.weighted_query_vector(query.terms)))
