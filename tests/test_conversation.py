@@ -211,3 +211,23 @@ def test_a_turn_that_opened_a_new_topic_starts_the_conversation_again():
     switched = conversation.add(replace(turn("lavrov reset", 2.0, "b"), new_topic=True), SETTINGS)
     assert [t.question for t in switched.turns] == ["lavrov reset"]
     assert switched.topics == (("b", 5.0),)
+
+
+def test_fractional_counts_weigh_less_than_whole_ones_with_either_weighting(write_jsonl,
+                                                                            settings_for):
+    corpus = write_jsonl([{"id": "a", "title": "A", "source": "S", "text":
+                           "The nuclear treaty was signed in Prague by both presidents."}])
+    for weighting in ("bm25", "tfidf"):
+        index = QAService(settings_for(corpus, **{"retrieval.weighting": weighting}))._state.index
+        ids, weights = index.weighted_query_vector({"nuclear": 1.0, "treati": 0.25})
+        by_term = dict(zip((index.vocabulary_[i] for i in ids), weights))
+        assert 0 < by_term["treati"] < by_term["nuclear"], weighting
+
+
+def test_an_eval_set_with_a_bad_conversation_id_is_refused(tmp_path: Path):
+    from retrieval.evaluation import EvalSetError, load_eval_set
+    path = tmp_path / "set.json"
+    path.write_text(json.dumps({"questions": [{"question": "q", "expected": None,
+                                               "conversation": {"x": 1}}]}), encoding="utf-8")
+    with pytest.raises(EvalSetError, match='question 1: "conversation" must be a string'):
+        load_eval_set(path)

@@ -65,3 +65,18 @@ async def test_new_starts_afresh_and_a_reply_continues_the_answers_conversation(
     alone = await ask(bot, "When was that?", first)
     assert DIMA_SENTENCE not in (alone.embeds[0].description or "")
     assert follow_up(alone) is None
+
+
+async def test_conversations_are_kept_in_memory_for_a_bounded_number_of_answers(bot: QABot):
+    from bot.discord.cog import MAX_REMEMBERED_ANSWERS
+    from retrieval.conversation import Conversation
+    cog = bot.get_cog("Questions")
+    assert isinstance(cog, QACog)
+    first = await ask(bot, DIMA_QUESTION, dpytest.get_config().members[0])
+    _, conversation = cog.conversation_for(1, 2, replied_to=first.id)
+    for message_id in range(MAX_REMEMBERED_ANSWERS + 5):
+        cog.remember((1, 2), conversation, message_id)
+    assert len(cog.answered_in) == MAX_REMEMBERED_ANSWERS
+    assert first.id not in cog.answered_in and cog.conversation_for(1, 2, first.id)[1] == conversation
+    assert cog.forget(1, 2) and not cog.forget(1, 2)
+    assert cog.conversation_for(1, 2)[1] == Conversation()
