@@ -80,3 +80,22 @@ async def test_conversations_are_kept_in_memory_for_a_bounded_number_of_answers(
     assert first.id not in cog.answered_in and cog.conversation_for(1, 2, first.id)[1] == conversation
     assert cog.forget(1, 2) and not cog.forget(1, 2)
     assert cog.conversation_for(1, 2)[1] == Conversation()
+
+
+async def test_slash_ask_continues_the_conversation_and_its_new_option_starts_afresh(bot: QABot):
+    cog = bot.get_cog("Questions")
+    assert isinstance(cog, QACog)
+
+    async def slash(question: str, **options) -> discord.Embed:
+        interaction = FakeInteraction(user=FakeUser(id=77))
+        await cog.ask.callback(cog, interaction, question, **options)  # type: ignore[arg-type]
+        return interaction.sent().kwargs["embed"]
+
+    first = await slash(DIMA_QUESTION)
+    assert DIMA_SENTENCE in first.description
+    follow = await slash("When was that?")
+    assert DIMA_SENTENCE in follow.description
+    assert any(f.name == "Follow-up" and DIMA_QUESTION in f.value for f in follow.fields)
+    afresh = await slash("When was that?", new=True)
+    assert DIMA_SENTENCE not in (afresh.description or "")
+    assert not any(f.name == "Follow-up" for f in afresh.fields)
