@@ -3,7 +3,7 @@ questions on CoQA-CNN conversations (ours beside bm25s with the previous questio
 speed and size at scale (ours beside bm25s), each printing a table and writing JSON to
 benchmarks/results/, plus a plot of latency and memory against corpus size.
 
-    python -m benchmarks.run          # quick: all SQuAD and CoQA-CNN questions; 1k, 10k, 100k passages
+    python -m benchmarks.run          # quick: all SQuAD and CoQA-CNN questions; 1k-100k passages
     python -m benchmarks.run --full   # and 1,000,000 passages, 1,000 timed questions
 """
 from __future__ import annotations

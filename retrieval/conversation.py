@@ -1,17 +1,18 @@
 """Conversations: follow-up questions read in the context of the earlier turns.
 
 A ``Conversation`` is a small frozen record of the last few turns (each question's analysed
-terms, the article and sentence it was answered with, and when). It is data: the adapters
-own one per REPL session, Discord user and channel, or batch conversation id, and pass it to
-the answerer with each question; the answerer returns the ``Turn`` that the next question's
-conversation should hold (``Result.turn``), and nothing is kept inside it.
+terms, the sentence it was answered with, the articles its own words matched, and when) and
+a bounded tally of the articles it has been about. It is data: the adapters own one per REPL
+session, Discord user and channel, or batch conversation id, and pass it to the answerer with
+each question; the answerer returns the ``Turn`` to add to it (``Result.turn``) and keeps
+nothing.
 
-``read_in_context`` is the pure function that turns a new question's terms plus a
-conversation into what is scored (a ``ContextQuery``): the question's own terms at full
-weight, the earlier questions' terms decayed by how many turns ago they were asked, a
-preference for the articles the conversation has been about, and the sentence the previous
-turn was answered with (conversations tend to move forward through an article, so sentences
-at and just after it are preferred).
+``read_in_context`` is the pure function that turns a new question plus a conversation into
+what is scored (a ``ContextQuery``): the question's own terms at full weight, the earlier
+questions' terms decayed by how many turns ago they were asked, a preference for the
+articles the conversation has been about, and the previous answer's sentence (a bonus for it
+and the sentences after it is available, ``nearby_boost``, but off: on CoQA it lowered P@1).
+The functions at the end are the pieces the answerer scores a ``ContextQuery`` with.
 """
 from __future__ import annotations
 
@@ -101,10 +102,6 @@ class Conversation:
             return Conversation()
         return self
 
-    @property
-    def last(self) -> Turn | None:
-        return self.turns[-1] if self.turns else None
-
 
 @dataclass(frozen=True)
 class ContextQuery:
@@ -184,7 +181,8 @@ def without_context(query: ContextQuery) -> ContextQuery:
 # The pieces the answerer calls while it scores a ``ContextQuery``. ``number`` maps an article
 # id to its position in the index.
 
-def sentence_id(index: TfidfIndex, number: Mapping[str, int], ref: SentenceRef | None) -> int | None:
+def sentence_id(index: TfidfIndex, number: Mapping[str, int],
+                ref: SentenceRef | None) -> int | None:
     """The index's sentence at ``ref`` (None when the article or the span is gone)."""
     article = number.get(ref.article_id) if ref is not None else None
     if ref is None or article is None:
@@ -214,7 +212,8 @@ def article_evidence(index: TfidfIndex, article_ids: list[str] | tuple[str, ...]
 
 
 def opens_new_topic(answered_article: str | None, query: ContextQuery,
-                    evidence: tuple[tuple[str, float], ...], settings: ConversationSettings) -> bool:
+                    evidence: tuple[tuple[str, float], ...],
+                    settings: ConversationSettings) -> bool:
     """Whether a question confidently answered alone from ``answered_article`` opens a new
     topic: its own words match that article, not the conversation's main one, with at least
     ``new_topic_evidence`` of idf weight and ``new_topic_margin`` times as strongly as the

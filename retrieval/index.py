@@ -170,7 +170,8 @@ class TfidfIndex:
             counts[term] = counts.get(term, 0.0) + 1.0
         return self.weighted_query_vector(counts)
 
-    def weighted_query_vector(self, term_counts: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    def weighted_query_vector(self, term_counts: Mapping[str, float]
+                              ) -> tuple[np.ndarray, np.ndarray]:
         """As ``query_vector``, for analysed terms with (possibly fractional) counts: a
         conversation's follow-up question carries earlier questions' terms at lower weight."""
         counts: dict[int, float] = {}

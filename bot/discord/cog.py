@@ -162,8 +162,8 @@ class QACog(commands.Cog, name="Questions"):
             return Reply(content=APOLOGY)
         after = (conversation.add(result.turn, self.bot.settings.conversation)
                  if conversation is not None and result.turn is not None else None)
-        return Reply(embed=render.answer_embed(result), view=AnswerView.for_result(result, asker_id),
-                     conversation=after)
+        return Reply(embed=render.answer_embed(result),
+                     view=AnswerView.for_result(result, asker_id), conversation=after)
 
     # ----------------------------------------------------------------------- @mentions
     def question_in(self, message: discord.Message) -> str | None:

@@ -144,9 +144,8 @@ def answer_embed(result: Result) -> discord.Embed:
     embed.add_field(name="Confidence", value=confidence(answer.score), inline=True)
     hint = followup_hint(result)
     if hint is not None:
-        embed.add_field(name="Follow-up", value=shorten(plain(hint[0].upper() + hint[1:]) +
-                                                         " (/new starts afresh)", FIELD_VALUE_LIMIT),
-                        inline=False)
+        text = plain(hint[0].upper() + hint[1:]) + " (/new starts afresh)"
+        embed.add_field(name="Follow-up", value=shorten(text, FIELD_VALUE_LIMIT), inline=False)
     if result.alternatives:
         embed.set_footer(text=f"{len(result.alternatives)} more answer"
                               f"{'s' if len(result.alternatives) != 1 else ''}: press More answers")
