@@ -127,6 +127,7 @@ def evaluate(questions: Sequence[EvalQuestion], ask: Callable[..., Result],
     conversation are asked as ``ask(question, conversation=...)``) and score the answers."""
     outcomes: list[QuestionOutcome] = []
     conversations: dict[str, Conversation] = {}
+    turns: dict[str, int] = {}
     settings = conversation_settings or ConversationSettings()
     for question in questions:
         turn = None
@@ -135,7 +136,7 @@ def evaluate(questions: Sequence[EvalQuestion], ask: Callable[..., Result],
         else:
             before = conversations.get(question.conversation, Conversation())
             result = ask(question.question, conversation=before)
-            turn = sum(o.question.conversation == question.conversation for o in outcomes) + 1
+            turn = turns[question.conversation] = turns.get(question.conversation, 0) + 1
             if result.turn is not None:
                 conversations[question.conversation] = before.add(result.turn, settings)
         ranked = result.ranked
