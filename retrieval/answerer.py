@@ -272,8 +272,10 @@ class Answerer:
                 return article.text[index.sentence_start_[i]:index.sentence_end_[i]]
             return None
 
+        quote = article.text[index.sentence_start_[sid]:index.sentence_end_[sid]]
+        index.check_quote(sid, quote)  # verbatim only if it is the sentence indexed
         return Answer(
-            text=article.text[index.sentence_start_[sid]:index.sentence_end_[sid]],
+            text=quote,
             article_id=article.id, title=article.title, source=article.source,
             date=article.date, url=article.url, score=round(score, 4),
             before=sentence(sid - 1), after=sentence(sid + 1),

@@ -46,3 +46,8 @@ def settings_for(settings: Settings, tmp_path: Path) -> Callable[..., Settings]:
         return settings.with_overrides(**{"corpus.path": str(corpus),
                                           "index.dir": str(tmp_path / "idx"), **overrides})
     return make
+
+
+def generation(index_dir: Path) -> Path:
+    """The directory of the current generation of a saved index (where its files are)."""
+    return index_dir / json.loads((index_dir / "CURRENT").read_text())["commit"]

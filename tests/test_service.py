@@ -7,7 +7,7 @@ import threading
 
 from retrieval.service import QAService
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, generation
 
 
 def test_builds_then_loads(settings_for, tmp_path):
@@ -45,7 +45,7 @@ def test_a_damaged_index_is_rebuilt(settings_for, tmp_path):
     shutil.copytree(ROOT / "corpus", corpus)
     settings = settings_for(corpus)
     QAService(settings)
-    (settings.index.dir / "vocabulary.json").write_text("{")
+    (generation(settings.index.dir) / "vocabulary.json").write_text("{")
     service = QAService(settings)
     assert service.last_load.rebuilt and "damaged" in service.last_load.reason
     assert service.ask("What is the Dima Yakovlev Law?").answer is not None
