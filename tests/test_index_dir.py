@@ -142,7 +142,7 @@ def test_concurrent_saves_and_readers_always_see_a_whole_index(tmp_path):
 
     def save() -> None:
         try:
-            for _ in range(15):
+            for _ in range(8):
                 index.save(target)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
