@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
@@ -74,14 +75,12 @@ def article_from_record(record: Mapping[str, Any], where: str) -> Article:
             problem = "is missing" if value is None else "must be a non-empty string"
             raise CorpusError(f"{where}: field {name!r} {problem}")
         values[name] = value if name == "text" else value.strip()
-        _refuse_surrogates(value, name, where)
     for name in _OPTIONAL_FIELDS:
         value = record.get(name)
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
         if not isinstance(value, str):
             raise CorpusError(f"{where}: field {name!r} must be a string, got {type(value).__name__}")
-        _refuse_surrogates(value, name, where)
         values[name] = value.strip()
     if "date" in values:
         try:
@@ -91,15 +90,18 @@ def article_from_record(record: Mapping[str, Any], where: str) -> Article:
     return Article(**values)
 
 
-def _refuse_surrogates(value: str, name: str, where: str) -> None:
+def _refuse_surrogates(record: Mapping[str, Any], where: str) -> None:
     """A lone surrogate (a JSON escape such as ``\\ud800`` with no pair) is no character: it
     cannot be segmented, saved or shown."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise CorpusError(f"{where}: field {name!r} holds a lone surrogate escape "
-                          f"(\\u{ord(value[exc.start]):04x} at character {exc.start}); "
-                          "it is not text") from None
+    for name, value in record.items():
+        if not isinstance(value, str):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise CorpusError(f"{where}: field {name!r} holds a lone surrogate escape "
+                              f"(\\u{ord(value[exc.start]):04x} at character {exc.start}); "
+                              "it is not text") from None
 
 
 def parse_article_file(raw: str, where: str) -> Article:
@@ -140,6 +142,7 @@ def format_article_file(article: Article) -> str:
 
 
 _BOM = b"\xef\xbb\xbf"
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _RACY_NS = 2_000_000_000  # a file changed this close to being read may change again unseen
 
 
@@ -183,6 +186,8 @@ def _jsonl_articles(path: Path, data: bytes) -> Iterator[tuple[Article, str]]:
             raise CorpusError(f"{where}: not valid JSON (nested too deeply)") from None
         if not isinstance(record, dict):
             raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        if _SURROGATE_ESCAPE.search(line):  # only an escape can make one: look then
+            _refuse_surrogates(record, where)
         yield article_from_record(record, where), where
 
 
