@@ -78,6 +78,10 @@ def check_location(path: Path) -> None:
     except OSError as exc:
         raise IndexLocationError(f"cannot read index directory {path}: {exc.strerror}") from None
     if not empty:
+        if (path / MANIFEST).is_file():  # an index of qabot before format 5 had no marker
+            raise IndexLocationError(f"{path} holds an index of an older qabot (no {MARKER} "
+                                     "marker), so it is left untouched; delete it yourself or "
+                                     "choose another --index-dir (index.dir)")
         raise IndexLocationError(f"{path} is not a qabot index (it holds other files and no "
                                  f"{MARKER} marker), so it is left untouched; choose another "
                                  "--index-dir (index.dir)")

@@ -228,3 +228,13 @@ def test_a_save_killed_at_any_stage_leaves_a_loadable_index(previous_index, tmp_
     assert TfidfIndex.load(index_dir).fingerprint_ == _ids(new)
     assert main(["index", "--force", "--corpus", str(new), "--index-dir", str(index_dir)]) == 0
     _only_index_entries(index_dir)
+
+
+def test_an_index_of_an_older_qabot_is_named_and_left_alone(tmp_path, capsys):
+    old = tmp_path / "old-index"
+    old.mkdir()
+    (old / "manifest.json").write_text('{"format_version": 4}')
+    (old / "idf.npy").write_bytes(b"old")
+    assert main(["ask", QUESTION, "--index-dir", str(old)]) == 1
+    assert "older qabot" in capsys.readouterr().err
+    assert sorted(p.name for p in old.iterdir()) == ["idf.npy", "manifest.json"]
