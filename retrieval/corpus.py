@@ -123,8 +123,11 @@ def parse_article_file(raw: str, where: str) -> Article:
         offset += len(line) + 1
     try:
         header = tomllib.loads("\n".join(header_lines))
-    except tomllib.TOMLDecodeError as exc:
-        raise CorpusError(f"{where}: front matter is not valid TOML ({exc})") from None
+    except (tomllib.TOMLDecodeError, ValueError) as exc:  # ValueError: a huge integer
+        raise CorpusError(f"{where}: front matter is not valid TOML "
+                          f"({str(exc).split(';')[0]})") from None
+    except RecursionError:
+        raise CorpusError(f"{where}: front matter is not valid TOML (nested too deeply)") from None
     return article_from_record({**header, "text": text}, where)
 
 

@@ -96,6 +96,8 @@ def test_duplicate_ids(write_jsonl):
 
 
 @pytest.mark.parametrize(("raw", "message"), [
+    ("+++\nx = " + "[" * 100_000 + "]" * 100_000 + "\n+++\ntext\n", "nested too deeply"),
+    ("+++\nx = " + "9" * 5000 + "\n+++\ntext\n", "not valid TOML (Exceeds the limit"),
     ("no front matter\n", "must start with a '+++' line"),
     ('+++\nid = "a"\n', "not closed"),
     ('+++\nid = a\n+++\ntext\n', "not valid TOML"),
