@@ -42,7 +42,10 @@ WEIGHTINGS = ("tfidf", "bm25")
 _ARRAYS = ("idf", "article_length", "passage_article", "passage_start", "passage_end",
            "passage_first_sentence", "sentence_article", "sentence_start", "sentence_end",
            "sentence_passage", "sentence_answerable", "sentence_hash")
-_MATRICES = ("passage_matrix", "sentence_matrix")
+# Saved as their three arrays (``NAME.data.npy``, ``.indices.npy``, ``.indptr.npy``): every
+# file of an index is a plain .npy array or JSON, read without a copy after its checksum.
+_MATRICES = {"passage_matrix": sp.csc_matrix, "sentence_matrix": sp.csr_matrix}
+_MATRIX_PARTS = ("data", "indices", "indptr")
 
 
 class TfidfIndex:
@@ -264,14 +267,13 @@ class TfidfIndex:
         return root
 
     def _write(self, directory: Path) -> dict[str, Any]:
-        for name in _ARRAYS:
-            array = getattr(self, f"{name}_")
-            storage.write_with(directory / f"{name}.npy",
-                               lambda f, a=array: np.save(f, a, allow_pickle=False))
+        arrays = {name: getattr(self, f"{name}_") for name in _ARRAYS}
         for name in _MATRICES:
             matrix = getattr(self, f"{name}_")
-            storage.write_with(directory / f"{name}.npz",
-                               lambda f, m=matrix: sp.save_npz(f, m, compressed=False))
+            arrays.update({f"{name}.{part}": getattr(matrix, part) for part in _MATRIX_PARTS})
+        for name, array in arrays.items():
+            storage.write_with(directory / f"{name}.npy",
+                               lambda f, a=array: np.save(f, a, allow_pickle=False))
         # The stop list travels with the index: questions are analysed as the passages
         # were, whatever scikit-learn's list becomes, and without importing it.
         for name, value in (("vocabulary", self.vocabulary_), ("articles", self.article_ids_),
@@ -310,11 +312,13 @@ class TfidfIndex:
                         rules=SegmentationRules(**manifest["rules"]),
                         weighting=manifest["weighting"], **manifest["bm25"])
             for name in _ARRAYS:
-                setattr(index, f"{name}_", np.load(io.BytesIO(files.read(f"{name}.npy")),
-                                                   allow_pickle=False))
-            index.passage_matrix_ = sp.load_npz(io.BytesIO(files.read("passage_matrix.npz"))).tocsc()
-            index.sentence_matrix_ = sp.load_npz(io.BytesIO(files.read("sentence_matrix.npz"))).tocsr()
+                setattr(index, f"{name}_", _npy(files.read(f"{name}.npy")))
             index.vocabulary_ = load_json("vocabulary")
+            rows = {"passage_matrix": index.passage_start_.size,
+                    "sentence_matrix": index.sentence_start_.size}
+            for name, kind in _MATRICES.items():
+                parts = tuple(_npy(files.read(f"{name}.{part}.npy")) for part in _MATRIX_PARTS)
+                setattr(index, f"{name}_", kind(parts, shape=(rows[name], len(index.vocabulary_))))
             index.article_ids_ = load_json("articles")
             index.fingerprint_ = manifest["fingerprint"]
             index.corpus_files_ = tuple(manifest.get("corpus_files", ()))
@@ -391,6 +395,20 @@ class TfidfIndex:
         return self.article_ids_ == [a.id for a in articles] and np.array_equal(
             self.article_length_, np.fromiter((len(a.text) for a in articles), dtype=np.int64,
                                               count=len(articles)))
+
+
+def _npy(data: bytearray) -> np.ndarray:
+    """The array of a ``.npy`` file's bytes, without copying them."""
+    stream = io.BytesIO(data)
+    version = np.lib.format.read_magic(stream)
+    reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+              else np.lib.format.read_array_header_2_0)
+    shape, fortran_order, dtype = reader(stream)
+    if dtype.hasobject:
+        raise ValueError("an array of Python objects")
+    count = int(np.prod(shape, dtype=np.int64))
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=stream.tell())
+    return array.reshape(shape, order="F" if fortran_order else "C")
 
 
 def _text_hash(text: str) -> int:

@@ -220,16 +220,22 @@ class VerifiedFiles:
                                    "lists no files)")
         self._files: dict[str, Any] = files
 
-    def read(self, name: str) -> bytes:
-        """The bytes of file ``name``; ``IndexFormatError`` when its size or checksum differs."""
+    def read(self, name: str) -> bytearray:
+        """The bytes of file ``name`` (a writable buffer, for arrays to use without a copy);
+        ``IndexFormatError`` when its size or checksum differs from the manifest's."""
         expected = self._files.get(name)
         where = self.directory.parent
-        if not isinstance(expected, dict):
+        if not isinstance(expected, dict) or not isinstance(expected.get("bytes"), int):
             raise IndexFormatError(f"index at {where} is damaged ({name} is not in its manifest)")
-        data = (self.directory / name).read_bytes()
-        if len(data) != expected.get("bytes"):
-            raise IndexFormatError(f"index at {where} is damaged ({name} has {len(data):,} "
-                                   f"bytes, the manifest says {expected.get('bytes')})")
+        with open(self.directory / name, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size != expected["bytes"]:
+                raise IndexFormatError(f"index at {where} is damaged ({name} has {size:,} "
+                                       f"bytes, the manifest says {expected['bytes']:,})")
+            data = bytearray(size)
+            if handle.readinto(data) != size:
+                raise IndexFormatError(f"index at {where} is damaged ({name} is shorter than "
+                                       "it was a moment ago)")
         if zlib.crc32(data) != expected.get("crc32"):
             raise IndexFormatError(f"index at {where} is damaged ({name} does not match its "
                                    "checksum)")
