@@ -14,7 +14,8 @@ at most ``k1 + 1``).
 
 ``TfidfIndex`` follows the scikit-learn pattern: parameters in ``__init__``, learned state in
 attributes ending in ``_``, ``fit`` returns ``self``. ``save`` writes plain arrays, the
-vocabulary and a manifest to a directory, atomically; ``load`` reads them and never refits.
+vocabulary and a manifest as a new generation of an index directory, committed atomically
+(``retrieval.storage``); ``load`` reads them, checks them and never refits.
 """
 from __future__ import annotations
 
@@ -46,6 +47,7 @@ _ARRAYS = ("idf", "article_length", "passage_article", "passage_start", "passage
 # file of an index is a plain .npy array or JSON, read without a copy after its checksum.
 _MATRICES = {"passage_matrix": sp.csc_matrix, "sentence_matrix": sp.csr_matrix}
 _MATRIX_PARTS = ("data", "indices", "indptr")
+_NPY_HEADER_MAX = 1 << 16  # numpy writes headers of a few hundred bytes
 
 
 class TfidfIndex:
@@ -304,7 +306,7 @@ class TfidfIndex:
                                    "rebuild it with `qabot index`")
 
         def load_json(name: str) -> Any:
-            return json.loads(files.read(f"{name}.json").decode("utf-8"))
+            return json.loads(files.read(f"{name}.json").tobytes().decode("utf-8"))
 
         try:
             index = cls(Analyzer(**manifest["analyzer"], stop_list=frozenset(load_json("stop_words"))),
@@ -397,9 +399,9 @@ class TfidfIndex:
                                               count=len(articles)))
 
 
-def _npy(data: bytearray) -> np.ndarray:
+def _npy(data: np.ndarray) -> np.ndarray:
     """The array of a ``.npy`` file's bytes, without copying them."""
-    stream = io.BytesIO(data)
+    stream = io.BytesIO(data[:_NPY_HEADER_MAX].tobytes())
     version = np.lib.format.read_magic(stream)
     reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
               else np.lib.format.read_array_header_2_0)

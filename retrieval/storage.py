@@ -36,6 +36,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+
 from retrieval.errors import IndexFormatError, IndexLocationError
 
 MARKER = "QABOT-INDEX"
@@ -220,9 +222,10 @@ class VerifiedFiles:
                                    "lists no files)")
         self._files: dict[str, Any] = files
 
-    def read(self, name: str) -> bytearray:
-        """The bytes of file ``name`` (a writable buffer, for arrays to use without a copy);
-        ``IndexFormatError`` when its size or checksum differs from the manifest's."""
+    def read(self, name: str) -> np.ndarray:
+        """The bytes of file ``name``, as a writable array of bytes (for arrays to use
+        without a copy); ``IndexFormatError`` when its size or checksum differs from the
+        manifest's."""
         expected = self._files.get(name)
         where = self.directory.parent
         if not isinstance(expected, dict) or not isinstance(expected.get("bytes"), int):
@@ -232,8 +235,8 @@ class VerifiedFiles:
             if size != expected["bytes"]:
                 raise IndexFormatError(f"index at {where} is damaged ({name} has {size:,} "
                                        f"bytes, the manifest says {expected['bytes']:,})")
-            data = bytearray(size)
-            if handle.readinto(data) != size:
+            data = np.empty(size, dtype=np.uint8)  # not zero-filled, unlike a bytearray
+            if handle.readinto(memoryview(data)) != size:
                 raise IndexFormatError(f"index at {where} is damaged ({name} is shorter than "
                                        "it was a moment ago)")
         if zlib.crc32(data) != expected.get("crc32"):
