@@ -66,13 +66,15 @@ class QAService:
         When the index turns out not to match the articles (a quoted span is not the sentence
         that was indexed), it is rebuilt and the question asked again, or, without
         ``index.auto_rebuild``, ``IndexFormatError`` is raised."""
+        state = self._state
         try:
-            return self._state.answerer.ask(question, top_k, filters)
+            return state.answerer.ask(question, top_k, filters)
         except IndexFormatError as exc:
             if not self.settings.index.auto_rebuild:
                 raise
-            log.warning("%s; rebuilding it", exc)
-            self.reload(force_rebuild=True)
+            if self._state is state:  # not rebuilt meanwhile for another question
+                log.warning("%s; rebuilding it", exc)
+                self.reload(force_rebuild=True)
             return self._state.answerer.ask(question, top_k, filters)
 
     @property
