@@ -238,3 +238,23 @@ def test_an_index_of_an_older_qabot_is_named_and_left_alone(tmp_path, capsys):
     assert main(["ask", QUESTION, "--index-dir", str(old)]) == 1
     assert "older qabot" in capsys.readouterr().err
     assert sorted(p.name for p in old.iterdir()) == ["idf.npy", "manifest.json"]
+
+
+def test_remove_index_removes_only_what_saves_made(tmp_path: Path):
+    from retrieval.storage import remove_index
+    corpus = _corpus(tmp_path, "a")
+    made, adopted, foreign = tmp_path / "made", tmp_path / "adopted", tmp_path / "foreign"
+    adopted.mkdir()
+    foreign.mkdir()
+    (foreign / "thesis.txt").write_text("mine")
+    for index_dir in (made, adopted):
+        assert main(["index", "--corpus", str(corpus), "--index-dir", str(index_dir)]) == 0
+    shared = tmp_path / "shared"
+    assert main(["index", "--corpus", str(corpus), "--index-dir", str(shared)]) == 0
+    (shared / "thesis.txt").write_text("mine")
+    assert remove_index(made) and not made.exists()             # it made the directory
+    assert remove_index(adopted) and adopted.is_dir()           # the user's: emptied, kept
+    assert list(adopted.iterdir()) == []
+    assert remove_index(shared) and [p.name for p in shared.iterdir()] == ["thesis.txt"]
+    assert not remove_index(foreign) and (foreign / "thesis.txt").read_text() == "mine"
+    assert not remove_index(tmp_path / "nothing-here")
