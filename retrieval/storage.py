@@ -48,6 +48,7 @@ LAYOUT = 1
 _MARKER_CONTENT = {"kind": "qabot-index", "layout": LAYOUT}
 _GENERATION = re.compile(r"^gen-(\d{6,})$")
 _TEMPORARY = re.compile(r"^(?:\.tmp-.+|" + POINTER + r"\.tmp-.+)$")
+_MARKER_BEING_WRITTEN = re.compile(r"^" + MARKER + r"\.tmp-.+$")
 _HASH_CHUNK = 1 << 20
 
 T = TypeVar("T")
@@ -75,8 +76,9 @@ def check_location(path: Path) -> None:
                                  "choose another --index-dir (index.dir)")
     if is_index_dir(path):
         return
-    try:
-        empty = next(os.scandir(path), None) is None
+    try:  # empty, or holding only the marker that a save starting meanwhile is writing
+        with os.scandir(path) as entries:
+            empty = all(_MARKER_BEING_WRITTEN.match(entry.name) for entry in entries)
     except OSError as exc:
         raise IndexLocationError(f"cannot read index directory {path}: {exc.strerror}") from None
     if not empty:

@@ -258,3 +258,40 @@ def test_remove_index_removes_only_what_saves_made(tmp_path: Path):
     assert remove_index(shared) and [p.name for p in shared.iterdir()] == ["thesis.txt"]
     assert not remove_index(foreign) and (foreign / "thesis.txt").read_text() == "mine"
     assert not remove_index(tmp_path / "nothing-here")
+
+
+def test_the_first_saves_into_a_new_directory_race_without_refusing_each_other(tmp_path: Path):
+    """Two commands that start together on a corpus with no index yet (the REPL and the
+    Discord bot, two `qabot index`) both build and save; the one that adopts the directory a
+    moment later saw the other's marker being written and refused the directory as 'not a
+    qabot index'."""
+    corpus = load_corpus(_corpus(tmp_path, "a"))
+    index = TfidfIndex().fit(corpus.articles, fingerprint=corpus.fingerprint)
+    errors: list[BaseException] = []
+    for trial in range(12):
+        target = tmp_path / f"idx-{trial}"
+        barrier = threading.Barrier(3)
+
+        def save() -> None:
+            barrier.wait()
+            try:
+                index.save(target)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        savers = [threading.Thread(target=save) for _ in range(3)]
+        for t in savers:
+            t.start()
+        for t in savers:
+            t.join()
+        assert TfidfIndex.load(target).n_sentences == index.n_sentences
+    assert not errors, errors[0]
+
+
+def test_a_directory_holding_only_a_marker_being_written_is_ours(tmp_path: Path):
+    """What a concurrent first save leaves for a moment: the marker's temporary file."""
+    target = tmp_path / "idx"
+    target.mkdir()
+    (target / "QABOT-INDEX.tmp-4242-123456").write_text("{")
+    assert main(["index", "--corpus", str(_corpus(tmp_path, "a")), "--index-dir", str(target)]) == 0
+    assert TfidfIndex.load(target).n_sentences == 2
