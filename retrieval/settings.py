@@ -109,6 +109,8 @@ class Settings(_Section):
         data = self.model_dump()
         for dotted, value in values.items():
             section, _, key = dotted.partition(".")
+            if (section, key) in _PATH_KEYS and isinstance(value, str) and value:
+                value = Path(value).expanduser()  # `--index-dir=~/idx` comes unexpanded
             data.setdefault(section, {})[key] = value
         return _validate(data, "command line")
 
