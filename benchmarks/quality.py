@@ -85,6 +85,18 @@ class Bm25Sentences:
         return [int(d) for d, s in zip(docs[0], scores[0]) if s > 0]
 
 
+    def best(self, question: str, weight_mask: np.ndarray | None = None) -> tuple[int, float] | None:
+        """The row and bm25s score of the best sentence (among those ``weight_mask`` keeps),
+        or None when no sentence holds a word of the question."""
+        tokens = self._bm25s.tokenize([question], stopwords="en", stemmer=self.stemmer,
+                                      return_ids=False, show_progress=False)
+        if not tokens[0]:
+            return None
+        docs, scores = self.retriever.retrieve(tokens, k=1, show_progress=False, n_threads=1,
+                                               weight_mask=weight_mask)
+        return (int(docs[0][0]), float(scores[0][0])) if scores[0][0] > 0 else None
+
+
 def bm25s_ranks(bm25: Bm25Sentences, questions: list[Question]) -> list[int | None]:
     ranks = []
     for q in questions:

@@ -24,6 +24,7 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
         "date": answer.date.iso() if answer.date else None,
         "url": answer.url,
         "score": answer.score,
+        "confidence": answer.confidence,
         "context": {"before": answer.before, "after": answer.after},
         "also_in": [_ref_to_dict(ref) for ref in answer.also_in],
     }
