@@ -30,11 +30,11 @@ K = 10
 
 
 def build_ours(articles: list[Article]) -> tuple[TfidfIndex, Answerer]:
-    """Our index and answerer with the default configuration, threshold 0 (rank, never
+    """Our index and answerer with the default configuration, min_confidence 0 (rank, never
     abstain: an abstention still lists the candidates, but ranking needs all of them)."""
     settings = load_settings(environ={})
     index = settings.retrieval.index().fit(articles, fingerprint="squad-dev")
-    answer_settings = replace(settings.answer, threshold=0.0)
+    answer_settings = replace(settings.answer, min_confidence=0.0)
     return index, Answerer(index, articles, answer_settings)
 
 

@@ -65,6 +65,8 @@ class EvalReport:
     abstained_on_unanswerable: int
     abstained_on_answerable: int
     accuracy: float
+    auroc: float | None = None                     # of the first candidate's confidence
+    calibration: tuple["CalibrationBin", ...] = ()  # its predicted against observed
 
 
 def load_eval_set(path: str | Path) -> list[EvalQuestion]:
@@ -114,6 +116,9 @@ def evaluate(questions: Sequence[EvalQuestion], ask: Callable[[str], Result]) ->
         outcomes.append(QuestionOutcome(question, result, rank))
     answerable = [o for o in outcomes if o.question.expected is not None]
     unanswerable = [o for o in outcomes if o.question.expected is None]
+    # Confidence of the first candidate (answer or not) against "it is the right sentence".
+    firsts = [(o.result.ranked[0].confidence, o.rank == 1) for o in outcomes if o.result.ranked]
+    confidences, right = [c for c, _ in firsts], [r for _, r in firsts]
     return EvalReport(
         outcomes=tuple(outcomes),
         top1_accuracy=_ratio(sum(o.correct for o in answerable), len(answerable)),
@@ -123,6 +128,8 @@ def evaluate(questions: Sequence[EvalQuestion], ask: Callable[[str], Result]) ->
         abstained_on_unanswerable=sum(o.result.answer is None for o in unanswerable),
         abstained_on_answerable=sum(o.result.answer is None for o in answerable),
         accuracy=_ratio(sum(o.correct for o in outcomes), len(outcomes)),
+        auroc=auroc(confidences, right),
+        calibration=tuple(reliability(confidences, right, bins=5)),
     )
 
 
