@@ -30,7 +30,7 @@ from benchmarks.data import REPO, SQUAD_DEV, load_squad
 from benchmarks.negatives import Item, build_items, is_right
 from benchmarks.quality import Bm25Sentences
 from benchmarks.report import machine, write_json
-from benchmarks.train_confidence import Observed, choose_threshold, decision_accuracy
+from benchmarks.train_confidence import Observed, decision_accuracy
 from retrieval.answerer import Answerer
 from retrieval.evaluation import auroc, reliability
 from retrieval.settings import load_settings
