@@ -25,8 +25,10 @@ from benchmarks.data import Question, normal
 from retrieval.corpus import Article
 from retrieval.index import TfidfIndex
 
-KINDS = ("asked", "no article", "no paragraph", "swapped word", "one word")
-NEGATIVE_WEIGHT = 1.0 / 4.0
+KINDS = ("asked", "paraphrased", "no article", "no paragraph", "swapped word",
+         "swapped in article", "negated", "one word")
+ANSWERABLE = ("asked", "paraphrased")
+NEGATIVE_WEIGHT = 1.0 / (len(KINDS) - len(ANSWERABLE))
 ALL = ""
 
 
@@ -49,7 +51,7 @@ class Item:
 
     @property
     def answerable(self) -> bool:
-        return self.kind == "asked"
+        return self.kind in ANSWERABLE
 
 
 def is_right(question: Question, article_id: str, sentence: str) -> bool:
@@ -72,13 +74,20 @@ def build_items(articles: list[Article], questions: list[Question], index: Tfidf
     titles = sorted(by_title)
     text_of = {a.id: a.text for a in articles}
     swapper = _WordSwapper(articles, index)
+    title_words = {t: swapper.article_words(" ".join(text_of[i] for i in ids))
+                   for t, ids in by_title.items()}
     items: list[Item] = []
     for q in questions:
         own, title = q.paragraph_id, title_of(q.paragraph_id)
         swapped = swapper.swap(q.text, text_of[own], rng)
+        swapped_near = swapper.swap(q.text, "", rng, among=title_words[title])
+        denied = negate(q.text)
         one = swapper.one_word(q.text, rng)
+        reworded = swapper.reword(q.text, rng)
         for corpus in ((ALL, title) if per_title and rng.random() < per_title_share else (ALL,)):
-            items.append(Item(q, q.text, "asked", (), 1.0, corpus))
+            items.append(Item(q, q.text, "asked", (), 0.5 if reworded else 1.0, corpus))
+            if reworded is not None:
+                items.append(Item(q, reworded, "paraphrased", (), 0.5, corpus))
             if corpus == ALL:
                 items.append(Item(q, q.text, "no article", tuple(by_title[title]),
                                   NEGATIVE_WEIGHT, corpus))
@@ -87,11 +96,26 @@ def build_items(articles: list[Article], questions: list[Question], index: Tfidf
                                % len(titles)]
                 items.append(Item(q, q.text, "no article", (), NEGATIVE_WEIGHT, other))
             items.append(Item(q, q.text, "no paragraph", (own,), NEGATIVE_WEIGHT, corpus))
-            if swapped is not None:
-                items.append(Item(q, swapped, "swapped word", (), NEGATIVE_WEIGHT, corpus))
-            if one is not None:
-                items.append(Item(q, one, "one word", (), NEGATIVE_WEIGHT, corpus))
+            for kind, text in (("swapped word", swapped), ("swapped in article", swapped_near),
+                               ("negated", denied), ("one word", one)):
+                if text is not None:
+                    items.append(Item(q, text, kind, (), NEGATIVE_WEIGHT, corpus))
     return items
+
+
+_AUXILIARY = re.compile(r"\b(did|does|do|is|was|were|are|can|could|will|would|has|have|had)\b",
+                        re.IGNORECASE)
+
+
+def negate(question: str) -> str | None:
+    """The question with "not" after its first auxiliary verb ("What did X not sign?"), or
+    None when it has none or is negated already."""
+    if re.search(r"\b(not|never|no)\b|n't", question, re.IGNORECASE):
+        return None
+    match = _AUXILIARY.search(question)
+    if match is None:
+        return None
+    return question[:match.end()] + " not" + question[match.end():]
 
 
 class _WordSwapper:
@@ -109,9 +133,9 @@ class _WordSwapper:
         keep = ids >= 0
         self.words = [w for (w, _), k in zip(pairs, keep) if k]
         self.stems = [s for (_, s), k in zip(pairs, keep) if k]
-        idf = index.idf_[ids[keep]]
-        self.order = np.argsort(idf, kind="stable")
-        self.sorted_idf = idf[self.order]
+        self.idf = index.idf_[ids[keep]]
+        self.order = np.argsort(self.idf, kind="stable")
+        self.sorted_idf = self.idf[self.order]
 
     def one_word(self, question: str, rng: random.Random) -> str | None:
         """One content word of the question, alone (as "help" or "Russia" typed alone)."""
@@ -120,7 +144,30 @@ class _WordSwapper:
                  if w not in stop and w.isalpha()]
         return rng.choice(words) if words else None
 
-    def swap(self, question: str, paragraph: str, rng: random.Random) -> str | None:
+    def article_words(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The words (positions into ``self.words``) whose stems ``text`` holds, by idf, and
+        their idf."""
+        stems = set(self.index.analyzer(text))
+        held = np.array([i for i in self.order if self.stems[i] in stems], dtype=np.int64)
+        return held, self.idf[held]
+
+    def reword(self, question: str, rng: random.Random) -> str | None:
+        """The question with its most common content word (of three or more) replaced by a
+        made-up lower-case word no article uses, as a person asking in their own words would
+        ("mention" for "said"): still answerable."""
+        ranked = self._ranked(question)
+        if len(ranked) < 3:
+            return None
+        word = ranked[-1][1]
+        match = re.search(rf"\b{re.escape(word)}\b", question, re.IGNORECASE)
+        if match is None:
+            return None
+        unseen = "".join(rng.choice("bcdfghjklmnpqrstvwxz") + rng.choice("aeiou")
+                         for _ in range(4))
+        return question[:match.start()] + unseen + question[match.end():]
+
+    def _ranked(self, question: str) -> list[tuple[float, str]]:
+        """The question's content words known to the corpus, rarest first, with their idf."""
         analyzer = self.index.analyzer
         stop = analyzer.stop_set()
         words = [w for w in dict.fromkeys(analyzer.words(question))
@@ -128,16 +175,27 @@ class _WordSwapper:
         terms = [analyzer(w) for w in words]
         known = [(w, t[0]) for w, t in zip(words, terms) if len(t) == 1]
         ids = self.index.lookup([t for _, t in known])
-        ranked = sorted(((float(self.index.idf_[i]), w) for (w, _), i in zip(known, ids)
-                         if i >= 0), reverse=True)
+        return sorted(((float(self.index.idf_[i]), w) for (w, _), i in zip(known, ids)
+                       if i >= 0), reverse=True)
+
+    def swap(self, question: str, paragraph: str, rng: random.Random,
+             among: tuple[np.ndarray, np.ndarray] | None = None) -> str | None:
+        analyzer = self.index.analyzer
+        ranked = self._ranked(question)
         if not ranked:
             return None
         idf, word = ranked[rng.randrange(min(2, len(ranked)))]
         avoid = set(analyzer(paragraph)) | set(analyzer(question))
-        centre = int(np.searchsorted(self.sorted_idf, idf))
-        lo, hi = max(0, centre - 100), min(self.order.size, centre + 100)
-        choices = [int(self.order[j]) for j in range(lo, hi)
-                   if self.stems[int(self.order[j])] not in avoid]
+        if among is not None:   # among the given words, the nearest in idf
+            held, held_idf = among
+            centre = int(np.searchsorted(held_idf, idf))
+            near = held[max(0, centre - 15):centre + 15]
+            choices = [int(j) for j in near if self.stems[int(j)] not in avoid]
+        else:
+            centre = int(np.searchsorted(self.sorted_idf, idf))
+            lo, hi = max(0, centre - 100), min(self.order.size, centre + 100)
+            choices = [int(self.order[j]) for j in range(lo, hi)
+                       if self.stems[int(self.order[j])] not in avoid]
         if not choices:
             return None
         new = self.words[rng.choice(choices)]

@@ -4,8 +4,9 @@ Training data: the tuning half of SQuAD v1.1 dev (never the held-out half, never
 every paragraph one article, each question asked as written (right when the first answer is
 right by the ReQA rule) and in three unanswerable versions (``benchmarks/negatives.py``). The
 features are those of the first candidate, as the bot computes them (``Answerer.score``). A
-logistic regression (scikit-learn, standardised features, seeded) is fitted to all of it;
-out-of-fold predictions (5 folds grouped by Wikipedia article) give the AUROC, the reliability
+small network (scikit-learn's ``MLPClassifier``: standardised features, one hidden layer of
+16 ReLU units, a logistic output, seeded) is fitted to all of it; out-of-fold predictions
+(3 folds grouped by Wikipedia article) give the AUROC, the reliability
 table and the ``min_confidence`` that maximises decision accuracy (answered right plus
 unanswerable declined, by weight). The model is written to ``retrieval/answer/confidence.json``.
 
@@ -34,8 +35,10 @@ from retrieval.index import TfidfIndex
 from retrieval.settings import load_settings
 
 SEED = 0
-VERSION = "1"
-C = 1.0
+VERSION = "2"
+HIDDEN = 16
+ALPHA = 1e-4
+FOLDS = 3
 
 
 @dataclass(frozen=True)
@@ -70,16 +73,22 @@ def _corpus(articles: list[Article], answerer: Answerer) -> _Corpus:
                    {a.id: i for i, a in enumerate(articles)})
 
 
-def without_passages(query: Query, index: TfidfIndex, passage_terms: sp.csr_matrix,
-                     excluded: np.ndarray) -> Query:
+def without_passages(query: Query, text: str, index: TfidfIndex,
+                     passage_terms: sp.csr_matrix, excluded: np.ndarray) -> Query:
     """``query`` as a corpus without the ``excluded`` passages would read it: a term that
     only those passages hold is unknown to it."""
     if not query.term_ids.size:
         return query
     df = np.diff(index.passage_matrix_[:, query.term_ids].indptr)
     held = df - passage_terms[excluded][:, query.term_ids].getnnz(axis=0) > 0
+    lost = query.term_ids[~held]
+    names = 0
+    if lost.size:
+        capitalised = [w for w in index.analyzer.words(text, keep_case=True)[1:]
+                       if w[:1].isupper()]
+        names = int(np.isin(lost, index.lookup(index.analyzer(" ".join(capitalised)))).sum())
     return Query(query.term_ids[held], query.term_weights[held],
-                 query.unknown + int((~held).sum()), query.words)
+                 query.unknown + int(lost.size), query.words, query.unknown_names + names)
 
 
 def observe(answerer: Answerer, articles: list[Article], items: list[Item]) -> Observed:
@@ -100,7 +109,7 @@ def observe(answerer: Answerer, articles: list[Article], items: list[Item]) -> O
         if item.excluded:
             allowed = ~np.isin(index.passage_article_,
                                [corpus.number[e] for e in item.excluded])
-            query = without_passages(query, index, corpus.passage_terms, ~allowed)
+            query = without_passages(query, item.text, index, corpus.passage_terms, ~allowed)
         scored = []
         if query.term_ids.size:
             ids, weights = index.query_vector(item.text)
@@ -135,12 +144,14 @@ def choose_threshold(confidence: np.ndarray, obs: Observed) -> float:
 
 
 def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray):
-    from sklearn.linear_model import LogisticRegression
+    """Standardised features into a network of one hidden layer (``HIDDEN`` ReLU units) and
+    a logistic output, fitted to the weighted log-loss."""
+    from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=2000,
-                                                               random_state=SEED))
-    return model.fit(x, y, logisticregression__sample_weight=w)
+    model = make_pipeline(StandardScaler(), MLPClassifier(
+        hidden_layer_sizes=(HIDDEN,), alpha=ALPHA, max_iter=200, random_state=SEED))
+    return model.fit(x, y, mlpclassifier__sample_weight=w)
 
 
 def out_of_fold(obs: Observed, usable: np.ndarray) -> np.ndarray:
@@ -150,7 +161,7 @@ def out_of_fold(obs: Observed, usable: np.ndarray) -> np.ndarray:
     x, y, w, g = (obs.features[usable], obs.right[usable], obs.weight[usable],
                   obs.group[usable])
     predicted = np.zeros(x.shape[0])
-    for train, test in GroupKFold(n_splits=5).split(x, y, g):
+    for train, test in GroupKFold(n_splits=FOLDS).split(x, y, g):
         predicted[test] = fit(x[train], y[train], w[train]).predict_proba(x[test])[:, 1]
     confidence[usable] = predicted
     return confidence
@@ -169,22 +180,23 @@ def run(out: Path = MODEL_FILE) -> dict:
     oof = out_of_fold(obs, usable)
     threshold = choose_threshold(oof, obs)
     final = fit(obs.features[usable], obs.right[usable], obs.weight[usable])
-    scaler, logistic = final.named_steps["standardscaler"], final.named_steps["logisticregression"]
+    scaler, network = final.named_steps["standardscaler"], final.named_steps["mlpclassifier"]
     import sklearn
     figures = {
         "items": {kind: int((obs.kind == kind).sum()) for kind in KINDS},
-        "asked_right_first": round(float(obs.right[obs.answerable].mean()), 4),
+        "answerable_right_first": round(float(obs.right[obs.answerable].mean()), 4),
         "out_of_fold_auroc": round(auroc(oof, obs.right), 4),
-        "out_of_fold_auroc_asked_only": round(auroc(oof[obs.answerable],
+        "out_of_fold_auroc_answerable_only": round(auroc(oof[obs.answerable],
                                                     obs.right[obs.answerable]), 4),
         "min_confidence": threshold,
         "decision_accuracy_at_min_confidence": round(decision_accuracy(oof, obs, threshold), 4),
     }
     model = ConfidenceModel(
         version=VERSION, features=FEATURES, mean=scaler.mean_, scale=scaler.scale_,
-        coef=logistic.coef_[0], intercept=float(logistic.intercept_[0]),
+        coef=network.coefs_[1][:, 0], intercept=float(network.intercepts_[1][0]),
+        hidden_weights=network.coefs_[0], hidden_bias=network.intercepts_[0],
         about={"trained_on": "SQuAD v1.1 dev, tuning half (benchmarks/train_confidence.py)",
-               "format": MODEL_FORMAT, "seed": SEED, "C": C,
+               "format": MODEL_FORMAT, "seed": SEED, "hidden_units": HIDDEN, "alpha": ALPHA,
                "scikit_learn": sklearn.__version__,
                "retrieval": index.manifest_params(), **figures})
     model.about.pop("format")
@@ -200,10 +212,7 @@ def print_report(figures: dict, oof: np.ndarray, obs: Observed, model: Confidenc
     print("Confidence model, trained on the tuning half of SQuAD v1.1 dev")
     for key, value in figures.items():
         print(f"  {key}: {value}")
-    print("\ncoefficients (standardised features):")
-    for name, coef in sorted(zip(model.features, model.coef), key=lambda p: -abs(p[1])):
-        print(f"  {name:<24}{coef:+.3f}")
-    for kind in KINDS[1:]:
+    for kind in KINDS[2:]:
         mask = obs.answerable | (obs.kind == kind)
         print(f"  out-of-fold AUROC, asked and {kind}: {auroc(oof[mask], obs.right[mask]):.4f}")
     print("\nreliability (out of fold, every item, weighted):")

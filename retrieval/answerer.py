@@ -19,7 +19,8 @@ from pydantic import ConfigDict, Field
 
 from retrieval.answer.candidates import Candidates, combine, gather
 from retrieval.answer.confidence import ConfidenceModel, load_model
-from retrieval.answer.cues import AnswerType, QuestionCues, date_factor, read_cues, type_matches
+from retrieval.answer.cues import (AnswerType, QuestionCues, date_factor, negated, read_cues,
+                                   type_matches)
 from retrieval.answer.decide import NOT_SURE, decide
 from retrieval.answer.features import candidate_features
 from retrieval.answer.fold import fold_duplicates
@@ -31,7 +32,7 @@ from retrieval.index import TfidfIndex
 
 # The confidence below which the bot says the articles do not answer: chosen by
 # benchmarks/train_confidence.py on its training data (see benchmarks/README.md).
-MIN_CONFIDENCE = 0.33
+MIN_CONFIDENCE = 0.38
 VAGUE = ("The question is too vague to search for: it has no words beyond ones like "
          "\"what\", \"was\" or \"that\", or is a single word. Ask a whole question about "
          "something the articles might report (following up on an earlier answer is a "
@@ -192,10 +193,11 @@ class Answerer:
         kept = fold_duplicates(index, ids, max(k, 2), s.duplicate_similarity)
         rows = order[[f.row for f in kept]]
         sentence_ids = candidates.sentence_ids[rows]
+        texts = self._texts(sentence_ids)
         features = candidate_features(
             index, query, sentence_ids, candidates.sentence_scores[rows],
-            candidates.passage_scores[rows], scores[rows],
-            type_matches(cues, self._texts(sentence_ids)))
+            candidates.passage_scores[rows], scores[rows], type_matches(cues, texts),
+            cues.negated & ~negated(texts))
         confidence = self.model.probability(features)
         return [Scored(int(sid), float(scores[row]), features[i], float(confidence[i]), f.others)
                 for i, (sid, row, f) in enumerate(zip(sentence_ids, rows, kept))][:k]

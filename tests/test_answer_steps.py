@@ -12,7 +12,7 @@ import pytest
 from bot.cli import main
 from retrieval.answer.confidence import (MODEL_FILE, ConfidenceModel, ConfidenceModelError,
                                          load_model)
-from retrieval.answer.cues import read_cues, type_matches
+from retrieval.answer.cues import negated, read_cues, type_matches
 from retrieval.answer.decide import decide
 from retrieval.answer.features import FEATURES, candidate_features
 from retrieval.answer.query import read_query
@@ -83,6 +83,13 @@ def test_question_words_ask_for_an_answer_type(question, kind):
     assert read_cues(question).answer_type == kind
 
 
+def test_a_negated_question_wants_a_negated_sentence():
+    assert read_cues("Why can't the reset continue?").negated
+    assert read_cues("Which treaty did Russia not sign?").negated
+    assert not read_cues("Which treaty did Russia sign?").negated
+    assert negated(["It cannot continue forever.", "It will continue."]).tolist() == [True, False]
+
+
 def test_type_matches_finds_people_and_places():
     person = read_cues("Who signed the law?")
     assert type_matches(person, ["The law was signed by President Putin.",
@@ -109,7 +116,7 @@ def test_features_of_a_sentence_holding_every_question_term(service):
     again = candidate_features(answerer.index, query, np.array([scored[0].sentence_id]),
                                np.array([best[names["sentence_score"]]]),
                                np.array([best[names["passage_score"]]]),
-                               np.array([best[names["score"]]]), None)
+                               np.array([best[names["score"]]]), None, np.array([False]))
     assert again[0, names["matched_share"]] == pytest.approx(1.0)
 
 

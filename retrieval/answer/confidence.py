@@ -1,9 +1,11 @@
 """Step 6: the probability that a candidate sentence answers the question.
 
-A logistic regression over ``FEATURES``, fitted by ``benchmarks/train_confidence.py`` (with
-scikit-learn, offline) and shipped as ``confidence.json`` beside this module: the file names
-its version and its features, the standardisation and the coefficients. Reading it and
-applying it needs numpy only, so answering never imports scikit-learn."""
+A small neural network over ``FEATURES`` (standardised features, one hidden layer of ReLU
+units, a logistic output; with no hidden layer it is a logistic regression), fitted by
+``benchmarks/train_confidence.py`` (with scikit-learn, offline) and shipped as
+``confidence.json`` beside this module: the file names its version and its features, the
+standardisation and the weights. Reading it and applying it needs numpy only, so answering
+never imports scikit-learn."""
 from __future__ import annotations
 
 import json
@@ -17,7 +19,7 @@ from retrieval.answer.features import FEATURES
 from retrieval.errors import QABotError
 
 MODEL_FILE = Path(__file__).resolve().parent / "confidence.json"
-MODEL_FORMAT = 1
+MODEL_FORMAT = 2
 
 
 class ConfidenceModelError(QABotError):
@@ -26,7 +28,8 @@ class ConfidenceModelError(QABotError):
 
 @dataclass(frozen=True, eq=False)
 class ConfidenceModel:
-    """``P(right) = 1 / (1 + exp(-(intercept + coef · (x - mean) / scale)))``."""
+    """``h = relu(z @ hidden_weights + hidden_bias)`` for ``z = (x - mean) / scale`` (``h = z``
+    without hidden units), ``P(right) = 1 / (1 + exp(-(intercept + h · coef)))``."""
 
     version: str
     features: tuple[str, ...]
@@ -34,16 +37,24 @@ class ConfidenceModel:
     scale: np.ndarray
     coef: np.ndarray
     intercept: float
+    hidden_weights: np.ndarray | None = None   # features × hidden units
+    hidden_bias: np.ndarray | None = None
     about: dict[str, Any] = field(default_factory=dict)
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         """The probability of each row of ``features`` (columns in ``self.features`` order)."""
-        z = self.intercept + ((np.atleast_2d(features) - self.mean) / self.scale) @ self.coef
+        h = (np.atleast_2d(features) - self.mean) / self.scale
+        if self.hidden_weights is not None:
+            h = np.maximum(h @ self.hidden_weights + self.hidden_bias, 0.0)
+        z = self.intercept + h @ self.coef
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
 
     def to_dict(self) -> dict[str, Any]:
+        hidden = ({} if self.hidden_weights is None else
+                  {"hidden_weights": self.hidden_weights.tolist(),
+                   "hidden_bias": self.hidden_bias.tolist()})  # type: ignore[union-attr]
         return {"format": MODEL_FORMAT, "version": self.version, "features": list(self.features),
-                "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "mean": self.mean.tolist(), "scale": self.scale.tolist(), **hidden,
                 "coef": self.coef.tolist(), "intercept": self.intercept, "about": self.about}
 
     @classmethod
@@ -54,15 +65,25 @@ class ConfidenceModel:
                 raise ConfidenceModelError(f"{where} has format {data['format']}, expected "
                                            f"{MODEL_FORMAT}")
             features = tuple(data["features"])
-            arrays = [np.asarray(data[k], dtype=np.float64) for k in ("mean", "scale", "coef")]
-            model = cls(str(data["version"]), features, *arrays, float(data["intercept"]),
-                        dict(data.get("about", {})))
+            mean, scale, coef = (np.asarray(data[k], dtype=np.float64)
+                                 for k in ("mean", "scale", "coef"))
+            weights = bias = None
+            if "hidden_weights" in data:
+                weights = np.asarray(data["hidden_weights"], dtype=np.float64)
+                bias = np.asarray(data["hidden_bias"], dtype=np.float64)
+            model = cls(str(data["version"]), features, mean, scale, coef,
+                        float(data["intercept"]), weights, bias, dict(data.get("about", {})))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfidenceModelError(f"{where} is damaged ({exc})") from None
         if features != FEATURES:
             raise ConfidenceModelError(f"{where} expects features {list(features)}, this "
                                        f"version computes {list(FEATURES)}")
-        if any(a.shape != (len(features),) for a in arrays) or not np.all(model.scale > 0):
+        n = len(features)
+        units = n if weights is None else weights.shape[-1]
+        if (mean.shape != (n,) or scale.shape != (n,) or coef.shape != (units,)
+                or not np.all(scale > 0)
+                or (weights is not None and (weights.shape != (n, units)
+                                             or bias.shape != (units,)))):  # type: ignore[union-attr]
             raise ConfidenceModelError(f"{where} is damaged (arrays of the wrong shape)")
         return model
 

@@ -45,14 +45,25 @@ _HAS = {
 }
 
 
+_NEGATION = re.compile(r"\b(?:not|cannot|never|no|none|nothing|neither|nor|without)\b|"
+                       r"n['’]t\b", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class QuestionCues:
-    """What the wording of a question asks for."""
+    """What the wording of a question asks for; ``negated`` when it holds a negation
+    ("Which country did not sign?")."""
 
     years: frozenset[int] = frozenset()
     latest: bool = False
     earliest: bool = False
     answer_type: AnswerType | None = None
+    negated: bool = False
+
+
+def negated(sentences: Iterable[str]) -> np.ndarray:
+    """For each sentence, whether it holds a negation."""
+    return np.array([bool(_NEGATION.search(s)) for s in sentences], dtype=bool)
 
 
 def read_cues(question: str, types: Iterable[AnswerType] = ("date", "number", "person",
@@ -65,7 +76,8 @@ def read_cues(question: str, types: Iterable[AnswerType] = ("date", "number", "p
     return QuestionCues(years=frozenset(int(y) for y in _YEAR.findall(question)),
                         latest=bool(_LATEST.search(question)),
                         earliest=bool(_EARLIEST.search(question)),
-                        answer_type=answer_type)  # type: ignore[arg-type]
+                        answer_type=answer_type,  # type: ignore[arg-type]
+                        negated=bool(_NEGATION.search(question)))
 
 
 def type_matches(cues: QuestionCues, sentences: Iterable[str]) -> np.ndarray | None:

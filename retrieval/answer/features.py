@@ -20,10 +20,13 @@ FEATURES: tuple[str, ...] = (
     "missing_idf",            # largest idf of a known question term the sentence lacks / largest idf
     "passage_missing_idf",    # ... the passage lacks
     "unknown_share",          # share of the question's terms that no passage holds
+    "unknown_name_share",     # ... of them written with a capital (a name the corpus lacks)
     "mean_idf",               # mean idf of the question's known terms / largest idf (specificity)
     "question_terms",         # log(1 + distinct terms of the question)
     "type_asked",             # the question asks for a date, number, person or place
     "type_met",               # ... and the sentence holds one
+    "negation_unmet",         # the question holds a negation and the sentence none
+    "answer_room",            # share of the sentence's terms that are not the question's
 )
 
 
@@ -43,8 +46,11 @@ def term_presence(index: TfidfIndex, sentence_ids: np.ndarray,
 
 def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray,
                        sentence_scores: np.ndarray, passage_scores: np.ndarray,
-                       scores: np.ndarray, type_met: np.ndarray | None) -> np.ndarray:
-    """A row of ``FEATURES`` for each candidate (given best first, distinct)."""
+                       scores: np.ndarray, type_met: np.ndarray | None,
+                       negation_unmet: np.ndarray) -> np.ndarray:
+    """A row of ``FEATURES`` for each candidate (given best first, distinct): ``type_met``
+    says which sentences hold the answer type the question asks for (None when it asks for
+    none), ``negation_unmet`` which lack a negation the question holds."""
     n = sentence_ids.size
     rarest = index.rarest_idf
     idf = index.idf_[query.term_ids].astype(np.float64) * query.term_weights
@@ -71,9 +77,13 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
         "missing_idf": missing(in_sentence),
         "passage_missing_idf": missing(in_passage),
         "unknown_share": np.full(n, query.unknown / terms if terms else 0.0),
+        "unknown_name_share": np.full(n, query.unknown_names / terms if terms else 0.0),
         "mean_idf": np.full(n, mass / (rarest * max(float(query.term_weights.sum()), 1e-9))),
         "question_terms": np.full(n, np.log1p(terms)),
         "type_asked": np.full(n, float(type_met is not None)),
         "type_met": (type_met.astype(np.float64) if type_met is not None else np.zeros(n)),
+        "negation_unmet": negation_unmet.astype(np.float64),
+        "answer_room": 1.0 - in_sentence.sum(axis=1) / np.maximum(
+            np.diff(index.sentence_matrix_[sentence_ids].indptr), 1),
     }
     return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])

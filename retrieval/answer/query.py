@@ -19,6 +19,7 @@ class Query:
     term_weights: np.ndarray
     unknown: int
     words: int
+    unknown_names: int = 0   # unknown terms written with a capital inside the question
 
     @property
     def vague(self) -> bool:
@@ -35,9 +36,17 @@ class Query:
 
 def read_query(index: TfidfIndex, text: str) -> Query:
     """The distinct terms of ``text`` (analysed as the passages were), split into known and
-    unknown to ``index``."""
-    terms = list(dict.fromkeys(index.analyzer(text)))
+    unknown to ``index``. An unknown word written with a capital letter inside the question
+    is counted apart: a name the corpus lacks ("France") says more than a plain word it lacks
+    (a paraphrase: "mention")."""
+    analyzer = index.analyzer
+    terms = list(dict.fromkeys(analyzer(text)))
     ids = index.lookup(terms)
     known = ids[ids >= 0]
+    unknown = {t for t, i in zip(terms, ids) if i < 0}
+    names = 0
+    if unknown:
+        capitalised = [w for w in analyzer.words(text, keep_case=True)[1:] if w[:1].isupper()]
+        names = len(unknown & set(analyzer(" ".join(capitalised))))
     return Query(term_ids=known, term_weights=np.ones(known.size, dtype=np.float32),
-                 unknown=int((ids < 0).sum()), words=len(index.analyzer.words(text)))
+                 unknown=len(unknown), words=len(analyzer.words(text)), unknown_names=names)
