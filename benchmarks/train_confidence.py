@@ -8,7 +8,9 @@ small network (scikit-learn's ``MLPClassifier``: standardised features, one hidd
 16 ReLU units, a logistic output, seeded) is fitted to all of it; out-of-fold predictions
 (3 folds grouped by Wikipedia article) give the AUROC, the reliability
 table and the ``min_confidence`` that maximises decision accuracy (answered right plus
-unanswerable declined, by weight). The model is written to ``retrieval/answer/confidence.json``.
+unanswerable declined, by weight), after ``min_score``: the ranking score that 99% of right
+first answers reach, a secondary floor. The model is written to
+``retrieval/answer/confidence.json``.
 
     python -m benchmarks.train_confidence [--out PATH]
 """
@@ -39,6 +41,7 @@ VERSION = "2"
 HIDDEN = 16
 ALPHA = 1e-4
 FOLDS = 3
+SCORE_QUANTILE = 0.01
 
 
 @dataclass(frozen=True)
@@ -129,17 +132,22 @@ def observe(answerer: Answerer, articles: list[Article], items: list[Item]) -> O
                     np.array([title_of(i.question.paragraph_id) for i in items]))
 
 
-def decision_accuracy(confidence: np.ndarray, obs: Observed, threshold: float) -> float:
-    """(answered right + unanswerable declined) / all, by weight."""
+def decision_accuracy(confidence: np.ndarray, obs: Observed, threshold: float,
+                      floor: np.ndarray | None = None) -> float:
+    """(answered right + unanswerable declined) / all, by weight; answered when the
+    confidence reaches ``threshold`` (and, where ``floor`` is given, it is true)."""
     answered = confidence >= threshold
+    if floor is not None:
+        answered &= floor
     good = np.where(obs.answerable, answered & obs.right, ~answered)
     return float((good * obs.weight).sum() / obs.weight.sum())
 
 
-def choose_threshold(confidence: np.ndarray, obs: Observed) -> float:
+def choose_threshold(confidence: np.ndarray, obs: Observed,
+                     floor: np.ndarray | None = None) -> float:
     """The threshold (0.01 steps) with the best decision accuracy; the lowest of equals."""
     grid = np.round(np.arange(0.01, 1.0, 0.01), 2)
-    accuracy = [decision_accuracy(confidence, obs, t) for t in grid]
+    accuracy = [decision_accuracy(confidence, obs, t, floor) for t in grid]
     return float(grid[int(np.argmax(accuracy))])
 
 
@@ -178,7 +186,11 @@ def run(out: Path = MODEL_FILE) -> dict:
     obs = observe(answerer, articles, items)
     usable = ~np.isnan(obs.features).any(axis=1)
     oof = out_of_fold(obs, usable)
-    threshold = choose_threshold(oof, obs)
+    # The secondary floor: a ranking score below what 99% of right first answers reach.
+    scores = np.nan_to_num(obs.features[:, FEATURES.index("score")])
+    min_score = round(float(np.quantile(scores[obs.right], SCORE_QUANTILE)), 2)
+    floor = scores >= min_score
+    threshold = choose_threshold(oof, obs, floor)
     final = fit(obs.features[usable], obs.right[usable], obs.weight[usable])
     scaler, network = final.named_steps["standardscaler"], final.named_steps["mlpclassifier"]
     import sklearn
@@ -189,7 +201,9 @@ def run(out: Path = MODEL_FILE) -> dict:
         "out_of_fold_auroc_answerable_only": round(auroc(oof[obs.answerable],
                                                     obs.right[obs.answerable]), 4),
         "min_confidence": threshold,
-        "decision_accuracy_at_min_confidence": round(decision_accuracy(oof, obs, threshold), 4),
+        "min_score": min_score,
+        "decision_accuracy_at_min_confidence": round(decision_accuracy(oof, obs, threshold,
+                                                                       floor), 4),
     }
     model = ConfidenceModel(
         version=VERSION, features=FEATURES, mean=scaler.mean_, scale=scaler.scale_,
@@ -203,8 +217,8 @@ def run(out: Path = MODEL_FILE) -> dict:
     model.save(out)
     figures["seconds"] = round(time.perf_counter() - started, 1)
     print_report(figures, oof, obs, model)
-    print(f"\nmodel written to {out}; set answer.min_confidence = {threshold} in "
-          "config/default.toml")
+    print(f"\nmodel written to {out}; set answer.min_confidence = {threshold} and "
+          f"answer.min_score = {min_score} in config/default.toml")
     return figures
 
 

@@ -33,6 +33,9 @@ from retrieval.index import TfidfIndex
 # The confidence below which the bot says the articles do not answer: chosen by
 # benchmarks/train_confidence.py on its training data (see benchmarks/README.md).
 MIN_CONFIDENCE = 0.38
+# Secondary: never answer with a ranking score below what 99% of right answers reach in the
+# same training data.
+MIN_SCORE = 0.35
 VAGUE = ("The question is too vague to search for: it has no words beyond ones like "
          "\"what\", \"was\" or \"that\", or is a single word. Ask a whole question about "
          "something the articles might report (following up on an earlier answer is a "
@@ -50,6 +53,7 @@ class AnswerSettings:
 
     top_k: Annotated[int, Field(ge=1, le=50)] = 3
     min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = MIN_CONFIDENCE
+    min_score: Annotated[float, Field(ge=0.0)] = MIN_SCORE
     candidate_passages: Annotated[int, Field(ge=1, le=10_000)] = 30
     sentence_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
     duplicate_similarity: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
@@ -171,7 +175,8 @@ class Answerer:
             return Result(question, None, (), "The articles do not seem to cover this"
                           + (" with these filters." if filtered else "."))
         ranked = [self._answer(c) for c in scored]
-        if decide(ranked[0].confidence, self.settings.min_confidence):
+        if decide(ranked[0].confidence, self.settings.min_confidence, ranked[0].score,
+                  self.settings.min_score):
             return Result(question, ranked[0], tuple(ranked[1:k]), "")
         return Result(question, None, tuple(ranked[:k]), NOT_SURE)
 

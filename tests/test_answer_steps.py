@@ -31,18 +31,19 @@ def test_the_shipped_model_names_its_version_and_features():
     assert data["features"] == list(FEATURES) and data["version"] == model.version
 
 
-def test_the_configured_min_confidence_is_the_one_chosen_in_training():
-    chosen = load_model().about["min_confidence"]
-    assert load_settings(environ={}).answer.min_confidence == chosen
-    assert AnswerSettings().min_confidence == chosen
+def test_the_configured_minimums_are_the_ones_chosen_in_training():
+    about = load_model().about
+    defaults = load_settings(environ={}).answer
+    assert defaults.min_confidence == AnswerSettings().min_confidence == about["min_confidence"]
+    assert defaults.min_score == AnswerSettings().min_score == about["min_score"]
 
 
 def test_a_confidence_is_a_probability():
     model = load_model()
-    rows = np.vstack([model.mean, model.mean + 100 * model.scale, model.mean - 100 * model.scale])
+    rows = np.vstack([model.mean, model.mean + model.scale, model.mean - 1000 * model.scale])
     p = model.probability(rows)
     assert p.shape == (3,) and np.all((p >= 0) & (p <= 1))
-    assert p[1] != p[2]
+    assert len(set(p.round(6))) > 1
 
 
 def test_a_model_for_other_features_is_refused(tmp_path):
@@ -71,6 +72,8 @@ def test_answering_never_imports_scikit_learn(service, tmp_path):
 def test_decide_answers_at_or_above_the_minimum_only():
     assert decide(0.5, 0.5) and decide(0.9, 0.5)
     assert not decide(0.49, 0.5) and not decide(None, 0.0)
+    assert decide(0.9, 0.5, score=0.4, min_score=0.35)
+    assert not decide(0.9, 0.5, score=0.3, min_score=0.35)
 
 
 # ------------------------------------------------------------------------------ cues
