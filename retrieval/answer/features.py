@@ -36,11 +36,14 @@ def term_presence(index: TfidfIndex, sentence_ids: np.ndarray,
     boolean matrices, a row per sentence)."""
     matrix = index.sentence_matrix_
     in_sentence = matrix[sentence_ids][:, term_ids].toarray() > 0
+    # Every sentence of the candidates' passages in one slice, then summed per passage.
     passages = index.sentence_passage_[sentence_ids]
-    in_passage = np.zeros_like(in_sentence)
-    for row, passage in enumerate(passages):
-        lo, hi = index.passage_first_sentence_[passage], index.passage_first_sentence_[passage + 1]
-        in_passage[row] = (matrix[lo:hi][:, term_ids].getnnz(axis=0) > 0)
+    starts = index.passage_first_sentence_[passages]
+    ends = index.passage_first_sentence_[passages + 1]
+    members = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
+    counts = matrix[members][:, term_ids].toarray() > 0
+    offsets = np.concatenate([[0], np.cumsum(ends - starts)[:-1]]).astype(np.int64)
+    in_passage = np.add.reduceat(counts.astype(np.int32), offsets, axis=0) > 0
     return in_sentence, in_passage
 
 
