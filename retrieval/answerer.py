@@ -23,7 +23,7 @@ from retrieval.answer.cues import (AnswerType, QuestionCues, date_factor, negate
                                    type_matches)
 from retrieval.answer.decide import NOT_SURE, decide
 from retrieval.answer.features import candidate_features
-from retrieval.answer.fold import fold_duplicates
+from retrieval.answer.fold import MAX_FOLD_WINDOW, fold_duplicates  # noqa: F401 (re-exported)
 from retrieval.answer.query import Query, read_query
 from retrieval.corpus import Article
 from retrieval.dates import PartialDate
@@ -246,8 +246,10 @@ class Answerer:
                 return article.text[index.sentence_start_[i]:index.sentence_end_[i]]
             return None
 
+        quote = article.text[index.sentence_start_[sid]:index.sentence_end_[sid]]
+        index.check_quote(sid, quote)  # verbatim only if it is the sentence indexed
         return Answer(
-            text=article.text[index.sentence_start_[sid]:index.sentence_end_[sid]],
+            text=quote,
             article_id=article.id, title=article.title, source=article.source,
             date=article.date, url=article.url, score=round(scored.score, 4),
             before=sentence(sid - 1), after=sentence(sid + 1),

@@ -5,7 +5,9 @@ The object is made once at the edge (a CLI command, the bot's start) and handed 
 nothing deeper reads files or the environment."""
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,7 +35,8 @@ class CorpusSettings(_Section):
 
 
 class IndexSettings(_Section):
-    dir: Path
+    dir: Path | None = None
+    cache_dir: Path | None = None
     auto_rebuild: bool = True
 
 
@@ -86,18 +89,34 @@ class Settings(_Section):
     repl: ReplSettings = ReplSettings()
     discord: DiscordSettings = DiscordSettings()
 
+    @property
+    def index_dir(self) -> Path:
+        """Where the index of the configured corpus lives: ``index.dir`` when set, else a
+        directory of its own under ``index.cache_dir``, named after the corpus and keyed by
+        its resolved path, so that each corpus keeps its own index."""
+        if self.index.dir is not None:
+            return self.index.dir
+        corpus = self.corpus.path.expanduser().resolve()
+        key = hashlib.blake2b(str(corpus).encode("utf-8", "surrogatepass"),
+                              digest_size=8).hexdigest()
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", corpus.name)[:40] or "corpus"
+        cache = self.index.cache_dir or Path("~/.cache/qabot").expanduser()
+        return cache / f"{name}-{key}"
+
     def with_overrides(self, **values: Any) -> "Settings":
         """A copy with dotted keys replaced, e.g. ``with_overrides(**{"answer.top_k": 5})``;
         validated like a config file."""
         data = self.model_dump()
         for dotted, value in values.items():
             section, _, key = dotted.partition(".")
+            if (section, key) in _PATH_KEYS and isinstance(value, str) and value:
+                value = Path(value).expanduser()  # `--index-dir=~/idx` comes unexpanded
             data.setdefault(section, {})[key] = value
         return _validate(data, "command line")
 
 
-_PATH_KEYS = {("corpus", "path"), ("index", "dir"), ("repl", "history_file"),
-              ("discord", "token_file")}
+_PATH_KEYS = {("corpus", "path"), ("index", "dir"), ("index", "cache_dir"),
+              ("repl", "history_file"), ("discord", "token_file")}
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -108,8 +127,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} does not exist") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except ValueError as exc:  # TOMLDecodeError, UnicodeDecodeError, an integer > 4,300 digits
+        raise ConfigError(f"config file {path} is not valid TOML: "
+                          f"{str(exc).split(';')[0]}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} is not valid TOML: nested too deeply") from None
     return _resolve_paths(data, path.parent)
 
 
@@ -132,7 +154,7 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any], origin: str) -> dict[
         if isinstance(value, dict):
             if key in merged and not isinstance(merged[key], dict):
                 raise ConfigError(f"{key}: expected a value, got a table [{origin}]")
-            merged[key] = _merge(merged.get(key, {}), value, origin)
+            merged[key] = {**merged.get(key, {}), **value}  # tables hold values: one level
         else:
             merged[key] = value
     return merged
@@ -168,7 +190,9 @@ def _validate(data: dict[str, Any], origin: str) -> Settings:
         elif error["type"] == "missing":
             message = "missing"
         else:
-            message = f"{error['msg']} (got {error.get('input')!r})"
+            got = repr(error.get("input"))
+            got = got if len(got) <= 80 else f"{got[:60]}... ({len(got):,} characters)"
+            message = f"{error['msg']} (got {got})"
         raise ConfigError(f"{key}: {message} [{origin}]") from None
 
 
@@ -188,4 +212,15 @@ def load_settings(config_file: str | Path | None = None,
     if env:
         data = _merge(data, env, "environment")
         origins.append("environment")
+    index = data.setdefault("index", {})
+    if isinstance(index, dict) and index.get("cache_dir") is None:
+        index["cache_dir"] = _user_cache(environ)
     return _validate(data, ", ".join(origins))
+
+
+def _user_cache(environ: Mapping[str, str]) -> Path:
+    """The user's cache directory for qabot, as the XDG base directory rules say."""
+    base = environ.get("XDG_CACHE_HOME", "")
+    if not base or not Path(base).is_absolute():
+        base = str(Path(environ.get("HOME") or Path.home()) / ".cache")
+    return Path(base) / "qabot"

@@ -157,3 +157,36 @@ def test_config_errors_name_the_key(settings, tmp_path):
 def test_usage_errors_are_argparse_one_liners(settings):
     done = run_cli(settings, "ask", "q", "--top-k", "0")
     assert done.returncode == 2 and "must be 1 or more" in done.stderr
+
+
+def test_each_corpus_keeps_its_own_index(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"id": "a", "title": "T", "source": "S", "text":
+                                 "The penguins welcomed a new keeper in the spring."}) + "\n")
+    assert main(["index", "--corpus", str(ROOT / "corpus")]) == 0
+    bundled = capsys.readouterr().out
+    assert main(["index", "--corpus", str(other)]) == 0
+    assert main(["index", "--corpus", str(ROOT / "corpus")]) == 0
+    again = capsys.readouterr().out.splitlines()
+    assert again[0].startswith("index built: 1 articles")
+    assert again[1].startswith("index up to date: 5 articles")  # not overwritten by the other
+    paths = [line.split(" in ")[-1].rsplit(" (", 1)[0] for line in [bundled.strip(), *again]]
+    assert paths[0] == paths[2] != paths[1]
+    assert all(Path(p).is_relative_to(tmp_path / "cache" / "qabot") for p in paths)
+
+
+def test_a_tilde_in_a_path_flag_is_the_home_directory(tmp_path: Path, monkeypatch, capsys):
+    """`--index-dir=~/idx` reaches us unexpanded (the shell expands ~ only at a word's start):
+    it made a directory named '~' in the current directory."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    (home / "c.jsonl").write_text(json.dumps({
+        "id": "a", "title": "Penguins", "source": "Daily",
+        "text": "The penguins of the southern colony welcomed a new keeper in the spring."}) + "\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    assert main(["index", "--corpus", "~/c.jsonl", "--index-dir=~/idx"]) == 0
+    assert str(home / "idx") in capsys.readouterr().out
+    assert (home / "idx" / "CURRENT").is_file() and list(work.iterdir()) == []

@@ -71,3 +71,31 @@ def test_every_default_key_is_documented_in_the_readme():
     for table, values in defaults.items():
         for key in values:
             assert f"`{table}.{key}`" in readme, f"{table}.{key} is not in README.md"
+
+
+@pytest.mark.parametrize(("toml", "message"), [
+    ("[answer]\ntop_k = " + "1" * 5000 + "\n", "4300 digits"),
+    ("x = " + "[" * 2000 + "]" * 2000 + "\n", "nested too deeply"),
+    ("x = " + "{a = " * 2000 + "1" + "}" * 2000 + "\n", "nested too deeply"),
+    ("[" + ".".join(["a"] * 5000) + "]\n", "a: unknown key"),
+    ("[answer." + ".".join(["a"] * 5000) + "]\n", "answer.a: unknown key"),
+    ("[retrieval]\nstem = " + "[" * 300 + "]" * 300 + "\n", "retrieval.stem: Input should"),
+    ("[retrieval]\nweighting = '" + "x" * 5000 + "'\n", "retrieval.weighting: Input should"),
+])
+def test_a_config_file_with_a_huge_integer_or_deep_nesting_is_one_line(
+        tmp_path: Path, toml: str, message: str):
+    user = tmp_path / "bad.toml"
+    user.write_text(toml)
+    with pytest.raises(ConfigError) as info:
+        load_settings(user, environ={})
+    assert message in str(info.value)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 300
+
+
+def test_a_config_file_that_crashed_is_one_line_on_the_command_line(tmp_path: Path, capsys):
+    from bot.cli import main
+    user = tmp_path / "bad.toml"
+    user.write_text("[answer]\ntop_k = " + "1" * 5000 + "\n")
+    assert main(["ask", "q", "--config", str(user)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("qabot: config file ") and str(user) in err and "\n" not in err

@@ -8,6 +8,11 @@ import numpy as np
 from retrieval.index import TfidfIndex
 
 
+# At most this many candidates, best first, are compared for near-duplicates: the work of
+# one question stays bounded however many copies of a sentence the corpus holds.
+MAX_FOLD_WINDOW = 256
+
+
 @dataclass(frozen=True)
 class Folded:
     """A kept candidate: its ``row`` in the ranked order and the other articles (numbers)
@@ -23,7 +28,9 @@ def fold_duplicates(index: TfidfIndex, sentence_ids: np.ndarray, k: int,
     first), at most ``k`` of them, each naming the other articles that report it. Sentences
     are near-identical when the cosine of their term weights is at least ``similarity``."""
     # Cosines are computed among the best ``window`` candidates at once (one sparse
-    # product); the window doubles when its candidates run out before k distinct ones.
+    # product); the window doubles when its candidates run out before k distinct ones,
+    # up to MAX_FOLD_WINDOW (fewer than k answers beyond it).
+    sentence_ids = sentence_ids[:MAX_FOLD_WINDOW]
     window = 2 * k + 10
     while True:
         rows = min(window, sentence_ids.size)
