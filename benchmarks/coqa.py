@@ -132,7 +132,7 @@ def build(overrides: dict[str, float] | None = None) -> tuple[Answerer, Bm25Sent
     articles = list(corpus.articles)
     index = settings.retrieval.index().fit(articles, fingerprint="coqa-cnn")
     conversation = replace(settings.conversation, **(overrides or {}))
-    answerer = Answerer(index, articles, settings.answer, conversation)
+    answerer = Answerer(index, articles, settings.answer, conversation=conversation)
     bm25 = Bm25Sentences(index, articles)
     spans = [(int(index.sentence_start_[i]), int(index.sentence_end_[i])) for i in bm25.ids]
     return answerer, bm25, spans

@@ -1,6 +1,7 @@
-"""Every benchmark in one run: answer quality on SQuAD (ours beside bm25s), follow-up
-questions on CoQA-CNN conversations (ours beside bm25s with the previous question), then
-speed and size at scale (ours beside bm25s), each printing a table and writing JSON to
+"""Every benchmark in one run: answer quality on SQuAD (ours beside bm25s), abstention on
+SQuAD 2.0 (ours beside bm25s's top score; quick: 2,000 questions), follow-up questions on
+CoQA-CNN conversations (ours beside bm25s with the previous question), then speed and
+size at scale (ours beside bm25s), each printing a table and writing JSON to
 benchmarks/results/, plus a plot of latency and memory against corpus size.
 
     python -m benchmarks.run          # quick: all SQuAD and CoQA-CNN questions; 1k-100k passages
@@ -12,7 +13,7 @@ import argparse
 import sys
 import time
 
-from benchmarks import coqa, quality, speed
+from benchmarks import abstention, coqa, quality, speed
 from benchmarks.data import SQUAD_DEV
 
 QUICK_SIZES = [1_000, 10_000, 100_000]
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     suffix = "-full" if args.full else ""
     quality.run(None, quality.RESULTS / f"quality{suffix}.json")
+    abstention.run(None if args.full else 2000, abstention.RESULTS / f"abstention{suffix}.json")
     if coqa.COQA.exists():
         coqa.run(coqa.SPLITS, coqa.RESULTS / f"coqa{suffix}.json")
     else:

@@ -69,8 +69,8 @@ class Repl:
             self.console.print(f"[dim]{len(self.last.alternatives)} more: :more · "
                                "paragraph: :context[/]")
         elif self.last.answer is None:
-            self.console.print("[dim]" + (":more shows the closest sentences, below the "
-                                          "confidence threshold" if self.last.alternatives else
+            self.console.print("[dim]" + (":more lists every candidate with its confidence"
+                                          if self.last.alternatives else
                                           "Try other words; :sources lists the articles") + "[/]")
         return True
 

@@ -18,17 +18,11 @@ _KEEP = frozenset({"first", "last", "least", "most", "never", "no", "not", "noth
                    "against", "before", "after", "during", "since", "until", "without"})
 
 
-# Forms of "do" missing from scikit-learn's list (which has "do" and "done"): without them
-# "What else did he say?" names a word that no article of a small corpus contains.
-_ALSO_STOP = frozenset({"did", "does", "doing"})
-
-
 def english_stop_words() -> frozenset[str]:
-    """scikit-learn's English stop words, less the words in ``_KEEP``, plus ``_ALSO_STOP``.
-    Imported on first use: scikit-learn takes most of a second to import, and a loaded index
-    carries its own list."""
+    """scikit-learn's English stop words, less the words in ``_KEEP``. Imported on first use:
+    scikit-learn takes most of a second to import, and a loaded index carries its own list."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-    return frozenset((ENGLISH_STOP_WORDS - _KEEP) | _ALSO_STOP)
+    return frozenset(ENGLISH_STOP_WORDS - _KEEP)
 
 
 @dataclass(frozen=True)
@@ -60,10 +54,11 @@ class Analyzer:
             object.__setattr__(self, "stop_list", english_stop_words())
         return self.stop_list  # type: ignore[return-value]
 
-    def words(self, text: str) -> list[str]:
-        """Normalised word tokens, before stop-word removal and stemming."""
-        text = unicodedata.normalize("NFKC", text)
-        return _TOKEN.findall(_APOSTROPHE_S.sub("", text).casefold())
+    def words(self, text: str, *, keep_case: bool = False) -> list[str]:
+        """Normalised word tokens, before stop-word removal and stemming (case-folded unless
+        ``keep_case``)."""
+        text = _APOSTROPHE_S.sub("", unicodedata.normalize("NFKC", text))
+        return _TOKEN.findall(text if keep_case else text.casefold())
 
     def __call__(self, text: str) -> list[str]:
         tokens = self.words(text)

@@ -154,7 +154,7 @@ def read_in_context(question: str, own_terms: Iterable[str], conversation: Conve
     prior: dict[str, float] = {}
     for age, turn in enumerate(reversed(turns), start=1):
         weight = settings.decay ** age
-        for term in set(turn.terms):
+        for term in dict.fromkeys(turn.terms):   # in the order asked: stable output
             if term not in terms:
                 carried[term] = max(carried.get(term, 0.0), weight)
     if carried:

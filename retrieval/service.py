@@ -138,7 +138,7 @@ class QAService:
                     raise IndexLocationError(message) from None
                 log.warning("%s; answering from memory", message)
         state = _State(corpus, index, Answerer(index, corpus.articles, settings.answer,
-                                                 settings.conversation))
+                                                 conversation=settings.conversation))
         report = LoadReport(len(corpus), index.n_passages, index.n_sentences, rebuilt, reason,
                             round(time.perf_counter() - started, 3), index_dir)
         return state, report

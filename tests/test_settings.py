@@ -24,7 +24,7 @@ def test_user_file_overrides_and_resolves_paths_next_to_itself(tmp_path: Path):
     settings = load_settings(user, environ={})
     assert settings.corpus.path == user.parent / "articles.jsonl"
     assert settings.answer.top_k == 7
-    assert settings.answer.threshold == load_settings(environ={}).answer.threshold
+    assert settings.answer.min_confidence == load_settings(environ={}).answer.min_confidence
 
 
 def test_environment_overrides_the_user_file(tmp_path: Path):
@@ -38,7 +38,7 @@ def test_environment_overrides_the_user_file(tmp_path: Path):
 
 @pytest.mark.parametrize(("toml", "message"), [
     ("[answer]\ntop_k = 0\n", "answer.top_k: Input should be greater than or equal to 1 (got 0)"),
-    ("[answer]\nthreshold = 'high'\n", "answer.threshold: Input should be a valid number"),
+    ("[answer]\nmin_confidence = 'high'\n", "answer.min_confidence: Input should be a valid number"),
     ("[answer]\ntopk = 3\n", "answer.topk: unknown key"),
     ("[colour]\nx = 1\n", "colour: unknown key"),
     ("[retrieval]\nstem = 'maybe'\n", "retrieval.stem: Input should be a valid boolean"),

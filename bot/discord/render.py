@@ -13,7 +13,7 @@ from typing import Final
 
 import discord
 
-from bot.render import followup_hint
+from bot.render import confidence_words, followup_hint
 from retrieval.answerer import Answer, Result, SourceRef
 from retrieval.corpus import Article
 from retrieval.dates import human_date
@@ -124,8 +124,9 @@ def quote_with_citation(answer: Answer, limit: int) -> str:
     return f"{blockquote(shorten(plain(answer.text), room))}\n{cite}"
 
 
-def confidence(score: float) -> str:
-    return f"{score:.2f}"
+def confidence(answer: Answer) -> str:
+    """The calibrated confidence (a probability) in words and as a percentage."""
+    return confidence_words(answer.confidence)
 
 
 # ----------------------------------------------------------------------------- embeds
@@ -141,7 +142,7 @@ def answer_embed(result: Result) -> discord.Embed:
     if answer.also_in:
         embed.add_field(name="Also reported by", inline=False,
                         value="\n".join(citation(ref).replace("\n", " · ") for ref in answer.also_in))
-    embed.add_field(name="Confidence", value=confidence(answer.score), inline=True)
+    embed.add_field(name="Confidence", value=confidence(answer), inline=True)
     hint = followup_hint(result)
     if hint is not None:
         text = plain(hint[0].upper() + hint[1:]) + " (/new starts afresh)"
@@ -170,7 +171,7 @@ def alternatives_embed(result: Result) -> discord.Embed:
     embed = discord.Embed(colour=ANSWER_COLOUR, title=title)
     first = 2 if result.answer is not None else 1
     for rank, alt in enumerate(result.alternatives[:FIELD_COUNT_LIMIT], start=first):
-        embed.add_field(name=f"{rank}. Confidence {confidence(alt.score)}",
+        embed.add_field(name=f"{rank}. Confidence: {confidence(alt)}",
                         value=quote_with_citation(alt, FIELD_VALUE_LIMIT), inline=False)
     if not result.alternatives:
         embed.description = "There are no other answers to this question."
