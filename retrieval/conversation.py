@@ -255,26 +255,3 @@ def sentence_factor(query: ContextQuery, sentence_ids: np.ndarray, index: TfidfI
     for ref in query.avoid:
         factor = np.where(sentence_ids == sentence_id(index, number, ref), 0.0, factor)
     return factor
-
-
-def follow_up_score(index: TfidfIndex, sid: int, query: ContextQuery,
-                    sentence_weight: float) -> float:
-    """The score a follow-up's answer (sentence ``sid``) is judged by: the conversation's
-    preferences only choose among sentences, so this is the sentence's blended score for the
-    question with its carried words (or for its own words alone, when higher); but when the
-    question names a word no article knows ("And what is the weather like there today?"),
-    for its own words alone, so that an off-corpus question stays unanswered inside a
-    conversation too. A question with no words of its own is judged on the carried words."""
-    def blended(term_ids: np.ndarray, weights: np.ndarray) -> float:
-        if term_ids.size == 0:
-            return 0.0
-        p_score = float(index.passage_scores(term_ids, weights)[index.sentence_passage_[sid]])
-        s_score = float(index.sentence_scores(np.array([sid]), term_ids, weights)[0])
-        return sentence_weight * s_score + (1.0 - sentence_weight) * p_score
-
-    own = without_context(query).terms
-    own_ids, own_weights = index.weighted_query_vector(own)
-    alone = blended(own_ids, own_weights)
-    if own_ids.size < len(own):          # a word of the question is in no article
-        return alone
-    return max(alone, blended(*index.weighted_query_vector(query.terms)))
