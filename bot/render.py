@@ -3,9 +3,10 @@ JSON-ready dict. No ranking or filtering happens here."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
@@ -62,15 +63,47 @@ def citation(answer: Answer | SourceRef) -> Text:
     return line
 
 
+# Quotation marks a sentence may open or close with: it then carries its own marks.
+_OPENING_MARKS = ("“", "\"", "„", "«", "‘", "'")
+
+
+def quoted(text: str) -> str:
+    """``text`` between “ and ”, or as it is when it opens with a quotation mark itself: a
+    sentence that starts by quoting someone is not shown as ``““We will ...``."""
+    return text if text.startswith(_OPENING_MARKS) else f"“{text}”"
+
+
+def _url_line(url: str) -> Text:
+    """A link on a line of its own, never broken: terminals recognise it whole (a long one
+    runs past the edge rather than being cut in two)."""
+    return Text("    " + url, style="dim", no_wrap=True, overflow="ignore")
+
+
+@dataclass(frozen=True)
+class Hanging:
+    """``label`` then ``text`` wrapped at word boundaries, its wrapped lines starting under
+    its first character (a hanging indent), with no padding after the words."""
+
+    label: Text
+    text: Text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        indent = self.label.cell_len
+        width = max(options.max_width - indent, 10)
+        for i, line in enumerate(self.text.wrap(console, width)):
+            line.rstrip()
+            yield Text.assemble(self.label if i == 0 else " " * indent, line)
+
+
 def render_answer(answer: Answer, *, rank: int | None = None) -> RenderableType:
-    """The quote, then where it comes from, its link and its score."""
-    quote = Text()
-    if rank is not None:
-        quote.append(f"{rank}. ", style="bold")
-    quote.append("“" + answer.text + "”", style="bold")
-    lines: list[RenderableType] = [quote, Text("  — ").append_text(citation(answer))]
+    """The quote, then where it comes from, its link and its score. Text wraps at word
+    boundaries to the console's width."""
+    quote = Text(quoted(answer.text), style="bold")
+    lines: list[RenderableType] = [
+        Hanging(Text(f"{rank}. " if rank is not None else "", style="bold"), quote),
+        Hanging(Text("  — "), citation(answer))]
     if answer.url:
-        lines.append(Text("    " + answer.url, style="dim"))
+        lines.append(_url_line(answer.url))
     for ref in answer.also_in:
         lines.append(Text("  also reported by ", style="dim").append_text(citation(ref)))
     lines.append(Text(f"    score {answer.score:.2f}", style="dim"))
@@ -104,13 +137,14 @@ def render_context(answer: Answer) -> RenderableType:
 
 
 def render_sources(articles: Iterable[Article]) -> Table:
-    """A table of the corpus's articles."""
-    table = Table(title="Articles in the corpus", show_lines=False, expand=False)
+    """A table of the corpus's articles that reads at 80 columns: the title gets the room,
+    the id goes under it (dim), the source wraps at words."""
+    table = Table(title="Articles in the corpus", show_lines=True, expand=True)
     table.add_column("Date", style="green", no_wrap=True)
-    table.add_column("Source", style="cyan")
-    table.add_column("Title")
-    table.add_column("Id", style="dim", no_wrap=True)
+    table.add_column("Source", style="cyan", ratio=1, min_width=8)
+    table.add_column("Title and id", ratio=2, min_width=20)
     for article in articles:
-        title = Text(article.title, style=f"link {article.url}" if article.url else "")
-        table.add_row(human_date(article.date), article.source, title, article.id)
+        cell = Text(article.title, style=f"link {article.url}" if article.url else "")
+        cell.append("\n" + article.id, style="dim")
+        table.add_row(human_date(article.date), article.source, cell)
     return table
