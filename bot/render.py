@@ -15,6 +15,14 @@ from retrieval.corpus import Article
 from retrieval.dates import human_date
 
 
+def screen(**options: Any) -> Console:
+    """A console for people: at a terminal, text wraps at word boundaries to its width; into
+    a pipe or a file, each paragraph stays one line (for grep, and for a pager to wrap)."""
+    console = Console(highlight=False, **options)
+    console.soft_wrap = not console.is_terminal
+    return console
+
+
 def answer_to_dict(answer: Answer) -> dict[str, Any]:
     """The JSON shape of one answer."""
     return {
@@ -88,6 +96,9 @@ class Hanging:
     text: Text
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if options.no_wrap:   # soft wrap: one line, whatever its length
+            yield Text.assemble(self.label, self.text, no_wrap=True, overflow="ignore")
+            return
         indent = self.label.cell_len
         width = max(options.max_width - indent, 10)
         for i, line in enumerate(self.text.wrap(console, width)):

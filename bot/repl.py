@@ -17,7 +17,8 @@ from rich.console import Console, RenderableType
 from rich.markup import escape
 
 from bot.filters import FilterError, corpus_years, resolve_source
-from bot.render import render_alternatives, render_context, render_result, render_sources
+from bot.render import (render_alternatives, render_context, render_result, render_sources,
+                        screen)
 from retrieval.answerer import Filters, Result
 from retrieval.errors import QABotError
 from retrieval.service import QAService
@@ -58,7 +59,7 @@ class Repl:
 
     service: QAService
     settings: Settings
-    console: Console = field(default_factory=lambda: Console(highlight=False))
+    console: Console = field(default_factory=screen)
     top_k: int = 0
     filters: Filters = field(default_factory=Filters)
     last: Result | None = None
