@@ -59,8 +59,40 @@ def test_the_readme_json_example_is_real(capsys, settings):
     assert json.loads(capsys.readouterr().out) == example
 
 
-if __name__ == "__main__":   # print the README's REPL session as the bot gives it now
+def _markdown_as_read(text: str) -> str:
+    """Discord markdown as a reader sees it: bold marks and escapes gone, a link as its
+    label followed by where it leads."""
+    text = re.sub(r"\[(.+?)\]\((\S+?)\)", r"\1  ← links to \2", text)
+    return re.sub(r"\\(.)", r"\1", text.replace("**", ""))
+
+
+def discord_answer(service, question: str) -> str:
+    """The Discord bot's answer embed to ``question``, rendered as text (as in the README)."""
+    from bot.discord.render import answer_embed
+    from bot.discord.views import AnswerView
+
+    result = service.ask(question)
+    embed = answer_embed(result)
+    lines = [*(embed.description or "").split("\n")]
+    for embed_field in embed.fields:
+        lines += ["", str(embed_field.name), *_markdown_as_read(str(embed_field.value)).split("\n")]
+    if embed.footer.text:
+        lines += ["", embed.footer.text]
+    shown = [("┃ " + line).rstrip() for line in lines]
+    buttons = [item.__discord_ui_model_kwargs__["label"]          # as the decorators set them
+               for item in AnswerView.__view_children_items__.values()]  # type: ignore[attr-defined]
+    return "\n".join(shown + ["  ".join(f"[ {label} ]" for label in buttons)])
+
+
+def test_the_readme_discord_example_is_real(service):
+    example = _block("An answer looks like this")
+    assert example == discord_answer(service, "What is the Dima Yakovlev Law?")
+
+
+if __name__ == "__main__":   # print the README's examples as the bot gives them now
     from retrieval.service import QAService
     from retrieval.settings import load_settings
     settings = load_settings(environ={}).with_overrides(**{"repl.history_file": None})
-    sys.stdout.write(session(QAService(settings), settings, _readme_questions()) + "\n")
+    service = QAService(settings)
+    sys.stdout.write(session(service, settings, _readme_questions()) + "\n\n")
+    sys.stdout.write(discord_answer(service, "What is the Dima Yakovlev Law?") + "\n")
