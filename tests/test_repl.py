@@ -71,3 +71,39 @@ def test_prompt_loop_ctrl_c_ctrl_d_and_history(service, settings, tmp_path):
     assert "Dima Yakovlev Law" in text and text.rstrip().endswith("bye")
     assert "What is the Dima Yakovlev Law?" in history.read_text()
     assert "half typed" not in text
+
+
+def test_blank_input_is_not_kept_in_the_history(service, settings, tmp_path):
+    history = tmp_path / "history"
+    settings = settings.with_overrides(**{"repl.history_file": str(history)})
+    repl, out = make_repl(service, settings)
+    with create_pipe_input() as pipe:
+        pipe.send_text("   \r")
+        pipe.send_text("What is the Dima Yakovlev Law?\r")
+        pipe.send_text("\t \r")
+        pipe.send_text("\x04")
+        assert repl.run(input=pipe, output=DummyOutput()) == 0
+    kept = [line for line in history.read_text().splitlines() if line.startswith("+")]
+    assert kept == ["+What is the Dima Yakovlev Law?"]
+
+
+def test_a_history_file_in_a_missing_directory_creates_no_directory(service, settings,
+                                                                      tmp_path):
+    missing = tmp_path / "nonexistent" / "dir"
+    settings = settings.with_overrides(**{"repl.history_file": str(missing / "h")})
+    repl, out = make_repl(service, settings)
+    with create_pipe_input() as pipe:
+        pipe.send_text("What is the Dima Yakovlev Law?\r\x04")
+        assert repl.run(input=pipe, output=DummyOutput()) == 0
+    assert not (tmp_path / "nonexistent").exists()
+    assert f"history not saved: the directory {missing} does not exist" in out.getvalue()
+    assert "Dima Yakovlev Law" in out.getvalue()
+
+
+def test_pasted_lines_are_each_asked_and_bare_commands_work(service, settings):
+    repl, out = make_repl(service, settings)
+    assert repl.handle("What is the Dima Yakovlev Law?\nWho is Sergey Magnitsky?\n")
+    assert out.getvalue().count("score ") == 2
+    assert repl.handle("HELP") and ":source NAME" in out.getvalue()
+    assert repl.handle(":sources now") and ":sources takes no argument" in out.getvalue()
+    assert repl.handle("exit") is False
