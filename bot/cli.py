@@ -66,6 +66,15 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+class _VersionAction(argparse.Action):
+    """``--version``, the package metadata read only when asked (it costs start-up time)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        print(f"qabot {_version()}")
+        parser.exit()
+
+
 # Examples shown at the end of each command's --help.
 EXAMPLES = {
     "qabot": """\
@@ -116,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="qabot", description="Answers questions about news articles with an exact quote, "
                                   "its source and its date.", epilog=EXAMPLES["qabot"],
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"qabot {_version()}")
+    parser.add_argument("--version", action=_VersionAction, nargs=0,
+                        help="show the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
