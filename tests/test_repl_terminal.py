@@ -96,3 +96,22 @@ def test_without_a_terminal_questions_are_read_line_by_line(settings):
                                   "adopting Russian orphans.”\n")
     assert ":source NAME" in done.stdout and done.stdout.endswith("answers ranked: 1\n")
     assert not re.search(r"bye|qabot —", done.stdout)
+
+
+def test_qabot_ask_wraps_at_word_boundaries_at_a_terminal(service, settings):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QABOT_")}
+    terminal = Terminal([sys.executable, "-m", "bot", "ask", "Who announced an end to the "
+                         "reset in Russian-American relations?", "--index-dir",
+                         str(settings.index.dir)], columns=80, cwd=ROOT, env=env)
+    try:
+        assert terminal.wait(timeout=60) == 0
+        shown = terminal.read_until(r"Other answers:(?s:.*)score [0-9.]+\s*$", timeout=5)
+        shown = shown[shown.index("“"):]
+    finally:
+        terminal.close()
+    _words_intact(shown, "“Russia’s Foreign Minister Sergei Lavrov has announced an end to "
+                         "‘reset’ in Russian-American relations, while also acknowledging its "
+                         "positive impact and adding that Russia wanted constructive "
+                         "interaction with the U.S.”")
+    first = shown.splitlines()[0]
+    assert first == "“Russia’s Foreign Minister Sergei Lavrov has announced an end to ‘reset’ in"
