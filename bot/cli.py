@@ -118,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="FILE", help="a TOML file overriding config/default.toml")
     common.add_argument("--corpus", metavar="PATH", help="a corpus directory or .jsonl file")
-    common.add_argument("--index-dir", metavar="DIR", help="where the index is saved")
+    common.add_argument("--index-dir", metavar="DIR",
+                        help="where the index is saved (default: one directory per corpus "
+                             "under the user's cache directory)")
     common.add_argument("-v", "--verbose", action="store_true", help="log progress and tracebacks")
 
     parser = argparse.ArgumentParser(
@@ -237,9 +239,11 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
-def _service(settings: Settings, *, rebuild: bool = False) -> QAService:
+def _service(settings: Settings, *, rebuild: bool = False,
+             save_required: bool = False) -> QAService:
     """The service, with a progress bar while indexing when a person watches standard error."""
-    return QAService(settings, progress=sys.stderr.isatty(), rebuild=rebuild)
+    return QAService(settings, progress=sys.stderr.isatty(), rebuild=rebuild,
+                     save_required=save_required)
 
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
@@ -433,10 +437,10 @@ def _run_batch(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.with_overrides(**{"index.auto_rebuild": True})
-    report = _service(settings, rebuild=args.force).last_load
+    report = _service(settings, rebuild=args.force, save_required=True).last_load
     state = "built" if report.rebuilt else "up to date"
     print(f"index {state}: {report.articles:,} articles, {report.passages:,} passages, "
-          f"{report.sentences:,} sentences in {settings.index.dir} ({report.seconds:.2f} s)")
+          f"{report.sentences:,} sentences in {report.index_dir} ({report.seconds:.2f} s)")
     return 0
 
 

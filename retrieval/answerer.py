@@ -25,6 +25,9 @@ _LATEST = re.compile(r"\b(latest|most recent(ly)?|newest|recent(ly)?|current(ly)
                      r"last (?:time|report|news))\b", re.IGNORECASE)
 _EARLIEST = re.compile(r"\b(earliest|oldest|initially|originally|at first|first (?:time|report|"
                        r"news|mention))\b", re.IGNORECASE)
+# At most this many candidates, best first, are compared for near-duplicates: the work of
+# one question stays bounded however many copies of a sentence the corpus holds.
+MAX_FOLD_WINDOW = 256
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Question-type cues: a question asking when wants a sentence with a date in it, one asking
 # how many or how much a sentence with a number.
@@ -236,7 +239,9 @@ class Answerer:
         """Keep the best of each group of near-identical sentences, naming the other articles
         that report it; stop once ``k`` distinct answers are found."""
         # Cosines are computed among the best ``window`` candidates at once (one sparse
-        # product); the window doubles when its candidates run out before k distinct ones.
+        # product); the window doubles when its candidates run out before k distinct ones,
+        # up to MAX_FOLD_WINDOW (fewer than k answers beyond it).
+        sentence_ids, scores = sentence_ids[:MAX_FOLD_WINDOW], scores[:MAX_FOLD_WINDOW]
         window = 2 * k + 10
         while True:
             rows = min(window, sentence_ids.size)
@@ -275,8 +280,10 @@ class Answerer:
                 return article.text[index.sentence_start_[i]:index.sentence_end_[i]]
             return None
 
+        quote = article.text[index.sentence_start_[sid]:index.sentence_end_[sid]]
+        index.check_quote(sid, quote)  # verbatim only if it is the sentence indexed
         return Answer(
-            text=article.text[index.sentence_start_[sid]:index.sentence_end_[sid]],
+            text=quote,
             article_id=article.id, title=article.title, source=article.source,
             date=article.date, url=article.url, score=round(score, 4),
             before=sentence(sid - 1), after=sentence(sid + 1),

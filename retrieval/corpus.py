@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
+import time
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -22,6 +25,8 @@ from typing import Any
 
 from retrieval.dates import PartialDate
 from retrieval.errors import CorpusError
+
+log = logging.getLogger(__name__)
 
 FRONT_MATTER_FENCE = "+++"
 _OPTIONAL_FIELDS = ("date", "url", "author")
@@ -49,6 +54,7 @@ class Corpus:
     articles: tuple[Article, ...]
     fingerprint: str
     location: str
+    files: tuple["CorpusFile", ...] = ()
 
     def __len__(self) -> int:
         return len(self.articles)
@@ -84,6 +90,20 @@ def article_from_record(record: Mapping[str, Any], where: str) -> Article:
     return Article(**values)
 
 
+def _refuse_surrogates(record: Mapping[str, Any], where: str) -> None:
+    """A lone surrogate (a JSON escape such as ``\\ud800`` with no pair) is no character: it
+    cannot be segmented, saved or shown."""
+    for name, value in record.items():
+        if not isinstance(value, str):
+            continue
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise CorpusError(f"{where}: field {name!r} holds a lone surrogate escape "
+                              f"(\\u{ord(value[exc.start]):04x} at character {exc.start}); "
+                              "it is not text") from None
+
+
 def parse_article_file(raw: str, where: str) -> Article:
     """Split an article file into its TOML front matter and its verbatim text."""
     first, sep, rest = raw.partition("\n")
@@ -99,12 +119,15 @@ def parse_article_file(raw: str, where: str) -> Article:
             break
         if not sep:
             raise CorpusError(f"{where}: front matter is not closed by a '+++' line")
-        header_lines.append(line)
+        header_lines.append(line.removesuffix("\r"))  # CRLF line endings
         offset += len(line) + 1
     try:
         header = tomllib.loads("\n".join(header_lines))
-    except tomllib.TOMLDecodeError as exc:
-        raise CorpusError(f"{where}: front matter is not valid TOML ({exc})") from None
+    except (tomllib.TOMLDecodeError, ValueError) as exc:  # ValueError: a huge integer
+        raise CorpusError(f"{where}: front matter is not valid TOML "
+                          f"({str(exc).split(';')[0]})") from None
+    except RecursionError:
+        raise CorpusError(f"{where}: front matter is not valid TOML (nested too deeply)") from None
     return article_from_record({**header, "text": text}, where)
 
 
@@ -121,6 +144,26 @@ def format_article_file(article: Article) -> str:
     return "\n".join(lines) + "\n" + article.text
 
 
+_BOM = b"\xef\xbb\xbf"
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_RACY_NS = 2_000_000_000  # a file changed this close to being read may change again unseen
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    """One file a corpus was read from: its name, size, modification time and inode (to tell
+    cheaply that it has not changed, as make and git do) and a hash of its content."""
+
+    name: str
+    bytes: int
+    mtime_ns: int
+    inode: int
+    blake2b: str
+
+    def stamp(self) -> tuple[str, int, int, int]:
+        return self.name, self.bytes, self.mtime_ns, self.inode
+
+
 def _decode(data: bytes, where: str) -> str:
     try:
         return data.decode("utf-8")
@@ -129,8 +172,10 @@ def _decode(data: bytes, where: str) -> str:
                           f"{exc.start}); re-save the file as UTF-8") from None
 
 
-def _jsonl_articles(path: Path, data: bytes) -> Iterator[Article]:
+def _jsonl_articles(path: Path, data: bytes) -> Iterator[tuple[Article, str]]:
     for number, line in enumerate(data.split(b"\n"), start=1):
+        if number == 1 and line.startswith(_BOM):
+            line = line[len(_BOM):]
         if not line.strip():
             continue
         where = f"{path}:{number}"
@@ -138,15 +183,31 @@ def _jsonl_articles(path: Path, data: bytes) -> Iterator[Article]:
             record = json.loads(_decode(line, where))
         except json.JSONDecodeError as exc:
             raise CorpusError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+            raise CorpusError(f"{where}: not valid JSON ({str(exc).split(';')[0]})") from None
+        except RecursionError:
+            raise CorpusError(f"{where}: not valid JSON (nested too deeply)") from None
         if not isinstance(record, dict):
             raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
-        yield article_from_record(record, where)
+        if _SURROGATE_ESCAPE.search(line):  # only an escape can make one: look then
+            _refuse_surrogates(record, where)
+        yield article_from_record(record, where), where
 
 
 def _corpus_files(path: Path) -> list[Path]:
     if path.is_dir():
-        files = sorted(p for p in path.iterdir()
-                       if p.is_file() and p.suffix in (".txt", ".jsonl"))
+        try:
+            entries = sorted(path.iterdir())
+        except OSError as exc:
+            raise CorpusError(f"cannot read corpus directory {path}: {exc.strerror}") from None
+        files = [p for p in entries if p.is_file() and p.suffix in (".txt", ".jsonl")]
+        skipped = [p.name + ("/" if p.is_dir() else "") for p in entries
+                   if p not in files and not p.name.startswith(".")]
+        if skipped:
+            log.warning("corpus directory %s: skipped %d entr%s that %s not *.txt or *.jsonl "
+                        "files: %s", path, len(skipped), "y" if len(skipped) == 1 else "ies",
+                        "is" if len(skipped) == 1 else "are", ", ".join(skipped[:5])
+                        + (", ..." if len(skipped) > 5 else ""))
         if not files:
             raise CorpusError(f"corpus directory {path} holds no article files (*.txt or *.jsonl)")
         return files
@@ -157,31 +218,51 @@ def _corpus_files(path: Path) -> list[Path]:
     raise CorpusError(f"corpus path {path} does not exist")
 
 
-def load_corpus(path: str | Path) -> Corpus:
+def load_corpus(path: str | Path, known: Iterable[Mapping[str, Any]] = ()) -> Corpus:
     """Load every article under ``path`` (a directory, a ``.jsonl`` or one article ``.txt``).
 
-    Raises ``CorpusError`` naming the file (and line) of the first problem found."""
+    ``known`` are the ``CorpusFile`` records (as dictionaries) of an earlier read: a file
+    whose name, size, modification time and inode are unchanged keeps its recorded hash, so
+    only changed files are hashed. Raises ``CorpusError`` naming the file (and line) of the
+    first problem found."""
     root = Path(path).expanduser()
+    recorded = {}
+    for item in known:
+        try:
+            record = CorpusFile(**item)
+            recorded[record.stamp()] = record.blake2b
+        except TypeError:
+            continue  # a manifest of another layout: hash everything
     digest = hashlib.blake2b(digest_size=16)
-    articles: list[Article] = []
+    articles: list[tuple[Article, str]] = []
+    files: list[CorpusFile] = []
     for file in _corpus_files(root):
         try:
+            info = file.stat()
             data = file.read_bytes()
         except OSError as exc:
             raise CorpusError(f"cannot read {file}: {exc.strerror}") from None
-        digest.update(file.name.encode() + b"\0" + len(data).to_bytes(8, "little"))
-        digest.update(data)
+        racy = info.st_mtime_ns >= time.time_ns() - _RACY_NS or len(data) != info.st_size
+        stamp = (file.name, len(data), -1 if racy else info.st_mtime_ns, info.st_ino)
+        content_hash = (None if racy else recorded.get(stamp)) or \
+            hashlib.blake2b(data, digest_size=16).hexdigest()
+        files.append(CorpusFile(*stamp, content_hash))
+        digest.update(f"{file.name}\0{len(data)}\0{content_hash}\n".encode("utf-8", "surrogatepass"))
         if file.suffix == ".jsonl":
             articles.extend(_jsonl_articles(file, data))
         else:
-            articles.append(parse_article_file(_decode(data, str(file)), str(file)))
-    return Corpus(tuple(_unique(articles, root)), digest.hexdigest(), str(root))
+            text = _decode(data[len(_BOM):] if data.startswith(_BOM) else data, str(file))
+            articles.append((parse_article_file(text, str(file)), str(file)))
+    if not articles:
+        log.warning("corpus %s holds no articles", root)
+    return Corpus(tuple(_unique(articles)), digest.hexdigest(), str(root), tuple(files))
 
 
-def _unique(articles: Iterable[Article], root: Path) -> Iterator[Article]:
-    seen: set[str] = set()
-    for article in articles:
+def _unique(articles: Iterable[tuple[Article, str]]) -> Iterator[Article]:
+    seen: dict[str, str] = {}
+    for article, where in articles:
         if article.id in seen:
-            raise CorpusError(f"{root}: article id {article.id!r} appears more than once")
-        seen.add(article.id)
+            raise CorpusError(f"{where}: article id {article.id!r} appears more than once "
+                              f"(first at {seen[article.id]})")
+        seen[article.id] = where
         yield article

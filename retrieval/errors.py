@@ -21,3 +21,8 @@ class IndexFormatError(QABotError):
 
 class QuestionError(QABotError):
     """The question cannot be asked (empty, only control characters...)."""
+
+
+class IndexLocationError(QABotError):
+    """The index directory cannot be used: it is not ours (another directory, a file), so it
+    is left untouched, or the index could not be saved there."""

@@ -14,16 +14,16 @@ at most ``k1 + 1``).
 
 ``TfidfIndex`` follows the scikit-learn pattern: parameters in ``__init__``, learned state in
 attributes ending in ``_``, ``fit`` returns ``self``. ``save`` writes plain arrays, the
-vocabulary and a manifest to a directory, atomically; ``load`` reads them and never refits.
+vocabulary and a manifest as a new generation of an index directory, committed atomically
+(``retrieval.storage``); ``load`` reads them, checks them and never refits.
 """
 from __future__ import annotations
 
+import io
 import json
-import os
+import zlib
 from concurrent.futures import ProcessPoolExecutor
-import shutil
-import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -32,18 +32,22 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
+from retrieval import storage
 from retrieval.analysis import Analyzer
 from retrieval.corpus import Article
 from retrieval.errors import IndexFormatError
 from retrieval.text import SegmentationRules, segment_article
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 WEIGHTINGS = ("tfidf", "bm25")
-MANIFEST = "manifest.json"
-_ARRAYS = ("idf", "passage_article", "passage_start", "passage_end", "passage_first_sentence",
-           "sentence_article", "sentence_start", "sentence_end", "sentence_passage",
-           "sentence_answerable")
-_MATRICES = ("passage_matrix", "sentence_matrix")
+_ARRAYS = ("idf", "article_length", "passage_article", "passage_start", "passage_end",
+           "passage_first_sentence", "sentence_article", "sentence_start", "sentence_end",
+           "sentence_passage", "sentence_answerable", "sentence_hash")
+# Saved as their three arrays (``NAME.data.npy``, ``.indices.npy``, ``.indptr.npy``): every
+# file of an index is a plain .npy array or JSON, read without a copy after its checksum.
+_MATRICES = {"passage_matrix": sp.csc_matrix, "sentence_matrix": sp.csr_matrix}
+_MATRIX_PARTS = ("data", "indices", "indptr")
+_NPY_HEADER_MAX = 1 << 16  # numpy writes headers of a few hundred bytes
 
 
 class TfidfIndex:
@@ -69,8 +73,11 @@ class TfidfIndex:
 
     # ----------------------------------------------------------------------------- building
     def fit(self, articles: Sequence[Article], *, fingerprint: str = "",
-            progress: bool = False, n_jobs: int = 1) -> "TfidfIndex":
+            corpus_files: Sequence[Mapping[str, Any]] = (), progress: bool = False,
+            n_jobs: int = 1) -> "TfidfIndex":
         """Segment, analyse and weight ``articles``. Shows a progress bar when ``progress``.
+        ``fingerprint`` and ``corpus_files`` (what the corpus was read from) are kept in the
+        manifest, to tell later whether the corpus changed.
 
         With ``n_jobs > 1`` the articles are segmented and analysed in that many processes,
         in chunks; the result is the same as with one."""
@@ -94,8 +101,9 @@ class TfidfIndex:
         counts, vocabulary, spans = _merge(parts)
         p_article, p_start, p_end, p_first = (spans[k] for k in ("p_article", "p_start", "p_end",
                                                                   "p_first"))
-        s_article, s_start, s_end, s_passage, s_answerable = (
-            spans[k] for k in ("s_article", "s_start", "s_end", "s_passage", "s_answerable"))
+        s_article, s_start, s_end, s_passage, s_answerable, s_hash = (
+            spans[k] for k in ("s_article", "s_start", "s_end", "s_passage", "s_answerable",
+                               "s_hash"))
         n_passages, n_sentences = p_start.size, s_start.size
         # A passage's term counts are the sum of its sentences' counts.
         membership = sp.csr_matrix(
@@ -125,8 +133,12 @@ class TfidfIndex:
         self.sentence_end_ = np.asarray(s_end, dtype=np.int64)
         self.sentence_passage_ = np.asarray(s_passage, dtype=np.int32)
         self.sentence_answerable_ = np.asarray(s_answerable, dtype=bool)
+        self.sentence_hash_ = np.asarray(s_hash, dtype=np.uint32)
         self.article_ids_: list[str] = [a.id for a in articles]
+        self.article_length_ = np.fromiter((len(a.text) for a in articles), dtype=np.int64,
+                                           count=len(articles))
         self.fingerprint_ = fingerprint
+        self.corpus_files_ = tuple(dict(f) for f in corpus_files)
         self._prepare()
         return self
 
@@ -240,6 +252,7 @@ class TfidfIndex:
         return {
             **self.manifest_params(),
             "fingerprint": self.fingerprint_,
+            "corpus_files": list(self.corpus_files_),
             "articles": len(self.article_ids_),
             "passages": self.n_passages,
             "sentences": self.n_sentences,
@@ -247,87 +260,162 @@ class TfidfIndex:
         }
 
     def save(self, path: str | Path) -> Path:
-        """Write the index to directory ``path``: into a temporary sibling first, then renamed
-        into place, so a crash never leaves a half-written index under ``path``."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.parent / f".{target.name}.tmp-{os.getpid()}-{time.monotonic_ns()}"
-        tmp.mkdir()
-        try:
-            for name in _ARRAYS:
-                np.save(tmp / f"{name}.npy", getattr(self, f"{name}_"), allow_pickle=False)
-            for name in _MATRICES:
-                sp.save_npz(tmp / f"{name}.npz", getattr(self, f"{name}_"), compressed=False)
-            (tmp / "vocabulary.json").write_text(json.dumps(self.vocabulary_, ensure_ascii=False),
-                                                  encoding="utf-8")
-            (tmp / "articles.json").write_text(json.dumps(self.article_ids_, ensure_ascii=False),
-                                               encoding="utf-8")
-            # The stop list travels with the index: questions are analysed as the passages
-            # were, whatever scikit-learn's list becomes, and without importing it.
-            (tmp / "stop_words.json").write_text(json.dumps(sorted(self.analyzer.stop_set())),
-                                                 encoding="utf-8")
-            # The manifest is written last: a directory without one is never loaded.
-            (tmp / MANIFEST).write_text(json.dumps(self.manifest(), indent=2), encoding="utf-8")
-            _replace_dir(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
+        """Write the index as a new generation of index directory ``path`` and commit it
+        atomically (see ``retrieval.storage``): a reader sees the previous or the new index,
+        whenever a save is interrupted. Raises ``IndexLocationError`` when ``path`` is not an
+        index of ours and ``OSError`` when it cannot be written."""
+        root = Path(path)
+        storage.save_generation(root, self._write)
+        return root
+
+    def _write(self, directory: Path) -> dict[str, Any]:
+        arrays = {name: getattr(self, f"{name}_") for name in _ARRAYS}
+        for name in _MATRICES:
+            matrix = getattr(self, f"{name}_")
+            arrays.update({f"{name}.{part}": getattr(matrix, part) for part in _MATRIX_PARTS})
+        for name, array in arrays.items():
+            storage.write_with(directory / f"{name}.npy",
+                               lambda f, a=array: np.save(f, a, allow_pickle=False))
+        # The stop list travels with the index: questions are analysed as the passages
+        # were, whatever scikit-learn's list becomes, and without importing it.
+        for name, value in (("vocabulary", self.vocabulary_), ("articles", self.article_ids_),
+                            ("stop_words", sorted(self.analyzer.stop_set()))):
+            data = json.dumps(value, ensure_ascii=False).encode("utf-8")
+            storage.write_with(directory / f"{name}.json", lambda f, d=data: f.write(d))
+        return self.manifest()
 
     @classmethod
     def read_manifest(cls, path: str | Path) -> dict[str, Any] | None:
         """The manifest of a saved index, or None when there is no usable one."""
-        try:
-            manifest = json.loads((Path(path) / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return manifest if isinstance(manifest, dict) else None
+        return storage.read_manifest(Path(path))
 
     @classmethod
     def load(cls, path: str | Path) -> "TfidfIndex":
-        """Read an index written by ``save``. Raises ``IndexFormatError`` when it is missing,
-        of another format version or damaged."""
+        """Read an index written by ``save``, verifying every file against the sizes and
+        hashes of its manifest and the arrays' values against each other. Raises
+        ``IndexFormatError`` when it is missing, of another format version or damaged."""
         root = Path(path)
-        manifest = cls.read_manifest(root)
-        if manifest is None:
-            raise IndexFormatError(f"no index at {root} (run `qabot index` to build it)")
+        return storage.load_generation(root, lambda files: cls._read(root, files))
+
+    @classmethod
+    def _read(cls, root: Path, files: storage.VerifiedFiles) -> "TfidfIndex":
+        manifest = files.manifest
         if manifest.get("format_version") != FORMAT_VERSION:
             raise IndexFormatError(f"index at {root} has format version "
                                    f"{manifest.get('format_version')}, expected {FORMAT_VERSION}; "
                                    "rebuild it with `qabot index`")
+
+        def load_json(name: str) -> Any:
+            return json.loads(files.read(f"{name}.json").tobytes().decode("utf-8"))
+
         try:
-            stop_list = frozenset(json.loads((root / "stop_words.json").read_text(encoding="utf-8")))
-            index = cls(Analyzer(**manifest["analyzer"], stop_list=stop_list),
+            index = cls(Analyzer(**manifest["analyzer"], stop_list=frozenset(load_json("stop_words"))),
                         sublinear_tf=manifest["sublinear_tf"],
                         rules=SegmentationRules(**manifest["rules"]),
                         weighting=manifest["weighting"], **manifest["bm25"])
             for name in _ARRAYS:
-                setattr(index, f"{name}_", np.load(root / f"{name}.npy", allow_pickle=False))
-            index.passage_matrix_ = sp.load_npz(root / "passage_matrix.npz").tocsc()
-            index.sentence_matrix_ = sp.load_npz(root / "sentence_matrix.npz").tocsr()
-            index.vocabulary_ = json.loads((root / "vocabulary.json").read_text(encoding="utf-8"))
-            index.article_ids_ = json.loads((root / "articles.json").read_text(encoding="utf-8"))
+                setattr(index, f"{name}_", _npy(files.read(f"{name}.npy")))
+            index.vocabulary_ = load_json("vocabulary")
+            rows = {"passage_matrix": index.passage_start_.size,
+                    "sentence_matrix": index.sentence_start_.size}
+            for name, kind in _MATRICES.items():
+                parts = tuple(_npy(files.read(f"{name}.{part}.npy")) for part in _MATRIX_PARTS)
+                setattr(index, f"{name}_", kind(parts, shape=(rows[name], len(index.vocabulary_))))
+            index.article_ids_ = load_json("articles")
             index.fingerprint_ = manifest["fingerprint"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IndexFormatError(f"index at {root} is damaged ({exc}); "
+            index.corpus_files_ = tuple(manifest.get("corpus_files", ()))
+        except (FileNotFoundError, IndexFormatError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever a damaged file makes numpy raise
+            raise IndexFormatError(f"index at {root} is damaged ({type(exc).__name__}: {exc}); "
                                    "rebuild it with `qabot index`") from None
-        if index.passage_matrix_.shape != (index.n_passages, len(index.vocabulary_)) or \
-                index.sentence_matrix_.shape != (index.n_sentences, len(index.vocabulary_)):
-            raise IndexFormatError(f"index at {root} is damaged (matrix shapes disagree); "
+        problem = index._inconsistency()
+        if problem:
+            raise IndexFormatError(f"index at {root} is damaged ({problem}); "
                                    "rebuild it with `qabot index`")
         index._prepare()
         return index
 
+    def _inconsistency(self) -> str | None:
+        """What is wrong with the loaded arrays, or None: cheap checks of shapes and value
+        ranges that a damaged file of a valid format would fail."""
+        n_terms, n_articles = len(self.vocabulary_), len(self.article_ids_)
+        n_p, n_s = self.n_passages, self.n_sentences
+        vocabulary = self.vocabulary_
+        if not isinstance(vocabulary, list) or not all(isinstance(t, str) for t in vocabulary) \
+                or any(a >= b for a, b in zip(vocabulary, vocabulary[1:])):
+            return "the vocabulary is not sorted and unique"
+        if self.idf_.shape != (n_terms,) or not np.all(np.isfinite(self.idf_)) \
+                or not np.all(self.idf_ > 0):
+            return "idf weights are not finite and positive"
+        for name in _ARRAYS:
+            array = getattr(self, f"{name}_")
+            expected = (n_terms if name == "idf" else n_articles if name.startswith("article")
+                        else n_p + 1 if name == "passage_first_sentence"
+                        else n_p if name.startswith("passage") else n_s)
+            if array.ndim != 1 or array.shape[0] != expected:
+                return f"{name} has {array.shape} entries, expected {expected}"
+        if self.passage_matrix_.shape != (n_p, n_terms) or \
+                self.sentence_matrix_.shape != (n_s, n_terms):
+            return "matrix shapes disagree"
+        for matrix in (self.passage_matrix_, self.sentence_matrix_):
+            if not np.all(np.isfinite(matrix.data)) or (
+                    matrix.nnz and (matrix.indices.min() < 0 or matrix.indices.max() >= (
+                        matrix.shape[0] if sp.isspmatrix_csc(matrix) else matrix.shape[1]))):
+                return "a term-weight matrix holds invalid entries"
+        first = self.passage_first_sentence_
+        if first[0] != 0 or first[-1] != n_s or np.any(np.diff(first) < 0) or not np.array_equal(
+                self.sentence_passage_, np.repeat(np.arange(n_p), np.diff(first))):
+            return "sentences and passages disagree"
+        for kind, article, start, end in (
+                ("passage", self.passage_article_, self.passage_start_, self.passage_end_),
+                ("sentence", self.sentence_article_, self.sentence_start_, self.sentence_end_)):
+            if article.size and (article.min() < 0 or article.max() >= n_articles):
+                return f"{kind} article numbers out of range"
+            if np.any(start < 0) or np.any(end < start) or \
+                    np.any(end > self.article_length_[article]):
+                return f"{kind} spans out of range of their articles"
+            same = article[1:] == article[:-1]
+            if np.any(article[1:] < article[:-1]) or np.any(same & (start[1:] < end[:-1])):
+                return f"{kind} spans out of order"
+        if not np.array_equal(self.passage_article_[self.sentence_passage_],
+                              self.sentence_article_):
+            return "sentences and passages disagree"
+        return None
 
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move directory ``new`` to ``target``, replacing what is there."""
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{os.getpid()}-{time.monotonic_ns()}"
-        target.rename(old)
-        new.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        new.rename(target)
+    def check_quote(self, sentence_id: int, text: str) -> None:
+        """Raise ``IndexFormatError`` unless ``text`` (the span quoted for sentence
+        ``sentence_id``) is the sentence that was indexed: the index no longer fits the
+        articles, and the quote would not be the sentence it claims to be."""
+        if _text_hash(text) != int(self.sentence_hash_[sentence_id]):
+            raise IndexFormatError("the index does not match the articles (a quoted span is "
+                                   "not the sentence that was indexed); rebuild it with "
+                                   "`qabot index`")
+
+    def matches(self, articles: Sequence[Article]) -> bool:
+        """Whether this index was built from these articles (same ids, same text lengths)."""
+        return self.article_ids_ == [a.id for a in articles] and np.array_equal(
+            self.article_length_, np.fromiter((len(a.text) for a in articles), dtype=np.int64,
+                                              count=len(articles)))
+
+
+def _npy(data: np.ndarray) -> np.ndarray:
+    """The array of a ``.npy`` file's bytes, without copying them."""
+    stream = io.BytesIO(data[:_NPY_HEADER_MAX].tobytes())
+    version = np.lib.format.read_magic(stream)
+    reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+              else np.lib.format.read_array_header_2_0)
+    shape, fortran_order, dtype = reader(stream)
+    if dtype.hasobject:
+        raise ValueError("an array of Python objects")
+    count = int(np.prod(shape, dtype=np.int64))
+    array = np.frombuffer(data, dtype=dtype, count=count, offset=stream.tell())
+    return array.reshape(shape, order="F" if fortran_order else "C")
+
+
+def _text_hash(text: str) -> int:
+    """A 32-bit checksum of a sentence's text, stored at build time and compared when quoting."""
+    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
 
 
 def _chunks(n: int, n_jobs: int) -> list[tuple[int, int]]:
@@ -347,7 +435,7 @@ def _analyse(work: tuple[list[tuple[str, str]], int], analyzer: Analyzer,
     worker process when building in parallel."""
     texts, offset = work
     p_article, p_start, p_end, p_first = [], [], [], []
-    s_article, s_start, s_end, s_passage, s_answerable = [], [], [], [], []
+    s_article, s_start, s_end, s_passage, s_answerable, s_hash = [], [], [], [], [], []
     sentences: list[str] = []
     for a_local, (text, title) in enumerate(texts):
         for passage in segment_article(text, title, rules):
@@ -362,6 +450,7 @@ def _analyse(work: tuple[list[tuple[str, str]], int], analyzer: Analyzer,
                 s_passage.append(len(p_start) - 1)
                 s_answerable.append(sentence.answerable)
                 sentences.append(text[sentence.span.start:sentence.span.end])
+                s_hash.append(_text_hash(sentences[-1]))
     if sentences:
         from sklearn.feature_extraction.text import CountVectorizer
         counter = CountVectorizer(analyzer=analyzer, dtype=np.float32)
@@ -380,6 +469,7 @@ def _analyse(work: tuple[list[tuple[str, str]], int], analyzer: Analyzer,
         "s_start": np.asarray(s_start, dtype=np.int64), "s_end": np.asarray(s_end, dtype=np.int64),
         "s_passage": np.asarray(s_passage, dtype=np.int64),
         "s_answerable": np.asarray(s_answerable, dtype=bool),
+        "s_hash": np.asarray(s_hash, dtype=np.uint32),
     }
 
 
@@ -391,7 +481,7 @@ def _merge(parts: list[dict[str, Any]]) -> tuple[sp.csr_matrix, list[str], dict[
     blocks = []
     spans: dict[str, list[np.ndarray]] = {k: [] for k in (
         "p_article", "p_start", "p_end", "p_first", "s_article", "s_start", "s_end",
-        "s_passage", "s_answerable")}
+        "s_passage", "s_answerable", "s_hash")}
     n_passages = n_sentences = 0
     for part in parts:
         remap = np.fromiter((position[t] for t in part["vocabulary"]), dtype=np.int32,
@@ -401,7 +491,7 @@ def _merge(parts: list[dict[str, Any]]) -> tuple[sp.csr_matrix, list[str], dict[
         block.sort_indices()
         blocks.append(block)
         for key in ("p_article", "p_start", "p_end", "s_article", "s_start", "s_end",
-                    "s_answerable"):
+                    "s_answerable", "s_hash"):
             spans[key].append(part[key])
         spans["p_first"].append(part["p_first"] + n_sentences)
         spans["s_passage"].append(part["s_passage"] + n_passages)

@@ -9,14 +9,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from retrieval.answerer import Answerer, Filters, Result
 from retrieval.corpus import Article, Corpus, load_corpus
-from retrieval.errors import IndexFormatError
+from retrieval.errors import IndexFormatError, IndexLocationError
 from retrieval.index import TfidfIndex
 from retrieval.settings import Settings
+from retrieval.storage import check_location
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,7 @@ class LoadReport:
     rebuilt: bool
     reason: str
     seconds: float
+    index_dir: Path
 
 
 @dataclass(frozen=True)
@@ -44,19 +47,35 @@ class QAService:
     """Loads or builds the index for the configured corpus and answers questions."""
 
     def __init__(self, settings: Settings, *, progress: bool = False,
-                 rebuild: bool = False) -> None:
+                 rebuild: bool = False, save_required: bool = False) -> None:
         """Load the corpus and its index (building it when needed, or always with
-        ``rebuild``). Shows a progress bar while building when ``progress``."""
+        ``rebuild``). Shows a progress bar while building when ``progress``. A built index
+        that cannot be saved is used from memory with a warning, or raises
+        ``IndexLocationError`` when ``save_required``."""
         self.settings = settings
         self._progress = progress
+        self._save_required = save_required
         self._reload_lock = threading.Lock()
         self._state, self.last_load = self._load(force_rebuild=rebuild)
 
     # ------------------------------------------------------------------------------ asking
     def ask(self, question: str, top_k: int | None = None,
             filters: Filters | None = None) -> Result:
-        """Answer one question. Raises ``QuestionError`` for an empty or oversized one."""
-        return self._state.answerer.ask(question, top_k, filters)
+        """Answer one question. Raises ``QuestionError`` for an empty or oversized one.
+
+        When the index turns out not to match the articles (a quoted span is not the sentence
+        that was indexed), it is rebuilt and the question asked again, or, without
+        ``index.auto_rebuild``, ``IndexFormatError`` is raised."""
+        state = self._state
+        try:
+            return state.answerer.ask(question, top_k, filters)
+        except IndexFormatError as exc:
+            if not self.settings.index.auto_rebuild:
+                raise
+            if self._state is state:  # not rebuilt meanwhile for another question
+                log.warning("%s; rebuilding it", exc)
+                self.reload(force_rebuild=True)
+            return self._state.answerer.ask(question, top_k, filters)
 
     @property
     def articles(self) -> tuple[Article, ...]:
@@ -79,16 +98,26 @@ class QAService:
     def _load(self, *, force_rebuild: bool) -> tuple[_State, LoadReport]:
         started = time.perf_counter()
         settings = self.settings
-        corpus = load_corpus(settings.corpus.path)
+        index_dir = settings.index_dir
+        check_location(index_dir)  # not ours: stop before reading or building anything
+        manifest = None if force_rebuild else TfidfIndex.read_manifest(index_dir)
+        corpus = load_corpus(settings.corpus.path,
+                             known=manifest.get("corpus_files", ()) if manifest else ())
         fresh = settings.retrieval.index()
-        index_dir = settings.index.dir
-        reason = "forced rebuild" if force_rebuild else _staleness(fresh, corpus, index_dir)
+        reason = "forced rebuild" if force_rebuild else _staleness(fresh, corpus, manifest,
+                                                                   index_dir)
         index: TfidfIndex | None = None
         if reason is None:
             try:
                 index, reason = TfidfIndex.load(index_dir), "index up to date"
+                if not index.matches(corpus.articles):
+                    raise IndexFormatError(f"index at {index_dir} does not match the articles "
+                                           "of the corpus")
             except IndexFormatError as exc:
-                reason = str(exc)
+                index, reason = None, str(exc)
+                if not settings.index.auto_rebuild:
+                    raise IndexFormatError(f"{exc} (or set index.auto_rebuild = true)") from None
+                log.warning("%s; rebuilding it", exc)
         elif not force_rebuild and not settings.index.auto_rebuild:
             raise IndexFormatError(f"the index at {index_dir} is out of date ({reason}); run "
                                    "`qabot index` or set index.auto_rebuild = true")
@@ -96,21 +125,25 @@ class QAService:
         if index is None:
             log.info("building the index: %s", reason)
             index = fresh.fit(corpus.articles, fingerprint=corpus.fingerprint,
+                              corpus_files=[asdict(f) for f in corpus.files],
                               progress=self._progress)
             try:
                 index.save(index_dir)
             except OSError as exc:
-                log.warning("could not save the index to %s (%s); using it from memory",
-                            index_dir, exc.strerror or exc)
+                message = f"could not save the index to {index_dir} ({exc.strerror or exc})"
+                if self._save_required:
+                    raise IndexLocationError(message) from None
+                log.warning("%s; answering from memory", message)
         state = _State(corpus, index, Answerer(index, corpus.articles, settings.answer))
         report = LoadReport(len(corpus), index.n_passages, index.n_sentences, rebuilt, reason,
-                            round(time.perf_counter() - started, 3))
+                            round(time.perf_counter() - started, 3), index_dir)
         return state, report
 
 
-def _staleness(fresh: TfidfIndex, corpus: Corpus, index_dir: Path) -> str | None:
-    """Why the saved index cannot serve ``corpus`` with ``fresh``'s parameters, or None."""
-    manifest = TfidfIndex.read_manifest(index_dir)
+def _staleness(fresh: TfidfIndex, corpus: Corpus, manifest: dict[str, Any] | None,
+               index_dir: Path) -> str | None:
+    """Why the saved index (its ``manifest``) cannot serve ``corpus`` with ``fresh``'s
+    parameters, or None."""
     if manifest is None:
         return f"no index at {index_dir}"
     if manifest.get("fingerprint") != corpus.fingerprint:

@@ -5,8 +5,10 @@ The object is made once at the edge (a CLI command, the bot's start) and handed 
 nothing deeper reads files or the environment."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,7 +38,8 @@ class CorpusSettings(_Section):
 
 
 class IndexSettings(_Section):
-    dir: Path
+    dir: Path | None = None
+    cache_dir: Path | None = None
     auto_rebuild: bool = True
 
 
@@ -89,6 +92,20 @@ class Settings(_Section):
     repl: ReplSettings = ReplSettings()
     discord: DiscordSettings = DiscordSettings()
 
+    @property
+    def index_dir(self) -> Path:
+        """Where the index of the configured corpus lives: ``index.dir`` when set, else a
+        directory of its own under ``index.cache_dir``, named after the corpus and keyed by
+        its resolved path, so that each corpus keeps its own index."""
+        if self.index.dir is not None:
+            return self.index.dir
+        corpus = self.corpus.path.expanduser().resolve()
+        key = hashlib.blake2b(str(corpus).encode("utf-8", "surrogatepass"),
+                              digest_size=8).hexdigest()
+        name = re.sub(r"[^A-Za-z0-9._-]+", "_", corpus.name)[:40] or "corpus"
+        cache = self.index.cache_dir or Path("~/.cache/qabot").expanduser()
+        return cache / f"{name}-{key}"
+
     def with_overrides(self, **values: Any) -> "Settings":
         """A copy with dotted keys replaced, e.g. ``with_overrides(**{"answer.top_k": 5})``;
         validated like a config file."""
@@ -99,8 +116,8 @@ class Settings(_Section):
         return _validate(data, "command line")
 
 
-_PATH_KEYS = {("corpus", "path"), ("index", "dir"), ("repl", "history_file"),
-              ("discord", "token_file")}
+_PATH_KEYS = {("corpus", "path"), ("index", "dir"), ("index", "cache_dir"),
+              ("repl", "history_file"), ("discord", "token_file")}
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -195,4 +212,15 @@ def load_settings(config_file: str | Path | None = None,
     if env:
         data = _merge(data, env, "environment")
         origins.append("environment")
+    index = data.setdefault("index", {})
+    if isinstance(index, dict) and index.get("cache_dir") is None:
+        index["cache_dir"] = _user_cache(environ)
     return _validate(data, ", ".join(origins))
+
+
+def _user_cache(environ: Mapping[str, str]) -> Path:
+    """The user's cache directory for qabot, as the XDG base directory rules say."""
+    base = environ.get("XDG_CACHE_HOME", "")
+    if not base or not Path(base).is_absolute():
+        base = str(Path(environ.get("HOME") or Path.home()) / ".cache")
+    return Path(base) / "qabot"

@@ -69,6 +69,10 @@ class SegmentationRules:
     min_block_words: int = 5
     min_sentence_words: int = 4
     language: str = "en"
+    # A longer paragraph is split (between sentences) into passages of at most this many
+    # characters, so that the candidates of one question are bounded whatever an article
+    # holds. Above every SQuAD paragraph (4,063 at most) and every news paragraph seen.
+    max_passage_chars: int = 5000
 
 
 def count_words(text: str) -> int:
@@ -152,6 +156,20 @@ def segment_article(text: str, title: str = "",
                      and ends_sentence(text[s.start:s.end]))
             for s in split_sentences(text, block, rules.language)
         )
-        if any(s.answerable for s in sentences):
-            passages.append(Passage(block, sentences))
+        for group in _bounded(sentences, rules.max_passage_chars):
+            if any(s.answerable for s in group):
+                span = block if len(group) == len(sentences) else \
+                    Span(group[0].span.start, group[-1].span.end)
+                passages.append(Passage(span, group))
     return tuple(passages)
+
+
+def _bounded(sentences: tuple[Sentence, ...], max_chars: int) -> Iterator[tuple[Sentence, ...]]:
+    """Consecutive runs of ``sentences`` spanning at most ``max_chars`` characters each (a
+    longer sentence alone)."""
+    start = 0
+    for i in range(1, len(sentences) + 1):
+        if i == len(sentences) or \
+                sentences[i].span.end - sentences[start].span.start > max_chars:
+            yield sentences[start:i]
+            start = i

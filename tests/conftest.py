@@ -3,7 +3,7 @@ bundled corpus, and helpers to write small corpora."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +13,15 @@ from retrieval.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_QUESTIONS = ROOT / "tests" / "data" / "seed_questions.json"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The default per-corpus index directories go to a temporary cache, never the user's."""
+    cache = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(cache))
+        yield cache
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +55,8 @@ def settings_for(settings: Settings, tmp_path: Path) -> Callable[..., Settings]:
         return settings.with_overrides(**{"corpus.path": str(corpus),
                                           "index.dir": str(tmp_path / "idx"), **overrides})
     return make
+
+
+def generation(index_dir: Path) -> Path:
+    """The directory of the current generation of a saved index (where its files are)."""
+    return index_dir / json.loads((index_dir / "CURRENT").read_text())["commit"]

@@ -79,3 +79,26 @@ def test_control_characters_inside_a_question_are_ignored(service):
 def test_a_question_of_only_unknown_words(service):
     result = service.ask("zanzibar quux")
     assert result.answer is None and result.alternatives == () and result.message
+
+
+def test_the_work_of_one_question_is_bounded_whatever_one_paragraph_holds(write_jsonl,
+                                                                          settings_for):
+    from retrieval import answerer
+    # One article: a paragraph of about 600 kB of the same sentence (the 50 MB one
+    # made the folding window grow to tens of thousands of sentences, compared pairwise).
+    sentence = "The committee approved the new budget for the harbour on Monday. "
+    path = write_jsonl([{"id": "big", "title": "Budget", "source": "Daily",
+                         "text": sentence * 9_000}])
+    service = QAService(settings_for(path))
+    windows: list[int] = []
+    index = service._state.index
+    original = index.sentence_terms
+
+    def recorded(sentence_ids):
+        windows.append(len(sentence_ids))
+        return original(sentence_ids)
+
+    index.sentence_terms = recorded
+    result = service.ask("When did the committee approve the harbour budget?", top_k=5)
+    assert result.answer.text == sentence.strip()
+    assert windows and max(windows) <= answerer.MAX_FOLD_WINDOW

@@ -159,3 +159,20 @@ def test_config_errors_name_the_key(settings, tmp_path):
 def test_usage_errors_are_argparse_one_liners(settings):
     done = run_cli(settings, "ask", "q", "--top-k", "0")
     assert done.returncode == 2 and "must be 1 or more" in done.stderr
+
+
+def test_each_corpus_keeps_its_own_index(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    other = tmp_path / "other.jsonl"
+    other.write_text(json.dumps({"id": "a", "title": "T", "source": "S", "text":
+                                 "The penguins welcomed a new keeper in the spring."}) + "\n")
+    assert main(["index", "--corpus", str(ROOT / "corpus")]) == 0
+    bundled = capsys.readouterr().out
+    assert main(["index", "--corpus", str(other)]) == 0
+    assert main(["index", "--corpus", str(ROOT / "corpus")]) == 0
+    again = capsys.readouterr().out.splitlines()
+    assert again[0].startswith("index built: 1 articles")
+    assert again[1].startswith("index up to date: 5 articles")  # not overwritten by the other
+    paths = [line.split(" in ")[-1].rsplit(" (", 1)[0] for line in [bundled.strip(), *again]]
+    assert paths[0] == paths[2] != paths[1]
+    assert all(Path(p).is_relative_to(tmp_path / "cache" / "qabot") for p in paths)

@@ -12,7 +12,7 @@ from retrieval.corpus import load_corpus
 from retrieval.errors import IndexFormatError
 from retrieval.index import TfidfIndex
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, generation
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_a_crash_while_saving_leaves_the_previous_index(fitted, tmp_path, monkey
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("retrieval.index.sp.save_npz", boom)
+    monkeypatch.setattr("retrieval.index.np.save", boom)
     with pytest.raises(OSError):
         fitted.save(target)
     assert sorted(p.name for p in target.iterdir()) == before
@@ -79,16 +79,17 @@ def test_missing_index(tmp_path):
 
 def test_other_format_version(fitted, tmp_path):
     fitted.save(tmp_path / "idx")
-    manifest = json.loads((tmp_path / "idx" / "manifest.json").read_text())
+    manifest_file = generation(tmp_path / "idx") / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
     manifest["format_version"] = 999
-    (tmp_path / "idx" / "manifest.json").write_text(json.dumps(manifest))
+    manifest_file.write_text(json.dumps(manifest))
     with pytest.raises(IndexFormatError, match="format version 999"):
         TfidfIndex.load(tmp_path / "idx")
 
 
 def test_damaged_index(fitted, tmp_path):
     fitted.save(tmp_path / "idx")
-    (tmp_path / "idx" / "sentence_matrix.npz").write_bytes(b"garbage")
+    (generation(tmp_path / "idx") / "sentence_matrix.data.npy").write_bytes(b"garbage")
     with pytest.raises(IndexFormatError, match="damaged"):
         TfidfIndex.load(tmp_path / "idx")
 

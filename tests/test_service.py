@@ -7,7 +7,7 @@ import threading
 
 from retrieval.service import QAService
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, generation
 
 
 def test_builds_then_loads(settings_for, tmp_path):
@@ -45,7 +45,7 @@ def test_a_damaged_index_is_rebuilt(settings_for, tmp_path):
     shutil.copytree(ROOT / "corpus", corpus)
     settings = settings_for(corpus)
     QAService(settings)
-    (settings.index.dir / "vocabulary.json").write_text("{")
+    (generation(settings.index.dir) / "vocabulary.json").write_text("{")
     service = QAService(settings)
     assert service.last_load.rebuilt and "damaged" in service.last_load.reason
     assert service.ask("What is the Dima Yakovlev Law?").answer is not None
@@ -67,3 +67,42 @@ def test_questions_during_a_reload_are_answered(service):
         stop.set()
         worker.join()
     assert answers and all(a is not None and "Dima Yakovlev" in a.text for a in answers)
+
+
+def test_staleness_is_decided_from_sizes_and_times_hashing_only_changed_files(
+        settings_for, tmp_path, monkeypatch):
+    import hashlib
+    import os
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    for number, path in enumerate(sorted(corpus.iterdir())):
+        os.utime(path, ns=(1_600_000_000_000_000_000 + number, 1_600_000_000_000_000_000 + number))
+    settings = settings_for(corpus)
+    QAService(settings)
+    hashed: list[bytes] = []
+    real = hashlib.blake2b
+
+    class Spy:  # records what is hashed
+        def __init__(self, data: bytes = b"", **kwargs):
+            self._digest = real(**kwargs)
+            self.update(data)
+
+        def update(self, data: bytes) -> None:
+            hashed.append(bytes(data))
+            self._digest.update(data)
+
+        def hexdigest(self) -> str:
+            return self._digest.hexdigest()
+
+    monkeypatch.setattr(hashlib, "blake2b", Spy)
+    contents = {p.name: p.read_bytes() for p in corpus.iterdir()}
+    assert not QAService(settings).last_load.rebuilt
+    assert not any(c in h for c in contents.values() for h in hashed)  # nothing re-hashed
+
+    changed = sorted(corpus.iterdir())[2]
+    changed.write_bytes(contents[changed.name].replace(b"Lavrov", b"Lawrow"))
+    hashed.clear()
+    report = QAService(settings).last_load
+    assert report.rebuilt and report.reason == "the corpus changed"
+    assert [name for name, c in contents.items() if any(c.replace(b"Lavrov", b"Lawrow") in h
+                                                        or c in h for h in hashed)] == [changed.name]

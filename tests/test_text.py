@@ -92,3 +92,17 @@ def test_caption_lines_are_not_answers():
     passages = segment_article(text)
     assert [text[p.span.start:p.span.end] for p in passages] == [
         "The minister said the talks would resume next week in Geneva."]
+
+
+def test_a_long_paragraph_is_split_into_passages_of_bounded_size():
+    from retrieval.text import SegmentationRules
+    sentence = "The committee approved the new budget for the harbour on Monday. "
+    text = "Budget news\n\n" + sentence * 2000 + "\n\nThe mayor thanked the committee for its work.\n"
+    rules = SegmentationRules()
+    passages = segment_article(text, "Budget news", rules)
+    assert len(passages) > 20
+    assert all(p.span.end - p.span.start <= rules.max_passage_chars for p in passages)
+    sentences = [s.span for p in passages for s in p.sentences]
+    assert len(sentences) == 2001  # every sentence kept, once, in order
+    assert all(a.end <= b.start for a, b in zip(sentences, sentences[1:]))
+    assert text[sentences[-1].start:sentences[-1].end] == "The mayor thanked the committee for its work."

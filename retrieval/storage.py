@@ -1,0 +1,280 @@
+"""The index directory on disk: what is ours, how a save is committed, how a load is verified.
+
+Layout of an index directory::
+
+    QABOT-INDEX      the marker: this directory is a qabot index (written when we create or
+                     adopt the directory; we never replace or delete anything without it)
+    lock             writers hold an exclusive ``flock`` on it while they save
+    CURRENT          the commit point: {"commit": "gen-000007"}, replaced atomically
+    gen-000007/      one generation: the files of the index and ``manifest.json``, which
+                     lists every file with its size and CRC-32 (damage, not tampering, is what it
+                     detects: 1 ms per MiB to verify, against 3 for blake2b here)
+
+A save writes a new generation into a temporary directory (every file fsynced, the manifest
+last), renames it to ``gen-N``, then replaces ``CURRENT`` (write aside, fsync,
+``os.replace``). A reader reads ``CURRENT`` and then that generation, so it sees the previous
+or the new index, never a mix, whenever a writer is killed. Older generations and temporary
+directories of killed saves are removed by the next save, under the lock. Only entries whose
+names we give (``gen-*``, ``.tmp-*``, ``CURRENT.tmp-*``) are ever removed, and only inside a
+directory holding the marker; a symlinked index directory is followed, never replaced.
+
+The commit point names what a reader loads; a segmented index can list several segments in it
+without changing the rule.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import re
+import shutil
+import time
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+from retrieval.errors import IndexFormatError, IndexLocationError
+
+MARKER = "QABOT-INDEX"
+POINTER = "CURRENT"
+LOCK = "lock"
+MANIFEST = "manifest.json"
+LAYOUT = 1
+_MARKER_CONTENT = {"kind": "qabot-index", "layout": LAYOUT}
+_GENERATION = re.compile(r"^gen-(\d{6,})$")
+_TEMPORARY = re.compile(r"^(?:\.tmp-.+|" + POINTER + r"\.tmp-.+)$")
+_HASH_CHUNK = 1 << 20
+
+T = TypeVar("T")
+
+
+# ----------------------------------------------------------------------------- ownership
+def is_index_dir(path: Path) -> bool:
+    """True when ``path`` is a directory carrying our marker."""
+    try:
+        marker = json.loads((path / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(marker, dict) and marker.get("kind") == _MARKER_CONTENT["kind"]
+
+
+def check_location(path: Path) -> None:
+    """Raise ``IndexLocationError`` unless ``path`` may hold our index: it does not exist yet,
+    is an empty directory, or is a directory with our marker (symlinks are followed)."""
+    if not os.path.lexists(path):
+        return
+    if not path.exists():
+        raise IndexLocationError(f"index directory {path} is a broken symbolic link")
+    if not path.is_dir():
+        raise IndexLocationError(f"index directory {path} is not a directory; "
+                                 "choose another --index-dir (index.dir)")
+    if is_index_dir(path):
+        return
+    try:
+        empty = next(os.scandir(path), None) is None
+    except OSError as exc:
+        raise IndexLocationError(f"cannot read index directory {path}: {exc.strerror}") from None
+    if not empty:
+        if (path / MANIFEST).is_file():  # an index of qabot before format 5 had no marker
+            raise IndexLocationError(f"{path} holds an index of an older qabot (no {MARKER} "
+                                     "marker), so it is left untouched; delete it yourself or "
+                                     "choose another --index-dir (index.dir)")
+        raise IndexLocationError(f"{path} is not a qabot index (it holds other files and no "
+                                 f"{MARKER} marker), so it is left untouched; choose another "
+                                 "--index-dir (index.dir)")
+
+
+# ----------------------------------------------------------------------------------- saving
+def save_generation(root: Path, write: Callable[[Path], Mapping[str, Any]]) -> Path:
+    """Commit a new generation of the index under ``root``: ``write(directory)`` writes the
+    index's files into a fresh directory and returns its manifest; the file sizes and checksums
+    are added to it. Returns the generation's directory.
+
+    Raises ``IndexLocationError`` when ``root`` is not ours, ``OSError`` when it cannot be
+    written; in both cases the previous generation stays the current one."""
+    check_location(root)
+    root.mkdir(parents=True, exist_ok=True)
+    if not is_index_dir(root):
+        _write_atomically(root / MARKER, json.dumps(_MARKER_CONTENT).encode())
+    with _locked(root):
+        _remove_stale(root, keep=_current_name(root))
+        tmp = root / f".tmp-{os.getpid()}-{time.monotonic_ns()}"
+        tmp.mkdir()
+        try:
+            manifest = dict(write(tmp))
+            manifest["files"] = {p.name: {"bytes": p.stat().st_size, "crc32": _file_crc(p)}
+                                 for p in sorted(tmp.iterdir())}
+            _write_file(tmp / MANIFEST, json.dumps(manifest, indent=1).encode())
+            _fsync_dir(tmp)
+            generation = root / f"gen-{_next_number(root):06d}"
+            os.rename(tmp, generation)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _fsync_dir(root)
+        _write_atomically(root / POINTER, json.dumps({"commit": generation.name}).encode())
+        _remove_stale(root, keep=generation.name)
+    return generation
+
+
+@contextmanager
+def _locked(root: Path) -> Iterator[None]:
+    with open(root / LOCK, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    write_with(path, lambda handle: handle.write(data))
+
+
+def write_with(path: Path, writer: Callable[[Any], None]) -> None:
+    """Write ``path`` with ``writer(file object)`` and fsync it."""
+    with open(path, "wb") as handle:
+        writer(handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}-{time.monotonic_ns()}")
+    try:
+        _write_file(tmp, data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some file systems cannot sync a directory
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _next_number(root: Path) -> int:
+    numbers = [int(m.group(1)) for m in (_GENERATION.match(p.name) for p in root.iterdir()) if m]
+    return max(numbers, default=0) + 1
+
+
+def _remove_stale(root: Path, keep: str | None) -> None:
+    """Remove the generations other than ``keep`` and the temporaries of killed saves (the
+    caller holds the lock, so no save is under way)."""
+    for entry in root.iterdir():
+        if entry.name == keep:
+            continue
+        if _GENERATION.match(entry.name) or _TEMPORARY.match(entry.name):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------------- loading
+def _current_name(root: Path) -> str | None:
+    try:
+        pointer = json.loads((root / POINTER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = pointer.get("commit") if isinstance(pointer, dict) else None
+    return name if isinstance(name, str) and _GENERATION.match(name) else None
+
+
+def read_manifest(root: Path) -> dict[str, Any] | None:
+    """The manifest of the current generation under ``root``, or None when there is none."""
+    for _ in range(2):  # the generation may be replaced between the two reads: once more
+        name = _current_name(root)
+        if name is None:
+            return None
+        try:
+            manifest = json.loads((root / name / MANIFEST).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError):
+            return None
+        return manifest if isinstance(manifest, dict) else None
+    return None
+
+
+class VerifiedFiles:
+    """The files of one generation, each read whole and checked against the manifest."""
+
+    def __init__(self, directory: Path, manifest: Mapping[str, Any]) -> None:
+        self.directory = directory
+        self.manifest = manifest
+        files = manifest.get("files")
+        if not isinstance(files, dict):
+            raise IndexFormatError(f"index at {directory.parent} is damaged (its manifest "
+                                   "lists no files)")
+        self._files: dict[str, Any] = files
+
+    def read(self, name: str) -> np.ndarray:
+        """The bytes of file ``name``, as a writable array of bytes (for arrays to use
+        without a copy); ``IndexFormatError`` when its size or checksum differs from the
+        manifest's."""
+        expected = self._files.get(name)
+        where = self.directory.parent
+        if not isinstance(expected, dict) or not isinstance(expected.get("bytes"), int):
+            raise IndexFormatError(f"index at {where} is damaged ({name} is not in its manifest)")
+        with open(self.directory / name, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size != expected["bytes"]:
+                raise IndexFormatError(f"index at {where} is damaged ({name} has {size:,} "
+                                       f"bytes, the manifest says {expected['bytes']:,})")
+            data = np.empty(size, dtype=np.uint8)  # not zero-filled, unlike a bytearray
+            if handle.readinto(memoryview(data)) != size:
+                raise IndexFormatError(f"index at {where} is damaged ({name} is shorter than "
+                                       "it was a moment ago)")
+        if zlib.crc32(data) != expected.get("crc32"):
+            raise IndexFormatError(f"index at {where} is damaged ({name} does not match its "
+                                   "checksum)")
+        return data
+
+
+def load_generation(root: Path, read: Callable[[VerifiedFiles], T]) -> T:
+    """``read`` the current generation under ``root``. Raises ``IndexFormatError`` when there
+    is no index or it is damaged, ``IndexLocationError`` when ``root`` is not a directory."""
+    if os.path.lexists(root) and not root.is_dir():
+        raise IndexLocationError(f"index directory {root} is not a directory")
+    for attempt in range(2):
+        name = _current_name(root)
+        if name is None or not is_index_dir(root):
+            raise IndexFormatError(f"no index at {root} (run `qabot index` to build it)")
+        try:
+            try:
+                manifest = json.loads((root / name / MANIFEST).read_text(encoding="utf-8"))
+            except ValueError:
+                raise IndexFormatError(f"index at {root} is damaged (its manifest is not "
+                                       "JSON); rebuild it with `qabot index`") from None
+            if not isinstance(manifest, dict):
+                raise IndexFormatError(f"index at {root} is damaged (its manifest is not an "
+                                       "object); rebuild it with `qabot index`")
+            return read(VerifiedFiles(root / name, manifest))
+        except FileNotFoundError:
+            if attempt == 0:
+                continue  # a save may have committed a new generation meanwhile: once more
+            raise IndexFormatError(f"index at {root} is damaged (a file of {name} is missing); "
+                                   "rebuild it with `qabot index`") from None
+    raise AssertionError("unreachable")
+
+
+def _file_crc(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_HASH_CHUNK):
+            crc = zlib.crc32(chunk, crc)
+    return crc
