@@ -450,7 +450,7 @@ def _cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
         for article in service.articles:
             print(json.dumps(article_to_dict(article), ensure_ascii=False))
     else:
-        Console(highlight=False).print(render_sources(service.articles))
+        screen(paragraphs=False).print(render_sources(service.articles))
     return 0
 
 
@@ -504,7 +504,7 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
                                                f"/{report.answerable}")
         table.add_row("overall accuracy", f"{report.accuracy:.3f}")
         table.add_row("time per question", f"{figures['ms_per_question']} ms")
-        Console(highlight=False).print(table)
+        screen(paragraphs=False).print(table)
     if args.show_failures:
         for outcome in report.outcomes:
             if not outcome.correct:

@@ -15,11 +15,21 @@ from retrieval.corpus import Article
 from retrieval.dates import human_date
 
 
-def screen(**options: Any) -> Console:
-    """A console for people: at a terminal, text wraps at word boundaries to its width; into
-    a pipe or a file, each paragraph stays one line (for grep, and for a pager to wrap)."""
-    console = Console(highlight=False, **options)
-    console.soft_wrap = not console.is_terminal
+class _Screen(Console):
+    """A rich console whose broken pipe (`qabot ... | head`) is a ``BrokenPipeError`` for
+    the command line to end quietly with status 0; rich itself exits with status 1."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
+def screen(*, paragraphs: bool = True, **options: Any) -> Console:
+    """A console for people. With ``paragraphs``: at a terminal, text wraps at word
+    boundaries to its width; into a pipe or a file, each paragraph stays one line (for grep,
+    and for a pager to wrap). Tables always fit the width."""
+    console = _Screen(highlight=False, **options)
+    console.soft_wrap = paragraphs and not console.is_terminal
     return console
 
 

@@ -7,6 +7,7 @@ import io
 import json
 import math
 import os
+import select
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -100,7 +101,9 @@ def test_a_worker_gets_each_answer_as_soon_as_it_asks(settings):
         for n, question in enumerate([DIMA, "Who is Sergey Magnitsky?", ""], start=1):
             worker.stdin.write(question.encode() + b"\n")
             worker.stdin.flush()
-            record = json.loads(worker.stdout.readline())   # would block without a flush
+            ready, _, _ = select.select([worker.stdout], [], [], 60)
+            assert ready, f"no answer to line {n} while the input is open: not flushed"
+            record = json.loads(worker.stdout.readline())
             assert record["id"] == n and record["question"] == question
         worker.stdin.close()
         assert worker.wait(timeout=60) == 0
@@ -171,3 +174,21 @@ def test_fuzz_one_valid_json_line_out_per_line_in(settings, lines, bom, cr, last
             assert record["id"] == expected, (number, record)
         assert "internal error" not in record.get("error", "")
         assert ("error" in record) == (record["answer"] is None and record["message"] == "")
+
+
+def test_a_strict_ascii_locale_changes_nothing(settings):
+    """Under a strict locale the input is still read as UTF-8 bytes and the output written
+    as UTF-8: non-ASCII questions are answered and invalid bytes are one line's error."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QABOT_", "LC_", "LANG"))}
+    env.update(LC_ALL="C", PYTHONUTF8="0", PYTHONIOENCODING="ascii:strict")
+    data = ("What is the ‘Dima Yakovlev Law’?\n".encode() + b"caf\xe9 \xff\n" +
+            '{"id": "é", "question": "Who is Sergey Magnitsky?"}\n'.encode())
+    done = subprocess.run([sys.executable, "-m", "bot", "ask", "--batch", "-", "--index-dir",
+                           str(settings.index.dir)], input=data, capture_output=True, cwd=ROOT,
+                          env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    records = [json.loads(line.decode("utf-8")) for line in done.stdout.splitlines()]
+    assert [r["id"] for r in records] == [1, 2, "é"]
+    assert records[0]["question"] == "What is the ‘Dima Yakovlev Law’?"
+    assert records[0]["answer"]["source"] == "RT" and records[2]["answer"] is not None
+    assert records[1]["error"] == "line 2: not UTF-8 text (byte 0xe9 at column 4)"

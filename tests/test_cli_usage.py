@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -67,16 +68,24 @@ def test_each_commands_help_has_examples(capsys, command):
     assert EXAMPLES[command] in out
 
 
-def test_a_closed_pipe_is_not_an_error(settings, tmp_path):
-    """`qabot ask --batch ... | head -1`: the reader leaves after one line, the writer has
-    200 more to write; it stops quietly with status 0."""
+@pytest.mark.parametrize("args", [
+    ["ask", "What did Lavrov say?", "--top-k", "50"],
+    ["sources"],
+    ["ask", "--batch", "QUESTIONS"],
+])
+def test_a_closed_pipe_is_not_an_error(settings, tmp_path, args):
+    """`qabot ... | head -c 1`: the reader leaves after one byte while the command has more to
+    write; it stops quietly with status 0."""
     questions = tmp_path / "questions.txt"
     questions.write_text("What is the Dima Yakovlev Law?\n" * 200, encoding="utf-8")
+    args = [str(questions) if a == "QUESTIONS" else a for a in args]
     env = {k: v for k, v in os.environ.items() if not k.startswith("QABOT_")}
-    done = subprocess.run(
-        ["bash", "-c", f"{sys.executable} -m bot ask --batch {questions} --index-dir "
-                       f"{settings.index.dir} | head -n 1 >/dev/null; echo ${{PIPESTATUS[0]}}"],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    env["COLUMNS"] = "40"                       # more lines for the table
+    command = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "bot", *args,
+                                                "--index-dir", str(settings.index.dir)])
+    done = subprocess.run(["bash", "-c", f"{command} | head -c 1 >/dev/null; "
+                                         "echo ${PIPESTATUS[0]}"],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert done.stdout.strip() == "0", done.stderr
     assert done.stderr == ""
 
