@@ -115,3 +115,14 @@ def test_qabot_ask_wraps_at_word_boundaries_at_a_terminal(service, settings):
                          "interaction with the U.S.”")
     first = shown.splitlines()[0]
     assert first == "“Russia’s Foreign Minister Sergei Lavrov has announced an end to ‘reset’ in"
+
+
+def test_history_suggests_a_question_asked_before(repl):
+    repl.type("What is the Dima Yakovlev Law?\r")
+    repl.read_until(r"score [0-9.]+")
+    repl.read_until(PROMPT)
+    repl.type("What is the D")
+    repl.read_until(r"What is the Dima Yakovlev Law\?")   # the rest, suggested in grey
+    repl.type("\x1b[C\r")                                  # → takes it; Enter asks it
+    shown = repl.read_until(r"score [0-9.]+")
+    assert "Dima Yakovlev Law,’ which introduced a ban" in " ".join(shown.split())
