@@ -46,5 +46,14 @@ $(STAMP_BENCH): $(STAMP)
 	$(PIP) -e '.[bench]'
 	touch $@
 
-clean:
-	rm -rf $(VENV) .qabot .pytest_cache
+# The bundled corpus's index, where `make run` and `make index` put it without a user config
+# (in the user's cache directory); only the files a save made are removed (see README).
+REMOVE_INDEX := import os; from retrieval.settings import load_settings; \
+	from retrieval.storage import remove_index; \
+	d = load_settings(environ={k: v for k, v in os.environ.items() if k in ("HOME", "XDG_CACHE_HOME")}).index_dir; \
+	print(f"removed the index at {d}" if remove_index(d) else f"no index at {d}")
+
+clean:                   ## remove what the project made: the venv, caches, the bundled corpus's index
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -c '$(REMOVE_INDEX)'; fi
+	rm -rf $(VENV) .pytest_cache *.egg-info benchmarks/results/work
+	find retrieval bot tests benchmarks -depth -name __pycache__ -type d -exec rm -rf {} +

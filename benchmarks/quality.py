@@ -30,11 +30,11 @@ K = 10
 
 
 def build_ours(articles: list[Article]) -> tuple[TfidfIndex, Answerer]:
-    """Our index and answerer with the default configuration, threshold 0 (rank, never
+    """Our index and answerer with the default configuration, min_confidence 0 (rank, never
     abstain: an abstention still lists the candidates, but ranking needs all of them)."""
     settings = load_settings(environ={})
     index = settings.retrieval.index().fit(articles, fingerprint="squad-dev")
-    answer_settings = replace(settings.answer, threshold=0.0)
+    answer_settings = replace(settings.answer, min_confidence=0.0)
     return index, Answerer(index, articles, answer_settings)
 
 
@@ -83,6 +83,18 @@ class Bm25Sentences:
         docs, scores = self.retriever.retrieve(tokens, k=min(k, len(self.texts)),
                                                show_progress=False, n_threads=1)
         return [int(d) for d, s in zip(docs[0], scores[0]) if s > 0]
+
+
+    def best(self, question: str, weight_mask: np.ndarray | None = None) -> tuple[int, float] | None:
+        """The row and bm25s score of the best sentence (among those ``weight_mask`` keeps),
+        or None when no sentence holds a word of the question."""
+        tokens = self._bm25s.tokenize([question], stopwords="en", stemmer=self.stemmer,
+                                      return_ids=False, show_progress=False)
+        if not tokens[0]:
+            return None
+        docs, scores = self.retriever.retrieve(tokens, k=1, show_progress=False, n_threads=1,
+                                               weight_mask=weight_mask)
+        return (int(docs[0][0]), float(scores[0][0])) if scores[0][0] > 0 else None
 
 
 def bm25s_ranks(bm25: Bm25Sentences, questions: list[Question]) -> list[int | None]:

@@ -159,8 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     sources.add_argument("--json", action="store_true", help="print JSON Lines")
 
     ev = command("eval", help="evaluate on a question set",
-                 description="Top-1 accuracy, MRR@10 and abstention on a question set with "
-                             "expected answers (see README).")
+                 description="Top-1 accuracy, MRR@10, abstention, the AUROC of the confidence "
+                             "and a reliability table on a question set with expected answers "
+                             "(see README).")
     ev.add_argument("file", help="the question set (JSON)")
     ev.add_argument("--json", action="store_true", help="print the figures as JSON")
     ev.add_argument("--show-failures", action="store_true", help="list the questions missed")
@@ -261,8 +262,8 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         out = screen()
         out.print(render_result(result), crop=False)
         if result.answer is None:
-            out.print("[dim]" + ("The closest sentences, below the confidence threshold, are "
-                                 "listed by --json." if result.alternatives else
+            out.print("[dim]" + ("Every candidate and its confidence: --json." if
+                                 result.alternatives else
                                  "Try other words; `qabot sources` lists the articles.") + "[/]")
         if result.answer is not None and result.alternatives:
             out.print("\n[dim]Other answers:[/]")
@@ -488,6 +489,10 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         "abstained_on_unanswerable": report.abstained_on_unanswerable,
         "abstained_on_answerable": report.abstained_on_answerable,
         "accuracy": round(report.accuracy, 4),
+        "auroc": None if report.auroc is None else round(report.auroc, 4),
+        "calibration": [{"confidence": f"{b.low:.1f}-{b.high:.1f}", "questions": b.count,
+                         "predicted": round(b.mean_confidence, 4),
+                         "observed": round(b.observed, 4)} for b in report.calibration],
         "ms_per_question": round(1000 * seconds / len(questions), 2),
     }
     if args.json:
@@ -503,8 +508,19 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         table.add_row("abstained, answerable", f"{report.abstained_on_answerable}"
                                                f"/{report.answerable}")
         table.add_row("overall accuracy", f"{report.accuracy:.3f}")
+        table.add_row("AUROC of the confidence", "n/a (needs right and wrong first answers)"
+                      if report.auroc is None else f"{report.auroc:.3f}")
         table.add_row("time per question", f"{figures['ms_per_question']} ms")
-        screen(paragraphs=False).print(table)
+        console = screen(paragraphs=False)
+        console.print(table)
+        bins = Table(title="Reliability: confidence of the first candidate against how often "
+                           "it was the right sentence")
+        for column in ("confidence", "questions", "predicted", "observed"):
+            bins.add_column(column, justify="right")
+        for b in report.calibration:
+            bins.add_row(f"{b.low:.1f}-{b.high:.1f}", str(b.count), f"{b.mean_confidence:.2f}",
+                         f"{b.observed:.2f}")
+        console.print(bins)
     if args.show_failures:
         for outcome in report.outcomes:
             if not outcome.correct:

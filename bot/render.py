@@ -43,6 +43,7 @@ def answer_to_dict(answer: Answer) -> dict[str, Any]:
         "date": answer.date.iso() if answer.date else None,
         "url": answer.url,
         "score": answer.score,
+        "confidence": answer.confidence,
         "context": {"before": answer.before, "after": answer.after},
         "also_in": [_ref_to_dict(ref) for ref in answer.also_in],
     }
@@ -81,6 +82,14 @@ def citation(answer: Answer | SourceRef) -> Text:
     return line
 
 
+def confidence_words(confidence: float) -> str:
+    """How sure the bot is, in words, with the probability: "likely (87%)"."""
+    word = ("very likely" if confidence >= 0.85 else "likely" if confidence >= 0.6
+            else "possibly" if confidence >= 0.4 else "unsure" if confidence >= 0.2
+            else "unlikely")
+    return f"{word} ({confidence:.0%})"
+
+
 # Quotation marks a sentence may open or close with: it then carries its own marks.
 _OPENING_MARKS = ("“", "\"", "„", "«", "‘", "'")
 
@@ -117,8 +126,8 @@ class Hanging:
 
 
 def render_answer(answer: Answer, *, rank: int | None = None) -> RenderableType:
-    """The quote, then where it comes from, its link and its score. Text wraps at word
-    boundaries to the console's width."""
+    """The quote, then where it comes from, its link and how sure the bot is. Text wraps at
+    word boundaries to the console's width."""
     quote = Text(quoted(answer.text), style="bold")
     lines: list[RenderableType] = [
         Hanging(Text(f"{rank}. " if rank is not None else "", style="bold"), quote),
@@ -127,16 +136,32 @@ def render_answer(answer: Answer, *, rank: int | None = None) -> RenderableType:
         lines.append(_url_line(answer.url))
     for ref in answer.also_in:
         lines.append(Text("  also reported by ", style="dim").append_text(citation(ref)))
-    lines.append(Text(f"    score {answer.score:.2f}", style="dim"))
+    lines.append(Text(f"    {confidence_words(answer.confidence)} · score {answer.score:.2f}",
+                      style="dim"))
     return Group(*lines)
 
 
+UNSURE_SHOWN = 2      # closest sentences shown under a no-answer ...
+UNSURE_FLOOR = 0.2    # ... when their confidence is at least this ("unsure", not "unlikely")
+
+
 def render_result(result: Result) -> RenderableType:
-    """The answer, or the no-answer message. Candidates below the confidence threshold are
-    not shown as if they were answers: ``:more`` (REPL) and ``--json`` list them."""
+    """The answer, or the no-answer message and, when there are candidates below
+    ``answer.min_confidence`` but not unlikely, the closest two, dimmed and introduced as
+    unsure (never shown as if they were answers)."""
     if result.answer is not None:
         return render_answer(result.answer)
-    return Text("No answer. ", style="bold yellow").append(result.message)
+    message = Text("No answer. ", style="bold yellow").append(result.message)
+    shown = [a for a in result.alternatives[:UNSURE_SHOWN] if a.confidence >= UNSURE_FLOOR]
+    if not shown:
+        return message
+    closest = [Text("Unsure: the closest sentences are", style="yellow")]
+    for answer in shown:
+        closest.append(Hanging(Text("  "), Text(quoted(answer.text), style="dim")
+                               .append_text(Text(" — ").append_text(citation(answer)))
+                               .append(f" · {confidence_words(answer.confidence)}",
+                                       style="dim")))
+    return Group(message, *closest)
 
 
 def render_alternatives(alternatives: Iterable[Answer]) -> RenderableType:

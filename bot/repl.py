@@ -80,25 +80,26 @@ class Repl:
             return self._command(":" + bare)
         if text.startswith(":"):
             return self._command(text)
-        self._ask(text, self.top_k)
-        if self.last is None:
+        if not self._ask(text, self.top_k):
             return True
         if self.last.answer is not None and self.last.alternatives:
             self.console.print(f"[dim]{len(self.last.alternatives)} more: :more · "
                                "context: :context[/]")
         elif self.last.answer is None:
-            self.console.print("[dim]" + (":more shows the closest sentences, below the "
-                                          "confidence threshold" if self.last.alternatives else
+            self.console.print("[dim]" + (":more lists every candidate with its confidence"
+                                          if self.last.alternatives else
                                           "Try other words; :sources lists the articles") + "[/]")
         return True
 
-    def _ask(self, question: str, top_k: int) -> None:
+    def _ask(self, question: str, top_k: int) -> bool:
+        """Ask and show the answer; False (the message shown) when it cannot be asked."""
         try:
             self.last = self.service.ask(question, top_k=top_k, filters=self.filters)
         except QABotError as exc:
             self.console.print(f"[yellow]{escape(str(exc))}[/]")
-            return
+            return False
         self._show(render_result(self.last))
+        return True
 
     def _show(self, renderable: RenderableType) -> None:
         # Not cropped: a link longer than the terminal runs on (the terminal wraps it) and

@@ -54,10 +54,11 @@ class Analyzer:
             object.__setattr__(self, "stop_list", english_stop_words())
         return self.stop_list  # type: ignore[return-value]
 
-    def words(self, text: str) -> list[str]:
-        """Normalised word tokens, before stop-word removal and stemming."""
-        text = unicodedata.normalize("NFKC", text)
-        return _TOKEN.findall(_APOSTROPHE_S.sub("", text).casefold())
+    def words(self, text: str, *, keep_case: bool = False) -> list[str]:
+        """Normalised word tokens, before stop-word removal and stemming (case-folded unless
+        ``keep_case``)."""
+        text = _APOSTROPHE_S.sub("", unicodedata.normalize("NFKC", text))
+        return _TOKEN.findall(text if keep_case else text.casefold())
 
     def __call__(self, text: str) -> list[str]:
         tokens = self.words(text)

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from retrieval.answerer import Answer, Result
 from retrieval.errors import QABotError
 
@@ -63,6 +65,8 @@ class EvalReport:
     abstained_on_unanswerable: int
     abstained_on_answerable: int
     accuracy: float
+    auroc: float | None = None                     # of the first candidate's confidence
+    calibration: tuple["CalibrationBin", ...] = ()  # its predicted against observed
 
 
 def load_eval_set(path: str | Path) -> list[EvalQuestion]:
@@ -116,6 +120,9 @@ def evaluate(questions: Sequence[EvalQuestion], ask: Callable[[str], Result]) ->
         outcomes.append(QuestionOutcome(question, result, rank))
     answerable = [o for o in outcomes if o.question.expected is not None]
     unanswerable = [o for o in outcomes if o.question.expected is None]
+    # Confidence of the first candidate (answer or not) against "it is the right sentence".
+    firsts = [(o.result.ranked[0].confidence, o.rank == 1) for o in outcomes if o.result.ranked]
+    confidences, right = [c for c, _ in firsts], [r for _, r in firsts]
     return EvalReport(
         outcomes=tuple(outcomes),
         top1_accuracy=_ratio(sum(o.correct for o in answerable), len(answerable)),
@@ -125,7 +132,61 @@ def evaluate(questions: Sequence[EvalQuestion], ask: Callable[[str], Result]) ->
         abstained_on_unanswerable=sum(o.result.answer is None for o in unanswerable),
         abstained_on_answerable=sum(o.result.answer is None for o in answerable),
         accuracy=_ratio(sum(o.correct for o in outcomes), len(outcomes)),
+        auroc=auroc(confidences, right),
+        calibration=tuple(reliability(confidences, right, bins=5)),
     )
+
+
+@dataclass(frozen=True)
+class CalibrationBin:
+    """Answers whose confidence fell in ``[low, high)``: how many, their mean confidence and
+    the share of them that were right."""
+
+    low: float
+    high: float
+    count: int
+    mean_confidence: float
+    observed: float
+
+
+def auroc(confidences: Sequence[float], right: Sequence[bool]) -> float | None:
+    """The area under the ROC curve of ``confidences`` as a test of ``right`` (the chance that
+    a right answer is more confident than a wrong one, ties counting half); None when one of
+    the two kinds is missing."""
+    x = np.asarray(confidences, dtype=np.float64)
+    y = np.asarray(right, dtype=bool)
+    n_right, n_wrong = int(y.sum()), int((~y).sum())
+    if n_right == 0 or n_wrong == 0:
+        return None
+    ranks = _average_ranks(x)
+    return float((ranks[y].sum() - n_right * (n_right + 1) / 2) / (n_right * n_wrong))
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(x.size, dtype=np.float64)
+    ranks[order] = np.arange(1, x.size + 1)
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    return sums[inverse] / counts[inverse]
+
+
+def reliability(confidences: Sequence[float], right: Sequence[bool], bins: int = 10,
+                weights: Sequence[float] | None = None) -> list[CalibrationBin]:
+    """Predicted against observed: the answers grouped by confidence into ``bins`` equal
+    ranges (empty ranges left out); means weighted by ``weights`` when given."""
+    x = np.asarray(confidences, dtype=np.float64)
+    y = np.asarray(right, dtype=np.float64)
+    w = np.ones(x.size) if weights is None else np.asarray(weights, dtype=np.float64)
+    which = np.minimum((x * bins).astype(int), bins - 1)
+    table = []
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            table.append(CalibrationBin(b / bins, (b + 1) / bins, int(mask.sum()),
+                                        float(np.average(x[mask], weights=w[mask])),
+                                        float(np.average(y[mask], weights=w[mask]))))
+    return table
 
 
 def _ratio(numerator: float, denominator: int) -> float:

@@ -206,6 +206,16 @@ class TfidfIndex:
         norm = np.sqrt(np.sum(weights ** 2) + np.sum((unknown_tf * rarest) ** 2))
         return ids, weights / norm
 
+    @property
+    def rarest_idf(self) -> float:
+        """The idf a question term gets when no passage (or one) holds it: the largest idf."""
+        return float(self._rarest)
+
+    def lookup(self, terms: Sequence[str]) -> np.ndarray:
+        """The vocabulary ids of analysed ``terms``, -1 for a term no passage holds."""
+        return np.fromiter((self._term_ids.get(t, -1) for t in terms), dtype=np.int64,
+                           count=len(terms))
+
     def passage_scores(self, term_ids: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Score of every passage for the question vector: a cosine with tf-idf weighting,
         the BM25 share of the question matched with BM25 weighting."""

@@ -101,8 +101,9 @@ class QAService:
         index_dir = settings.index_dir
         check_location(index_dir)  # not ours: stop before reading or building anything
         manifest = None if force_rebuild else TfidfIndex.read_manifest(index_dir)
+        stamps = manifest.get("corpus_files") if manifest else None  # a hint: saves hashing
         corpus = load_corpus(settings.corpus.path,
-                             known=manifest.get("corpus_files", ()) if manifest else ())
+                             known=stamps if isinstance(stamps, list) else ())
         fresh = settings.retrieval.index()
         reason = "forced rebuild" if force_rebuild else _staleness(fresh, corpus, manifest,
                                                                    index_dir)

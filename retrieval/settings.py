@@ -112,6 +112,8 @@ class Settings(_Section):
         data = self.model_dump()
         for dotted, value in values.items():
             section, _, key = dotted.partition(".")
+            if (section, key) in _PATH_KEYS and isinstance(value, str) and value:
+                value = Path(value).expanduser()  # `--index-dir=~/idx` comes unexpanded
             data.setdefault(section, {})[key] = value
         return _validate(data, "command line")
 
@@ -128,8 +130,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} does not exist") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except ValueError as exc:  # TOMLDecodeError, UnicodeDecodeError, an integer > 4,300 digits
+        raise ConfigError(f"config file {path} is not valid TOML: "
+                          f"{str(exc).split(';')[0]}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {path} is not valid TOML: nested too deeply") from None
     return _resolve_paths(data, path.parent)
 
 
@@ -152,7 +157,7 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any], origin: str) -> dict[
         if isinstance(value, dict):
             if key in merged and not isinstance(merged[key], dict):
                 raise ConfigError(f"{key}: expected a value, got a table [{origin}]")
-            merged[key] = _merge(merged.get(key, {}), value, origin)
+            merged[key] = {**merged.get(key, {}), **value}  # tables hold values: one level
         else:
             merged[key] = value
     return merged
@@ -192,7 +197,9 @@ def _validate(data: dict[str, Any], origin: str) -> Settings:
         elif error["type"] == "missing":
             message = "missing"
         else:
-            message = f"{error['msg']} (got {error.get('input')!r})"
+            got = repr(error.get("input"))
+            got = got if len(got) <= 80 else f"{got[:60]}... ({len(got):,} characters)"
+            message = f"{error['msg']} (got {got})"
         raise ConfigError(f"{key}: {message} [{origin}]") from None
 
 

@@ -48,6 +48,7 @@ LAYOUT = 1
 _MARKER_CONTENT = {"kind": "qabot-index", "layout": LAYOUT}
 _GENERATION = re.compile(r"^gen-(\d{6,})$")
 _TEMPORARY = re.compile(r"^(?:\.tmp-.+|" + POINTER + r"\.tmp-.+)$")
+_MARKER_BEING_WRITTEN = re.compile(r"^" + MARKER + r"\.tmp-.+$")
 _HASH_CHUNK = 1 << 20
 
 T = TypeVar("T")
@@ -75,8 +76,9 @@ def check_location(path: Path) -> None:
                                  "choose another --index-dir (index.dir)")
     if is_index_dir(path):
         return
-    try:
-        empty = next(os.scandir(path), None) is None
+    try:  # empty, or holding only the marker that a save starting meanwhile is writing
+        with os.scandir(path) as entries:
+            empty = all(_MARKER_BEING_WRITTEN.match(entry.name) for entry in entries)
     except OSError as exc:
         raise IndexLocationError(f"cannot read index directory {path}: {exc.strerror}") from None
     if not empty:
@@ -98,9 +100,11 @@ def save_generation(root: Path, write: Callable[[Path], Mapping[str, Any]]) -> P
     Raises ``IndexLocationError`` when ``root`` is not ours, ``OSError`` when it cannot be
     written; in both cases the previous generation stays the current one."""
     check_location(root)
+    created = not os.path.lexists(root)
     root.mkdir(parents=True, exist_ok=True)
     if not is_index_dir(root):
-        _write_atomically(root / MARKER, json.dumps(_MARKER_CONTENT).encode())
+        marker = {**_MARKER_CONTENT, "created": created}  # may remove_index remove the directory?
+        _write_atomically(root / MARKER, json.dumps(marker).encode())
     with _locked(root):
         _remove_stale(root, keep=_current_name(root))
         tmp = root / f".tmp-{os.getpid()}-{time.monotonic_ns()}"
@@ -182,6 +186,26 @@ def _remove_stale(root: Path, keep: str | None) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
+
+
+def remove_index(root: Path) -> bool:
+    """Remove the index saved under ``root``: only the entries a save makes, only when
+    ``root`` carries our marker, and ``root`` itself only when a save created it and nothing
+    else is left in it. Returns whether there was an index to remove."""
+    if not root.is_dir() or not is_index_dir(root):
+        return False
+    marker = json.loads((root / MARKER).read_text(encoding="utf-8"))
+    with _locked(root):
+        _remove_stale(root, keep=None)
+        (root / POINTER).unlink(missing_ok=True)
+        (root / MARKER).unlink()
+    (root / LOCK).unlink(missing_ok=True)
+    if marker.get("created") is True:
+        try:
+            root.rmdir()
+        except OSError:  # not empty: what is left is not ours
+            pass
+    return True
 
 
 # ---------------------------------------------------------------------------------- loading

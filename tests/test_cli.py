@@ -176,3 +176,19 @@ def test_each_corpus_keeps_its_own_index(tmp_path, monkeypatch, capsys):
     paths = [line.split(" in ")[-1].rsplit(" (", 1)[0] for line in [bundled.strip(), *again]]
     assert paths[0] == paths[2] != paths[1]
     assert all(Path(p).is_relative_to(tmp_path / "cache" / "qabot") for p in paths)
+
+
+def test_a_tilde_in_a_path_flag_is_the_home_directory(tmp_path: Path, monkeypatch, capsys):
+    """`--index-dir=~/idx` reaches us unexpanded (the shell expands ~ only at a word's start):
+    it made a directory named '~' in the current directory."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    (home / "c.jsonl").write_text(json.dumps({
+        "id": "a", "title": "Penguins", "source": "Daily",
+        "text": "The penguins of the southern colony welcomed a new keeper in the spring."}) + "\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    assert main(["index", "--corpus", "~/c.jsonl", "--index-dir=~/idx"]) == 0
+    assert str(home / "idx") in capsys.readouterr().out
+    assert (home / "idx" / "CURRENT").is_file() and list(work.iterdir()) == []

@@ -173,8 +173,10 @@ def test_crlf_article_answers_with_exact_sentence(tmp_path: Path, settings_for):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "a.txt").write_bytes(b"\xef\xbb\xbf" + ARTICLE_CRLF.encode("utf-8"))
-    answer = QAService(settings_for(corpus)).ask("When will the ministers meet again?").answer
-    assert answer.text == "They agreed to meet again in the spring, officials said."
+    # The best candidate, answer or not: whether a two-sentence corpus says enough to answer
+    # is the confidence's business (tests/test_answer_steps.py); this test is about offsets.
+    result = QAService(settings_for(corpus)).ask("When will the ministers meet again?")
+    assert result.ranked[0].text == "They agreed to meet again in the spring, officials said."
 
 
 def test_bom_and_crlf_in_jsonl(tmp_path: Path):

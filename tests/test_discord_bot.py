@@ -10,6 +10,7 @@ import discord
 import discord.ext.test as dpytest
 import pytest
 
+from bot.render import confidence_words
 from bot.discord import render
 from bot.discord.app import QABot
 from retrieval.answerer import Answer, Filters, Result
@@ -80,7 +81,7 @@ async def test_a_mention_is_answered_with_the_quote_source_and_date(bot: QABot,
     assert human_date(expected.answer.date) in source.value
     assert expected.answer.url in source.value and "WMD may be key" in source.value
     assert embed.fields[-1].name == "Confidence"
-    assert embed.fields[-1].value == f"{expected.answer.score:.2f}"
+    assert embed.fields[-1].value == confidence_words(expected.answer.confidence)  # not the score
     buttons = [c["label"] for row in bot.payloads[-1]["components"] for c in row["components"]]
     assert buttons == ["More answers", "Context"]
 

@@ -103,7 +103,7 @@ async def test_ask_defers_at_once_then_answers_with_the_embed(bot: QABot,
 
 async def test_ask_passes_the_filters_to_the_core(bot: QABot, service: QAService) -> None:
     interaction = FakeInteraction()
-    await cog(bot).ask.callback(cog(bot), interaction, "reset relations",  # type: ignore[arg-type]
+    await cog(bot).ask.callback(cog(bot), interaction, "What did Lavrov announce about the reset in relations?",  # type: ignore[arg-type]
                                 source="the hindu", year=2013)
     embed = interaction.sent().kwargs["embed"]
     assert "The Hindu" in embed.fields[0].value and "2013" in embed.fields[0].value

@@ -238,3 +238,60 @@ def test_an_index_of_an_older_qabot_is_named_and_left_alone(tmp_path, capsys):
     assert main(["ask", QUESTION, "--index-dir", str(old)]) == 1
     assert "older qabot" in capsys.readouterr().err
     assert sorted(p.name for p in old.iterdir()) == ["idf.npy", "manifest.json"]
+
+
+def test_remove_index_removes_only_what_saves_made(tmp_path: Path):
+    from retrieval.storage import remove_index
+    corpus = _corpus(tmp_path, "a")
+    made, adopted, foreign = tmp_path / "made", tmp_path / "adopted", tmp_path / "foreign"
+    adopted.mkdir()
+    foreign.mkdir()
+    (foreign / "thesis.txt").write_text("mine")
+    for index_dir in (made, adopted):
+        assert main(["index", "--corpus", str(corpus), "--index-dir", str(index_dir)]) == 0
+    shared = tmp_path / "shared"
+    assert main(["index", "--corpus", str(corpus), "--index-dir", str(shared)]) == 0
+    (shared / "thesis.txt").write_text("mine")
+    assert remove_index(made) and not made.exists()             # it made the directory
+    assert remove_index(adopted) and adopted.is_dir()           # the user's: emptied, kept
+    assert list(adopted.iterdir()) == []
+    assert remove_index(shared) and [p.name for p in shared.iterdir()] == ["thesis.txt"]
+    assert not remove_index(foreign) and (foreign / "thesis.txt").read_text() == "mine"
+    assert not remove_index(tmp_path / "nothing-here")
+
+
+def test_the_first_saves_into_a_new_directory_race_without_refusing_each_other(tmp_path: Path):
+    """Two commands that start together on a corpus with no index yet (the REPL and the
+    Discord bot, two `qabot index`) both build and save; the one that adopts the directory a
+    moment later saw the other's marker being written and refused the directory as 'not a
+    qabot index'."""
+    corpus = load_corpus(_corpus(tmp_path, "a"))
+    index = TfidfIndex().fit(corpus.articles, fingerprint=corpus.fingerprint)
+    errors: list[BaseException] = []
+    for trial in range(12):
+        target = tmp_path / f"idx-{trial}"
+        barrier = threading.Barrier(3)
+
+        def save() -> None:
+            barrier.wait()
+            try:
+                index.save(target)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        savers = [threading.Thread(target=save) for _ in range(3)]
+        for t in savers:
+            t.start()
+        for t in savers:
+            t.join()
+        assert TfidfIndex.load(target).n_sentences == index.n_sentences
+    assert not errors, errors[0]
+
+
+def test_a_directory_holding_only_a_marker_being_written_is_ours(tmp_path: Path):
+    """What a concurrent first save leaves for a moment: the marker's temporary file."""
+    target = tmp_path / "idx"
+    target.mkdir()
+    (target / "QABOT-INDEX.tmp-4242-123456").write_text("{")
+    assert main(["index", "--corpus", str(_corpus(tmp_path, "a")), "--index-dir", str(target)]) == 0
+    assert TfidfIndex.load(target).n_sentences == 2

@@ -136,3 +136,16 @@ def _no_rebuild(settings) -> Path:
     path = Path(settings.index.dir).parent / "no-rebuild.toml"
     path.write_text("[index]\nauto_rebuild = false\n")
     return path
+
+
+@pytest.mark.parametrize("corpus_files", [None, 5, "x", {"name": "a"}, [5, None]])
+def test_a_manifest_whose_corpus_stamps_are_damaged_hashes_the_corpus_again(
+        built, capsys, corpus_files):
+    """The corpus files' stamps are only a hint that saves hashing: damaged, they are ignored
+    (the old code stopped with an internal error on a null or a number)."""
+    manifest_path = _files(built.index.dir) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["corpus_files"] = corpus_files
+    manifest_path.write_text(json.dumps(manifest))
+    assert main(_cli(built, "ask", QUESTION, "--json")) == 0
+    assert json.loads(capsys.readouterr().out)["answer"]["text"].startswith(ANSWER_START)

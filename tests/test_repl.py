@@ -107,3 +107,12 @@ def test_pasted_lines_are_each_asked_and_bare_commands_work(service, settings):
     assert repl.handle("HELP") and ":source NAME" in out.getvalue()
     assert repl.handle(":sources now") and ":sources takes no argument" in out.getvalue()
     assert repl.handle("exit") is False
+
+
+def test_a_question_that_cannot_be_asked_shows_no_hint_of_the_previous_one(service, settings):
+    repl, out = make_repl(service, settings)
+    repl.handle("Who is expected to visit Russia soon?")
+    before = len(out.getvalue())
+    repl.handle("x" * 5000)
+    assert out.getvalue()[before:].strip() == ("the question is 5,000 characters long; the "
+                                               "limit is 2,000")

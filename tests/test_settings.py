@@ -24,7 +24,7 @@ def test_user_file_overrides_and_resolves_paths_next_to_itself(tmp_path: Path):
     settings = load_settings(user, environ={})
     assert settings.corpus.path == user.parent / "articles.jsonl"
     assert settings.answer.top_k == 7
-    assert settings.answer.threshold == load_settings(environ={}).answer.threshold
+    assert settings.answer.min_confidence == load_settings(environ={}).answer.min_confidence
 
 
 def test_environment_overrides_the_user_file(tmp_path: Path):
@@ -38,7 +38,7 @@ def test_environment_overrides_the_user_file(tmp_path: Path):
 
 @pytest.mark.parametrize(("toml", "message"), [
     ("[answer]\ntop_k = 0\n", "answer.top_k: Input should be greater than or equal to 1 (got 0)"),
-    ("[answer]\nthreshold = 'high'\n", "answer.threshold: Input should be a valid number"),
+    ("[answer]\nmin_confidence = 'high'\n", "answer.min_confidence: Input should be a valid number"),
     ("[answer]\ntopk = 3\n", "answer.topk: unknown key"),
     ("[colour]\nx = 1\n", "colour: unknown key"),
     ("[retrieval]\nstem = 'maybe'\n", "retrieval.stem: Input should be a valid boolean"),
@@ -79,3 +79,31 @@ def test_every_default_key_is_documented_in_the_readme():
     for table, values in defaults.items():
         for key in values:
             assert f"`{table}.{key}`" in readme, f"{table}.{key} is not in README.md"
+
+
+@pytest.mark.parametrize(("toml", "message"), [
+    ("[answer]\ntop_k = " + "1" * 5000 + "\n", "4300 digits"),
+    ("x = " + "[" * 2000 + "]" * 2000 + "\n", "nested too deeply"),
+    ("x = " + "{a = " * 2000 + "1" + "}" * 2000 + "\n", "nested too deeply"),
+    ("[" + ".".join(["a"] * 5000) + "]\n", "a: unknown key"),
+    ("[answer." + ".".join(["a"] * 5000) + "]\n", "answer.a: unknown key"),
+    ("[retrieval]\nstem = " + "[" * 300 + "]" * 300 + "\n", "retrieval.stem: Input should"),
+    ("[retrieval]\nweighting = '" + "x" * 5000 + "'\n", "retrieval.weighting: Input should"),
+])
+def test_a_config_file_with_a_huge_integer_or_deep_nesting_is_one_line(
+        tmp_path: Path, toml: str, message: str):
+    user = tmp_path / "bad.toml"
+    user.write_text(toml)
+    with pytest.raises(ConfigError) as info:
+        load_settings(user, environ={})
+    assert message in str(info.value)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 300
+
+
+def test_a_config_file_that_crashed_is_one_line_on_the_command_line(tmp_path: Path, capsys):
+    from bot.cli import main
+    user = tmp_path / "bad.toml"
+    user.write_text("[answer]\ntop_k = " + "1" * 5000 + "\n")
+    assert main(["ask", "q", "--config", str(user)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("qabot: config file ") and str(user) in err and "\n" not in err

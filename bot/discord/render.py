@@ -13,6 +13,7 @@ from typing import Final
 
 import discord
 
+from bot.render import confidence_words
 from retrieval.answerer import Answer, Result, SourceRef
 from retrieval.corpus import Article
 from retrieval.dates import human_date
@@ -123,8 +124,9 @@ def quote_with_citation(answer: Answer, limit: int) -> str:
     return f"{blockquote(shorten(plain(answer.text), room))}\n{cite}"
 
 
-def confidence(score: float) -> str:
-    return f"{score:.2f}"
+def confidence(answer: Answer) -> str:
+    """The calibrated confidence (a probability) in words and as a percentage."""
+    return confidence_words(answer.confidence)
 
 
 # ----------------------------------------------------------------------------- embeds
@@ -140,7 +142,7 @@ def answer_embed(result: Result) -> discord.Embed:
     if answer.also_in:
         embed.add_field(name="Also reported by", inline=False,
                         value="\n".join(citation(ref).replace("\n", " · ") for ref in answer.also_in))
-    embed.add_field(name="Confidence", value=confidence(answer.score), inline=True)
+    embed.add_field(name="Confidence", value=confidence(answer), inline=True)
     if result.alternatives:
         embed.set_footer(text=f"{len(result.alternatives)} more answer"
                               f"{'s' if len(result.alternatives) != 1 else ''}: press More answers")
@@ -165,7 +167,7 @@ def alternatives_embed(result: Result) -> discord.Embed:
     embed = discord.Embed(colour=ANSWER_COLOUR, title=title)
     first = 2 if result.answer is not None else 1
     for rank, alt in enumerate(result.alternatives[:FIELD_COUNT_LIMIT], start=first):
-        embed.add_field(name=f"{rank}. Confidence {confidence(alt.score)}",
+        embed.add_field(name=f"{rank}. Confidence: {confidence(alt)}",
                         value=quote_with_citation(alt, FIELD_VALUE_LIMIT), inline=False)
     if not result.alternatives:
         embed.description = "There are no other answers to this question."

@@ -1,0 +1,251 @@
+"""Fit the answerer's confidence model and choose ``answer.min_confidence``.
+
+Training data: the tuning half of SQuAD v1.1 dev (never the held-out half, never SQuAD 2.0),
+every paragraph one article, each question asked as written (right when the first answer is
+right by the ReQA rule) and in three unanswerable versions (``benchmarks/negatives.py``). The
+features are those of the first candidate, as the bot computes them (``Answerer.score``). A
+small network (scikit-learn's ``MLPClassifier``: standardised features, one hidden layer of
+16 ReLU units, a logistic output, seeded) is fitted to all of it; out-of-fold predictions
+(3 folds grouped by Wikipedia article) give the AUROC, the reliability
+table and the ``min_confidence`` that maximises decision accuracy (answered right plus
+unanswerable declined, by weight), after ``min_score``: the ranking score that 99% of right
+first answers reach, a secondary floor. The model is written to
+``retrieval/answer/confidence.json``.
+
+    python -m benchmarks.train_confidence [--out PATH]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from benchmarks.data import SQUAD_DEV, load_squad
+from benchmarks.negatives import ALL, KINDS, Item, build_items, is_right, title_of
+from retrieval.answer.confidence import MODEL_FILE, MODEL_FORMAT, ConfidenceModel
+from retrieval.answer.features import FEATURES
+from retrieval.answer.query import Query, read_query
+from retrieval.answerer import Answerer
+from retrieval.corpus import Article
+from retrieval.evaluation import auroc, reliability
+from retrieval.index import TfidfIndex
+from retrieval.settings import load_settings
+
+SEED = 0
+VERSION = "2"
+HIDDEN = 16
+ALPHA = 1e-4
+FOLDS = 3
+SCORE_QUANTILE = 0.01
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the answerer's first candidate was for each item: its features (a row, or NaN
+    when the question had nothing to score) and whether it was right."""
+
+    features: np.ndarray
+    right: np.ndarray
+    weight: np.ndarray
+    answerable: np.ndarray
+    kind: np.ndarray
+    group: np.ndarray
+
+
+def untrained() -> ConfidenceModel:
+    """A model that says 0.5 to everything: the features do not depend on it."""
+    n = len(FEATURES)
+    return ConfidenceModel("untrained", FEATURES, np.zeros(n), np.ones(n), np.zeros(n), 0.0)
+
+
+@dataclass
+class _Corpus:
+    articles: list[Article]
+    answerer: Answerer
+    passage_terms: sp.csr_matrix
+    number: dict[str, int]
+
+
+def _corpus(articles: list[Article], answerer: Answerer) -> _Corpus:
+    return _Corpus(articles, answerer, answerer.index.passage_matrix_.tocsr(),
+                   {a.id: i for i, a in enumerate(articles)})
+
+
+def without_passages(query: Query, text: str, index: TfidfIndex,
+                     passage_terms: sp.csr_matrix, excluded: np.ndarray) -> Query:
+    """``query`` as a corpus without the ``excluded`` passages would read it: a term that
+    only those passages hold is unknown to it."""
+    if not query.term_ids.size:
+        return query
+    df = np.diff(index.passage_matrix_[:, query.term_ids].indptr)
+    held = df - passage_terms[excluded][:, query.term_ids].getnnz(axis=0) > 0
+    lost = query.term_ids[~held]
+    names = 0
+    if lost.size:
+        capitalised = [w for w in index.analyzer.words(text, keep_case=True)[1:]
+                       if w[:1].isupper()]
+        names = int(np.isin(lost, index.lookup(index.analyzer(" ".join(capitalised)))).sum())
+    return Query(query.term_ids[held], query.term_weights[held],
+                 query.unknown + int(lost.size), query.words, query.unknown_names + names)
+
+
+def observe(answerer: Answerer, articles: list[Article], items: list[Item]) -> Observed:
+    """Ask every item as the bot would (of the whole corpus, or of its own small corpus)
+    and keep its first candidate's features."""
+    corpora = {ALL: _corpus(articles, answerer)}
+    for title in sorted({i.corpus for i in items} - {ALL}):
+        local = [a for a in articles if title_of(a.id) == title]
+        index = load_settings(environ={}).retrieval.index().fit(local)
+        corpora[title] = _corpus(local, Answerer(index, local, answerer.settings,
+                                                 answerer.model))
+    rows, right = [], []
+    for item in items:
+        corpus = corpora[item.corpus]
+        index = corpus.answerer.index
+        query = read_query(index, item.text)
+        allowed = None
+        if item.excluded:
+            allowed = ~np.isin(index.passage_article_,
+                               [corpus.number[e] for e in item.excluded])
+            query = without_passages(query, item.text, index, corpus.passage_terms, ~allowed)
+        scored = []
+        if query.term_ids.size:
+            ids, weights = index.query_vector(item.text)
+            scored = corpus.answerer.score(item.text, query, ids, weights, allowed, 1)
+        if not scored:
+            rows.append(np.full(len(FEATURES), np.nan))
+            right.append(False)
+            continue
+        best = scored[0]
+        article = corpus.articles[int(index.sentence_article_[best.sentence_id])]
+        sentence = article.text[index.sentence_start_[best.sentence_id]:
+                                index.sentence_end_[best.sentence_id]]
+        rows.append(best.features)
+        right.append(item.answerable and is_right(item.question, article.id, sentence))
+    return Observed(np.vstack(rows), np.array(right), np.array([i.weight for i in items]),
+                    np.array([i.answerable for i in items]), np.array([i.kind for i in items]),
+                    np.array([title_of(i.question.paragraph_id) for i in items]))
+
+
+def decision_accuracy(confidence: np.ndarray, obs: Observed, threshold: float,
+                      floor: np.ndarray | None = None) -> float:
+    """(answered right + unanswerable declined) / all, by weight; answered when the
+    confidence reaches ``threshold`` (and, where ``floor`` is given, it is true)."""
+    answered = confidence >= threshold
+    if floor is not None:
+        answered &= floor
+    good = np.where(obs.answerable, answered & obs.right, ~answered)
+    return float((good * obs.weight).sum() / obs.weight.sum())
+
+
+def choose_threshold(confidence: np.ndarray, obs: Observed,
+                     floor: np.ndarray | None = None) -> float:
+    """The threshold (0.01 steps) with the best decision accuracy; the lowest of equals."""
+    grid = np.round(np.arange(0.01, 1.0, 0.01), 2)
+    accuracy = [decision_accuracy(confidence, obs, t, floor) for t in grid]
+    return float(grid[int(np.argmax(accuracy))])
+
+
+def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray):
+    """Standardised features into a network of one hidden layer (``HIDDEN`` ReLU units) and
+    a logistic output, fitted to the weighted log-loss."""
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    model = make_pipeline(StandardScaler(), MLPClassifier(
+        hidden_layer_sizes=(HIDDEN,), alpha=ALPHA, max_iter=200, random_state=SEED))
+    return model.fit(x, y, mlpclassifier__sample_weight=w)
+
+
+def out_of_fold(obs: Observed, usable: np.ndarray) -> np.ndarray:
+    """Each item's confidence from a model fitted without its Wikipedia article's items."""
+    from sklearn.model_selection import GroupKFold
+    confidence = np.zeros(obs.right.size)
+    x, y, w, g = (obs.features[usable], obs.right[usable], obs.weight[usable],
+                  obs.group[usable])
+    predicted = np.zeros(x.shape[0])
+    for train, test in GroupKFold(n_splits=FOLDS).split(x, y, g):
+        predicted[test] = fit(x[train], y[train], w[train]).predict_proba(x[test])[:, 1]
+    confidence[usable] = predicted
+    return confidence
+
+
+def run(out: Path = MODEL_FILE) -> dict:
+    started = time.perf_counter()
+    articles, questions = load_squad(SQUAD_DEV)
+    tuning = [q for q in questions if not q.held_out]
+    settings = load_settings(environ={})
+    index = settings.retrieval.index().fit(articles, fingerprint="squad-dev")
+    answerer = Answerer(index, articles, settings.answer, untrained())
+    items = build_items(articles, tuning, index, seed=SEED, per_title=True)
+    obs = observe(answerer, articles, items)
+    usable = ~np.isnan(obs.features).any(axis=1)
+    oof = out_of_fold(obs, usable)
+    # The secondary floor: a ranking score below what 99% of right first answers reach.
+    scores = np.nan_to_num(obs.features[:, FEATURES.index("score")])
+    min_score = round(float(np.quantile(scores[obs.right], SCORE_QUANTILE)), 2)
+    floor = scores >= min_score
+    threshold = choose_threshold(oof, obs, floor)
+    final = fit(obs.features[usable], obs.right[usable], obs.weight[usable])
+    scaler, network = final.named_steps["standardscaler"], final.named_steps["mlpclassifier"]
+    import sklearn
+    figures = {
+        "items": {kind: int((obs.kind == kind).sum()) for kind in KINDS},
+        "answerable_right_first": round(float(obs.right[obs.answerable].mean()), 4),
+        "out_of_fold_auroc": round(auroc(oof, obs.right), 4),
+        "out_of_fold_auroc_answerable_only": round(auroc(oof[obs.answerable],
+                                                    obs.right[obs.answerable]), 4),
+        "min_confidence": threshold,
+        "min_score": min_score,
+        "decision_accuracy_at_min_confidence": round(decision_accuracy(oof, obs, threshold,
+                                                                       floor), 4),
+    }
+    model = ConfidenceModel(
+        version=VERSION, features=FEATURES, mean=scaler.mean_, scale=scaler.scale_,
+        coef=network.coefs_[1][:, 0], intercept=float(network.intercepts_[1][0]),
+        hidden_weights=network.coefs_[0], hidden_bias=network.intercepts_[0],
+        about={"trained_on": "SQuAD v1.1 dev, tuning half (benchmarks/train_confidence.py)",
+               "format": MODEL_FORMAT, "seed": SEED, "hidden_units": HIDDEN, "alpha": ALPHA,
+               "scikit_learn": sklearn.__version__,
+               "retrieval": index.manifest_params(), **figures})
+    model.about.pop("format")
+    model.save(out)
+    figures["seconds"] = round(time.perf_counter() - started, 1)
+    print_report(figures, oof, obs, model)
+    print(f"\nmodel written to {out}; set answer.min_confidence = {threshold} and "
+          f"answer.min_score = {min_score} in config/default.toml")
+    return figures
+
+
+def print_report(figures: dict, oof: np.ndarray, obs: Observed, model: ConfidenceModel) -> None:
+    print("Confidence model, trained on the tuning half of SQuAD v1.1 dev")
+    for key, value in figures.items():
+        print(f"  {key}: {value}")
+    for kind in KINDS[2:]:
+        mask = obs.answerable | (obs.kind == kind)
+        print(f"  out-of-fold AUROC, asked and {kind}: {auroc(oof[mask], obs.right[mask]):.4f}")
+    print("\nreliability (out of fold, every item, weighted):")
+    print(f"  {'confidence':<12}{'items':>7}{'predicted':>11}{'observed':>10}")
+    for b in reliability(oof, obs.right, weights=obs.weight):
+        print(f"  {b.low:.1f}-{b.high:.1f}{'':<5}{b.count:>7}{b.mean_confidence:>11.3f}"
+              f"{b.observed:>10.3f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=MODEL_FILE)
+    args = parser.parse_args(argv)
+    if not SQUAD_DEV.exists():
+        print(f"SQuAD dev set not found at {SQUAD_DEV}", file=sys.stderr)
+        return 2
+    run(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

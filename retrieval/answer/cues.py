@@ -1,0 +1,109 @@
+"""Step 2: cues in the wording of a question.
+
+A year named in the question prefers articles of that year; "latest"/"earliest" prefer newer
+or older articles; a question asking when wants a sentence with a date, one asking how many a
+number, one asking who a person or a role, one asking where a place."""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+AnswerType = Literal["date", "number", "person", "place"]
+
+_YEAR = re.compile(r"\b(1[89]\d{2}|20\d{2})\b")
+_LATEST = re.compile(r"\b(latest|most recent(ly)?|newest|recent(ly)?|current(ly)?|nowadays|"
+                     r"last (?:time|report|news))\b", re.IGNORECASE)
+_EARLIEST = re.compile(r"\b(earliest|oldest|initially|originally|at first|first (?:time|report|"
+                       r"news|mention))\b", re.IGNORECASE)
+_ASKS = (
+    ("date", re.compile(r"\b(when|what (?:year|century|decade|date|month|day)|which (?:year|"
+                        r"century|decade))\b", re.IGNORECASE)),
+    ("number", re.compile(r"\bhow (?:many|much|long|old|far|large|big|tall|high)\b|"
+                          r"\bwhat (?:percentage|percent|number|amount)\b", re.IGNORECASE)),
+    ("person", re.compile(r"^(?:who|whom|whose)\b|\b(?:who|whom)\s+(?:is|was|were|are|did|does|"
+                          r"do|has|had|will|would|signed|said|wrote)\b", re.IGNORECASE)),
+    ("place", re.compile(r"\bwhere\b|\b(?:what|which|in which) (?:city|country|state|town|"
+                         r"region|place)\b", re.IGNORECASE)),
+)
+_MONTHS = (r"January|February|March|April|May|June|July|August|September|October|November|"
+           r"December")
+_HAS = {
+    "date": re.compile(r"\b(?:1\d{3}|20\d{2})s?\b|\b(?:" + _MONTHS + r")\b|\bcentur(?:y|ies)\b"),
+    "number": re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+                         r"twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|"
+                         r"dozens?|several)\b", re.IGNORECASE),
+    # A name (a capitalised word that does not start the sentence) or a role.
+    "person": re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]+|\b(?:president|minister|secretary|"
+                         r"chairman|leader|spokes(?:man|woman|person)|official|ambassador|"
+                         r"director|chief|king|queen|governor|senator)s?\b"),
+    # A capitalised word after a preposition of place.
+    "place": re.compile(r"\b(?:in|at|from|near|to|across|outside|inside) (?:the )?[A-Z][a-z]+"),
+}
+
+
+_NEGATION = re.compile(r"\b(?:not|cannot|never|no|none|nothing|neither|nor|without)\b|"
+                       r"n['’]t\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class QuestionCues:
+    """What the wording of a question asks for; ``negated`` when it holds a negation
+    ("Which country did not sign?")."""
+
+    years: frozenset[int] = frozenset()
+    latest: bool = False
+    earliest: bool = False
+    answer_type: AnswerType | None = None
+    negated: bool = False
+
+
+def negated(sentences: Iterable[str]) -> np.ndarray:
+    """For each sentence, whether it holds a negation."""
+    return np.array([bool(_NEGATION.search(s)) for s in sentences], dtype=bool)
+
+
+def read_cues(question: str, types: Iterable[AnswerType] = ("date", "number", "person",
+                                                             "place")) -> QuestionCues:
+    """The cues of ``question``; only the answer ``types`` given are looked for (the first
+    that matches wins)."""
+    wanted = set(types)
+    answer_type = next((name for name, pattern in _ASKS
+                        if name in wanted and pattern.search(question)), None)
+    return QuestionCues(years=frozenset(int(y) for y in _YEAR.findall(question)),
+                        latest=bool(_LATEST.search(question)),
+                        earliest=bool(_EARLIEST.search(question)),
+                        answer_type=answer_type,  # type: ignore[arg-type]
+                        negated=bool(_NEGATION.search(question)))
+
+
+def type_matches(cues: QuestionCues, sentences: Iterable[str]) -> np.ndarray | None:
+    """For each sentence, whether it holds what the question's answer type asks for; None
+    when the question asks for no particular type."""
+    if cues.answer_type is None:
+        return None
+    pattern = _HAS[cues.answer_type]
+    return np.array([bool(pattern.search(s)) for s in sentences], dtype=bool)
+
+
+def date_factor(cues: QuestionCues, years: np.ndarray, ordinals: np.ndarray,
+                year_boost: float, recency_boost: float) -> np.ndarray:
+    """A factor for each candidate from its article's ``years`` and date ``ordinals`` (NaN
+    when unknown): ``1 + year_boost`` for a year the question names, up to
+    ``1 + recency_boost`` for the newest (or oldest) article when it asks for the latest (or
+    earliest)."""
+    factor = np.ones(years.size, dtype=np.float64)
+    if cues.years:
+        factor *= np.where(np.isin(years, list(cues.years)), 1.0 + year_boost, 1.0)
+    if cues.latest != cues.earliest:
+        known = ~np.isnan(ordinals)
+        if known.sum() > 1:
+            lo, hi = np.nanmin(ordinals), np.nanmax(ordinals)
+            position = np.where(known, (ordinals - lo) / max(hi - lo, 1.0), 0.5)
+            if cues.earliest:
+                position = 1.0 - position
+            factor *= 1.0 + recency_boost * position
+    return factor

@@ -1,0 +1,92 @@
+"""Step 5: features of candidate sentences, for the confidence model.
+
+Every feature is a share, a ratio to the largest possible idf, or a count of the question's
+own words, so none grows with the corpus: a model fitted on one corpus reads the same on
+another (scores are the BM25-weighted share of the question matched, see ``retrieval.index``)."""
+from __future__ import annotations
+
+import numpy as np
+
+from retrieval.answer.query import Query
+from retrieval.index import TfidfIndex
+
+FEATURES: tuple[str, ...] = (
+    "sentence_score",         # BM25-weighted share of the question the sentence matches
+    "passage_score",          # ... its passage matches
+    "score",                  # the ranking score (their blend, with the cues)
+    "margin",                 # score less the best other candidate's (negative below the top)
+    "matched_share",          # share of the idf mass of the question's known terms the sentence holds
+    "passage_matched_share",  # ... the passage holds
+    "missing_idf",            # largest idf of a known question term the sentence lacks / largest idf
+    "passage_missing_idf",    # ... the passage lacks
+    "unknown_share",          # share of the question's terms that no passage holds
+    "unknown_name_share",     # ... of them written with a capital (a name the corpus lacks)
+    "mean_idf",               # mean idf of the question's known terms / largest idf (specificity)
+    "question_terms",         # log(1 + distinct terms of the question)
+    "type_asked",             # the question asks for a date, number, person or place
+    "type_met",               # ... and the sentence holds one
+    "negation_unmet",         # the question holds a negation and the sentence none
+    "answer_room",            # share of the sentence's terms that are not the question's
+)
+
+
+def term_presence(index: TfidfIndex, sentence_ids: np.ndarray,
+                  term_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which of ``term_ids`` each sentence holds, and which its whole passage holds (two
+    boolean matrices, a row per sentence)."""
+    matrix = index.sentence_matrix_
+    in_sentence = matrix[sentence_ids][:, term_ids].toarray() > 0
+    # Every sentence of the candidates' passages in one slice, then summed per passage.
+    passages = index.sentence_passage_[sentence_ids]
+    starts = index.passage_first_sentence_[passages]
+    ends = index.passage_first_sentence_[passages + 1]
+    members = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
+    counts = matrix[members][:, term_ids].toarray() > 0
+    offsets = np.concatenate([[0], np.cumsum(ends - starts)[:-1]]).astype(np.int64)
+    in_passage = np.add.reduceat(counts.astype(np.int32), offsets, axis=0) > 0
+    return in_sentence, in_passage
+
+
+def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray,
+                       sentence_scores: np.ndarray, passage_scores: np.ndarray,
+                       scores: np.ndarray, type_met: np.ndarray | None,
+                       negation_unmet: np.ndarray) -> np.ndarray:
+    """A row of ``FEATURES`` for each candidate (given best first, distinct): ``type_met``
+    says which sentences hold the answer type the question asks for (None when it asks for
+    none), ``negation_unmet`` which lack a negation the question holds."""
+    n = sentence_ids.size
+    rarest = index.rarest_idf
+    idf = index.idf_[query.term_ids].astype(np.float64) * query.term_weights
+    # Unknown terms are a feature of their own (unknown_share): a word the corpus lacks may
+    # be a paraphrase ("mention") as well as a missing subject ("Germany").
+    mass = float(idf.sum())
+    in_sentence, in_passage = term_presence(index, sentence_ids, query.term_ids)
+
+    def matched(present: np.ndarray) -> np.ndarray:
+        return (present @ idf) / mass if mass > 0 else np.zeros(n)
+
+    def missing(present: np.ndarray) -> np.ndarray:
+        return np.where(present, 0.0, idf[None, :]).max(axis=1, initial=0.0) / rarest
+
+    best_other = np.array([np.max(np.delete(scores, i), initial=0.0) for i in range(n)])
+    terms = query.term_ids.size + query.unknown
+    columns = {
+        "sentence_score": sentence_scores,
+        "passage_score": passage_scores,
+        "score": scores,
+        "margin": scores - best_other,
+        "matched_share": matched(in_sentence),
+        "passage_matched_share": matched(in_passage),
+        "missing_idf": missing(in_sentence),
+        "passage_missing_idf": missing(in_passage),
+        "unknown_share": np.full(n, query.unknown / terms if terms else 0.0),
+        "unknown_name_share": np.full(n, query.unknown_names / terms if terms else 0.0),
+        "mean_idf": np.full(n, mass / (rarest * max(float(query.term_weights.sum()), 1e-9))),
+        "question_terms": np.full(n, np.log1p(terms)),
+        "type_asked": np.full(n, float(type_met is not None)),
+        "type_met": (type_met.astype(np.float64) if type_met is not None else np.zeros(n)),
+        "negation_unmet": negation_unmet.astype(np.float64),
+        "answer_room": 1.0 - in_sentence.sum(axis=1) / np.maximum(
+            np.diff(index.sentence_matrix_[sentence_ids].indptr), 1),
+    }
+    return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])

@@ -1,0 +1,59 @@
+"""Step 4: near-identical sentences (the same fact reported by several articles) shown once."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.index import TfidfIndex
+
+
+# At most this many candidates, best first, are compared for near-duplicates: the work of
+# one question stays bounded however many copies of a sentence the corpus holds.
+MAX_FOLD_WINDOW = 256
+
+
+@dataclass(frozen=True)
+class Folded:
+    """A kept candidate: its ``row`` in the ranked order and the other articles (numbers)
+    that report the same sentence."""
+
+    row: int
+    others: tuple[int, ...]
+
+
+def fold_duplicates(index: TfidfIndex, sentence_ids: np.ndarray, k: int,
+                    similarity: float) -> list[Folded]:
+    """The best of each group of near-identical sentences among ``sentence_ids`` (best
+    first), at most ``k`` of them, each naming the other articles that report it. Sentences
+    are near-identical when the cosine of their term weights is at least ``similarity``."""
+    # Cosines are computed among the best ``window`` candidates at once (one sparse
+    # product); the window doubles when its candidates run out before k distinct ones,
+    # up to MAX_FOLD_WINDOW (fewer than k answers beyond it).
+    sentence_ids = sentence_ids[:MAX_FOLD_WINDOW]
+    window = 2 * k + 10
+    while True:
+        rows = min(window, sentence_ids.size)
+        vectors = index.sentence_terms(sentence_ids[:rows])
+        similar = (vectors @ vectors.T).toarray() >= similarity
+        kept: list[int] = []          # rows of the kept sentences, best first
+        also: list[list[int]] = []    # for each kept row, the other articles reporting it
+        complete = False
+        for row in range(rows):
+            duplicate_of = next((j for j, kept_row in enumerate(kept)
+                                 if similar[kept_row, row]), None)
+            if duplicate_of is None:
+                if len(kept) == k:
+                    complete = True
+                    break
+                kept.append(row)
+                also.append([])
+                continue
+            article = int(index.sentence_article_[sentence_ids[row]])
+            first = int(index.sentence_article_[sentence_ids[kept[duplicate_of]]])
+            if article != first and article not in also[duplicate_of]:
+                also[duplicate_of].append(article)
+        if complete or rows == sentence_ids.size:
+            break
+        window *= 2
+    return [Folded(row, tuple(others)) for row, others in zip(kept, also)]
