@@ -184,6 +184,13 @@ def test_the_repl_holds_one_conversation_and_new_starts_afresh(service, settings
     assert follow.count("“" + DIMA + "”") == 2
     repl.handle(":context")
     assert "RT, 4 February 2013 · WMD may be key to US-Russia 'reset'" in out.getvalue()
+    turns = repl.conversation.turns
+    before = len(out.getvalue())
+    repl.handle(":k 1")
+    repl.handle("When was that?")
+    repl.handle(":more")     # re-asked in the conversation the question was asked in
+    assert "No other answers" not in out.getvalue()[before:]
+    assert len(repl.conversation.turns) == len(turns) + 1 and repl.asked_in.turns == turns
     repl.handle(":new")
     assert "New conversation" in out.getvalue()
     before = len(out.getvalue())
