@@ -1,6 +1,6 @@
 """The real REPL in a real 80-column pseudo-terminal (issue 10): answers wrap at word
 boundaries, `help` and `quit` work without a colon, Tab completes commands and sources,
-and without a terminal the REPL reads lines plainly."""
+a follow-up shows its hint, and without a terminal the REPL reads lines plainly."""
 from __future__ import annotations
 
 import os
