@@ -199,14 +199,16 @@ def out_of_fold(obs: Observed, usable: np.ndarray) -> np.ndarray:
     return confidence
 
 
-def run(out: Path = MODEL_FILE) -> dict:
+def run(out: Path = MODEL_FILE, news_weight: float = NEWS_WEIGHT) -> dict:
     started = time.perf_counter()
     articles, questions = load_squad(SQUAD_DEV)
     tuning = [q for q in questions if not q.held_out]
     squad = observe_corpus(articles, tuning, "squad-dev")
     news_articles, news_questions = load_coqa_tune()
-    news = observe_corpus(news_articles, news_questions, "coqa-cnn-tune", NEWS_WEIGHT)
-    obs = joined([squad, news])
+    parts = [squad]
+    if news_weight > 0:
+        parts.append(observe_corpus(news_articles, news_questions, "coqa-cnn-tune", news_weight))
+    obs = joined(parts)
     index = load_settings(environ={}).retrieval.index()
     usable = ~np.isnan(obs.features).any(axis=1)
     oof = out_of_fold(obs, usable)
@@ -222,14 +224,14 @@ def run(out: Path = MODEL_FILE) -> dict:
     figures = {
         "items": {kind: int((obs.kind == kind).sum()) for kind in KINDS},
         "news_questions": len(news_questions),
-        "news_weight": NEWS_WEIGHT,
+        "news_weight": news_weight,
         "answerable_right_first": round(float(obs.right[obs.answerable].mean()), 4),
         "out_of_fold_auroc": round(auroc(oof, obs.right), 4),
         "out_of_fold_auroc_answerable_only": round(auroc(oof[obs.answerable],
                                                     obs.right[obs.answerable]), 4),
-        "out_of_fold_auroc_news": round(auroc(oof[is_news], obs.right[is_news]), 4),
-        "news_answerable_right_first": round(float(
-            obs.right[is_news & obs.answerable].mean()), 4),
+        **({"out_of_fold_auroc_news": round(auroc(oof[is_news], obs.right[is_news]), 4),
+            "news_answerable_right_first": round(float(
+                obs.right[is_news & obs.answerable].mean()), 4)} if is_news.any() else {}),
         "min_confidence": threshold,
         "min_score": min_score,
         "decision_accuracy_at_min_confidence": round(decision_accuracy(oof, obs, threshold,
@@ -254,7 +256,8 @@ def run(out: Path = MODEL_FILE) -> dict:
 
 
 def print_report(figures: dict, oof: np.ndarray, obs: Observed, model: ConfidenceModel) -> None:
-    print("Confidence model, trained on the tuning half of SQuAD v1.1 dev")
+    print("Confidence model, trained on the tuning half of SQuAD v1.1 dev and the CoQA-CNN "
+          "tune stories")
     for key, value in figures.items():
         print(f"  {key}: {value}")
     for kind in KINDS[2:]:
@@ -270,11 +273,13 @@ def print_report(figures: dict, oof: np.ndarray, obs: Observed, model: Confidenc
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=MODEL_FILE)
+    parser.add_argument("--news-weight", type=float, default=NEWS_WEIGHT,
+                        help="weight of a CoQA-CNN question against a SQuAD one (0: none)")
     args = parser.parse_args(argv)
     if not SQUAD_DEV.exists():
         print(f"SQuAD dev set not found at {SQUAD_DEV}", file=sys.stderr)
         return 2
-    run(args.out)
+    run(args.out, args.news_weight)
     return 0
 
 
