@@ -1,15 +1,17 @@
 """Turning text into index terms: lower-case word tokens, English stop words removed,
-irregular verb forms lemmatised (LemmInflect: "said" as "say", "met" as "meet", "told" as
-"tell", which stemming leaves apart), Snowball-stemmed (PyStemmer), optionally with word
-bigrams.
+irregular verb forms as their verb ("said" as "say", "met" as "meet", "told" as "tell", which
+stemming leaves apart: a table made from LemmInflect's dictionary, ``verb_forms.json``),
+Snowball-stemmed (PyStemmer), optionally with word bigrams.
 
 An ``Analyzer`` is a plain callable with its parameters, so a saved index records them and a
 loaded index analyses questions exactly as its passages were analysed."""
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import Stemmer
 
@@ -27,17 +29,15 @@ def english_stop_words() -> frozenset[str]:
     return frozenset(ENGLISH_STOP_WORDS - _KEEP)
 
 
-def verb_lemmas(words: list[str]) -> list[str]:
-    """Each word as LemmInflect's verb lemma when its dictionary knows the word as a verb form
-    ("said" as "say", "gone" as "go"), else unchanged. Nouns and adjectives are left alone
-    ("best" stays "best", "data" stays "data"). Imported on first use (its dictionary loads in
-    a fifth of a second)."""
-    from lemminflect import getAllLemmas
-    out = []
-    for word in words:
-        lemma = getAllLemmas(word, upos="VERB").get("VERB")
-        out.append(lemma[0].casefold() if lemma else word)
-    return out
+VERB_FORMS_FILE = Path(__file__).resolve().parent / "verb_forms.json"
+
+
+def irregular_verb_forms(path: Path = VERB_FORMS_FILE) -> dict[str, str]:
+    """Irregular verb forms and their verb ("said": "say", "gone": "go"), made by
+    ``python -m benchmarks.verb_forms`` from LemmInflect's dictionary: only the forms whose
+    Snowball stem differs from their verb's. Nouns and adjectives are not in it ("best" and
+    "data" stay as they are)."""
+    return json.loads(path.read_text(encoding="utf-8"))["forms"]
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ class Analyzer:
     def __post_init__(self) -> None:
         # The stemmer is a C object with a cache; it is not part of the parameters.
         object.__setattr__(self, "_stemmer", Stemmer.Stemmer(self.language) if self.stem else None)
-        # Verb lemmas of the words seen so far: a cache, not a parameter.
-        object.__setattr__(self, "_lemmas", {})
+        # The verb forms table, read on first use: not a parameter.
+        object.__setattr__(self, "_verb_forms", None)
 
     def params(self) -> dict[str, object]:
         """The parameters, for the index manifest."""
@@ -93,11 +93,11 @@ class Analyzer:
         return tokens
 
     def _lemmatized(self, tokens: list[str]) -> list[str]:
-        cache: dict[str, str] = self._lemmas  # type: ignore[attr-defined]
-        new = [t for t in dict.fromkeys(tokens) if t not in cache]
-        if new:
-            cache.update(zip(new, verb_lemmas(new)))
-        return [cache[t] for t in tokens]
+        forms: dict[str, str] | None = self._verb_forms  # type: ignore[attr-defined]
+        if forms is None:
+            forms = irregular_verb_forms()
+            object.__setattr__(self, "_verb_forms", forms)
+        return [forms.get(t, t) for t in tokens]
 
     def __reduce__(self):  # picklable for process pools
         return (Analyzer, (self.stem, self.stop_words, self.bigrams, self.language,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 
 from retrieval.analysis import Analyzer
 from retrieval.service import QAService
@@ -38,3 +40,10 @@ def test_the_setting_is_in_the_manifest_and_a_change_rebuilds(settings_for, tmp_
     changed = QAService(settings_for(corpus, **{"retrieval.lemmatize": False}))
     assert changed.last_load.rebuilt
     assert changed.last_load.reason == "the retrieval settings changed"
+
+
+def test_the_verb_forms_table_is_read_without_lemminflect():
+    code = ("import sys; from retrieval.analysis import Analyzer; "
+            "assert Analyzer(stop_list=frozenset())('said') == ['say']; "
+            "assert 'lemminflect' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
