@@ -1,31 +1,50 @@
 # Set-up needs only Python 3.11 and make: every target creates the virtual environment first.
+# `make run` installs only what the bot needs; `make test` adds the test extra and `make bench`
+# the benchmark extra (bm25s, numba, matplotlib...). Each step says what it installs, and pip
+# shows its progress.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/python -m pip install --progress-bar on
+# One stamp per extra: installing an extra does not reinstall the rest.
+STAMP       := $(VENV)/.installed
+STAMP_TEST  := $(VENV)/.installed-test
+STAMP_BENCH := $(VENV)/.installed-bench
 
 .PHONY: run test bench bench-full index clean
 
 run: $(STAMP)            ## build the index if needed and start the REPL on the bundled corpus
 	$(BIN)/qabot repl
 
-test: $(STAMP)           ## run the whole test suite
+test: $(STAMP_TEST)      ## run the whole test suite
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)          ## quick benchmarks (under 5 minutes on 2 cores)
+bench: $(STAMP_BENCH)    ## quick benchmarks (under 5 minutes on 2 cores)
 	$(BIN)/python -m benchmarks.run
 
-bench-full: $(STAMP)     ## every benchmark, up to 1,000,000 passages
+bench-full: $(STAMP_BENCH)  ## every benchmark, up to 1,000,000 passages
 	$(BIN)/python -m benchmarks.run --full
 
 index: $(STAMP)          ## rebuild the index of the configured corpus
 	$(BIN)/qabot index
 
 $(STAMP): pyproject.toml
+	@echo "qabot: creating the virtual environment in $(VENV) ..."
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
-	touch $(STAMP)
+	@echo "qabot: installing qabot and what it needs to run ..."
+	$(PIP) -e .
+	@rm -f $(STAMP_TEST) $(STAMP_BENCH)
+	touch $@
+
+$(STAMP_TEST): $(STAMP)
+	@echo "qabot: installing the test extra (pytest, dpytest, hypothesis) ..."
+	$(PIP) -e '.[test]'
+	touch $@
+
+$(STAMP_BENCH): $(STAMP)
+	@echo "qabot: installing the benchmark extra (bm25s, numba, matplotlib, psutil) ..."
+	$(PIP) -e '.[bench]'
+	touch $@
 
 # The bundled corpus's index, where `make run` and `make index` put it without a user config
 # (in the user's cache directory); only the files a save made are removed (see README).

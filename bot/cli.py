@@ -7,24 +7,31 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any, TextIO
+from dataclasses import dataclass
+from typing import Any, BinaryIO
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from bot.filters import FilterError, corpus_filters
 from bot.render import (article_to_dict, render_alternatives, render_result, render_sources,
-                        result_to_dict)
+                        result_to_dict, screen)
 from retrieval.answerer import Filters
 from retrieval.errors import QABotError, QuestionError
-from retrieval.evaluation import evaluate, load_eval_set
+from retrieval.evaluation import EvalQuestion, EvalSetError, evaluate, load_eval_set
 from retrieval.service import QAService
 from retrieval.settings import Settings, load_settings
 
 log = logging.getLogger("qabot")
+
+TOP_K_MAX = 50          # the limit of answer.top_k
+EXIT_USAGE = 2          # as argparse
 
 
 def _positive_int(text: str) -> int:
@@ -35,6 +42,75 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
     return value
+
+
+def _top_k(text: str) -> int:
+    value = _positive_int(text)
+    if value > TOP_K_MAX:
+        raise argparse.ArgumentTypeError(f"must be {TOP_K_MAX} or less, got {value}")
+    return value
+
+
+def _year(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) == 4):
+        raise argparse.ArgumentTypeError(f"expected a year of four digits (e.g. 2013), "
+                                         f"got {text!r}")
+    return int(text)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("qabot")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, the package metadata read only when asked (it costs start-up time)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        print(f"qabot {_version()}")
+        parser.exit()
+
+
+# Examples shown at the end of each command's --help.
+EXAMPLES = {
+    "qabot": """\
+examples:
+  qabot ask "What is the Dima Yakovlev Law?"
+  qabot repl
+  qabot COMMAND --help     (the options and examples of a command)""",
+    "ask": """\
+examples:
+  qabot ask "What is the Dima Yakovlev Law?"
+  qabot ask "What did Lavrov say?" --source "The Hindu" --year 2013 --top-k 5
+  qabot ask "Who is Sergey Magnitsky?" --json
+  qabot ask --batch questions.txt > answers.jsonl
+  printf '{"id": "q1", "question": "What is the reset?"}\\n' | qabot ask --batch -""",
+    "index": """\
+examples:
+  qabot index                       (builds only when the corpus or settings changed)
+  qabot index --force --corpus articles.jsonl --index-dir /tmp/articles-index""",
+    "sources": """\
+examples:
+  qabot sources
+  qabot sources --json | head -3""",
+    "eval": """\
+examples:
+  qabot eval tests/data/seed_questions.json
+  qabot eval my-questions.json --json --show-failures""",
+    "repl": """\
+examples:
+  qabot repl
+  qabot repl --corpus articles.jsonl
+  qabot repl < questions.txt        (reads the questions line by line and answers them)""",
+    "discord": """\
+examples:
+  DISCORD_TOKEN=... qabot discord
+  qabot discord --sync-guild 123456789012345678""",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,40 +125,52 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="qabot", description="Answers questions about news articles with an exact quote, "
-                                  "its source and its date.")
+                                  "its source and its date.", epilog=EXAMPLES["qabot"],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action=_VersionAction, nargs=0,
+                        help="show the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    ask = commands.add_parser("ask", parents=[common], help="answer a question (or a batch)",
-                              description="Answer a question with a sentence from the articles.")
+    def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], epilog=EXAMPLES[name],
+                                  formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+        sub.set_defaults(usage_error=sub.error)  # later checks report as argparse does
+        return sub
+
+    ask = command("ask", help="answer a question (or a batch)",
+                  description="Answer a question with a sentence from the articles.")
     ask.add_argument("question", nargs="?", help="the question (omit with --batch)")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.add_argument("--batch", metavar="FILE", help="questions from FILE ('-' for standard "
                      "input), one per line as text or {\"id\", \"question\"}; JSON Lines out")
-    ask.add_argument("--top-k", type=_positive_int, metavar="N",
+    ask.add_argument("--top-k", type=_top_k, metavar="N",
                      help="how many ranked answers: the answer and N-1 alternatives")
-    ask.add_argument("--source", help="only articles from this source outlet")
-    ask.add_argument("--year", type=int, help="only articles published in this year")
+    ask.add_argument("--source", metavar="NAME", help="only articles from this source outlet "
+                     "(any case; the start of its name is enough when only one outlet has it)")
+    ask.add_argument("--year", type=_year, metavar="YYYY",
+                     help="only articles published in this year")
 
-    index = commands.add_parser("index", parents=[common], help="build the index",
-                                description="Build (or rebuild) the index of the corpus.")
+    index = command("index", help="build the index",
+                    description="Build (or rebuild) the index of the corpus.")
     index.add_argument("--force", action="store_true", help="rebuild even if it is up to date")
 
-    sources = commands.add_parser("sources", parents=[common], help="list the corpus's articles")
+    sources = command("sources", help="list the corpus's articles",
+                      description="List the articles of the corpus with their metadata.")
     sources.add_argument("--json", action="store_true", help="print JSON Lines")
 
-    ev = commands.add_parser("eval", parents=[common], help="evaluate on a question set",
-                             description="Top-1 accuracy, MRR@10, abstention, the AUROC of the "
-                                         "confidence and a reliability table on a question "
-                                         "set with expected answers (see README).")
+    ev = command("eval", help="evaluate on a question set",
+                 description="Top-1 accuracy, MRR@10, abstention, the AUROC of the confidence "
+                             "and a reliability table on a question set with expected answers "
+                             "(see README).")
     ev.add_argument("file", help="the question set (JSON)")
     ev.add_argument("--json", action="store_true", help="print the figures as JSON")
     ev.add_argument("--show-failures", action="store_true", help="list the questions missed")
 
-    commands.add_parser("repl", parents=[common], help="ask interactively",
-                        description="An interactive session: type questions, :help for commands.")
+    command("repl", help="ask interactively",
+            description="An interactive session: type questions, help for commands.")
 
-    discord = commands.add_parser("discord", parents=[common], help="run the Discord bot",
-                                  description="Run the Discord bot (token in DISCORD_TOKEN).")
+    discord = command("discord", help="run the Discord bot",
+                      description="Run the Discord bot (token in DISCORD_TOKEN).")
     discord.add_argument("--sync-guild", type=int, metavar="ID",
                          help="sync slash commands to this guild at once (development)")
     return parser
@@ -102,7 +190,14 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``qabot``; returns the exit status."""
+    """Entry point of ``qabot``; returns the exit status (2 for a usage error, as argparse)."""
+    try:
+        return _main(argv)
+    except SystemExit as exc:   # argparse's usage errors, --help and --version
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
@@ -114,12 +209,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from bot.discord import main as discord_main  # imported only when used
             return discord_main(settings, args.sync_guild)
         return _COMMANDS[args.command](args, settings)
+    except FilterError as exc:      # --source or --year that the corpus does not have
+        args.usage_error(str(exc))
     except QABotError as exc:
         err.print(f"[bold red]qabot:[/] {escape(str(exc))}")
         return 1
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except BrokenPipeError:         # `qabot ... | head`: the reader has what it wanted
+        _silence_stdout()
         return 0
     except Exception as exc:  # a bug of ours: one line for people, the traceback in the log
         log.debug("unexpected error", exc_info=True)
@@ -128,6 +226,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(f"[bold red]qabot: internal error:[/] {escape(type(exc).__name__)}: "
                   f"{escape(str(exc))} (run with --verbose for details)")
         return 70
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point standard output at /dev/null so that the interpreter's
+    final flush does not fail again (and exit 120): see the Python docs on SIGPIPE."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):   # no real file descriptor (tests)
+        pass
+    finally:
+        os.close(devnull)
 
 
 def _service(settings: Settings, *, rebuild: bool = False,
@@ -139,76 +249,191 @@ def _service(settings: Settings, *, rebuild: bool = False,
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.batch:
-        if args.question:
-            raise QABotError("give either a question or --batch FILE, not both")
+        if args.question is not None:
+            args.usage_error("give either a question or --batch FILE, not both")
         return _run_batch(args, settings)
     if args.question is None:
-        raise QuestionError("no question given: qabot ask \"QUESTION\" (or --batch FILE)")
+        args.usage_error("no question given: qabot ask \"QUESTION\" (or --batch FILE)")
     service = _service(settings)
-    result = service.ask(args.question, filters=Filters(args.source, args.year))
+    result = service.ask(args.question, filters=corpus_filters(args.source, args.year, service))
     if args.json:
         print(json.dumps(result_to_dict(result), ensure_ascii=False))
     else:
-        out = Console(highlight=False, soft_wrap=True)  # a quote is never broken by us
-        out.print(render_result(result))
+        out = screen()
+        out.print(render_result(result), crop=False)
         if result.answer is None:
             out.print("[dim]" + ("Every candidate and its confidence: --json." if
                                  result.alternatives else
                                  "Try other words; `qabot sources` lists the articles.") + "[/]")
         if result.answer is not None and result.alternatives:
             out.print("\n[dim]Other answers:[/]")
-            out.print(render_alternatives(result.alternatives))
+            out.print(render_alternatives(result.alternatives), crop=False)
     return 0
 
 
-def _batch_lines(args: argparse.Namespace) -> Iterator[tuple[int, str]]:
+# ---------------------------------------------------------------------------------- batch
+# Every input line gets exactly one output line, flushed at once (so that a program can use
+# `qabot ask --batch -` as a worker): the answer, or an "error" saying why the line could
+# not be asked. Input is read as bytes and split at "\n" only (a bare CR is part of a line);
+# output is UTF-8 JSON whatever the locale.
+
+MAX_ID_DIGITS = 4300    # Python's limit for converting integers to and from text
+
+
+@dataclass(frozen=True)
+class _Unusable:
+    """A JSON value that cannot be echoed as standard JSON (NaN, a 5,000-digit number)."""
+
+    why: str
+
+
+def _parse_int(text: str) -> int | _Unusable:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_ID_DIGITS:
+        return _Unusable(f"a number of {digits:,} digits (more than {MAX_ID_DIGITS:,})")
+    return int(text)
+
+
+def _parse_float(text: str) -> float | _Unusable:
+    value = float(text)
+    return value if math.isfinite(value) else _Unusable(f"{text}, too large for a number")
+
+
+def _batch_lines(args: argparse.Namespace) -> Iterator[tuple[int, bytes]]:
+    """(line number, the line's bytes without its end of line), for each line of the input."""
     if args.batch == "-":
-        yield from enumerate(sys.stdin, start=1)
+        yield from _numbered(sys.stdin.buffer)
         return
     try:
-        handle: TextIO = open(args.batch, encoding="utf-8", errors="strict")
+        handle: BinaryIO = open(args.batch, "rb")
     except OSError as exc:
         raise QABotError(f"cannot read batch file {args.batch}: {exc.strerror}") from None
     with handle:
-        try:
-            yield from enumerate(handle, start=1)
-        except UnicodeDecodeError as exc:
-            raise QABotError(f"{args.batch}: not UTF-8 text ({exc.reason})") from None
+        yield from _numbered(handle)
 
 
-def _parse_batch_line(number: int, line: str) -> tuple[Any, str]:
-    text = line.rstrip("\r\n")
-    if text.lstrip().startswith("{"):
-        try:
-            item = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise QuestionError(f"line {number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(item, dict) or not isinstance(item.get("question"), str):
-            raise QuestionError(f"line {number}: a JSON line needs a \"question\" string")
-        return item.get("id", number), item["question"]
-    return number, text
+def _numbered(stream: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    for number, raw in enumerate(stream, start=1):   # binary files split at b"\n" only
+        line = raw[:-1] if raw.endswith(b"\n") else raw
+        yield number, line[:-1] if line.endswith(b"\r") else line
+
+
+class _BatchLineError(QABotError):
+    """One batch line that cannot be asked; ``ident`` is the id to report it under."""
+
+    def __init__(self, message: str, ident: Any) -> None:
+        super().__init__(message)
+        self.ident = ident
+
+
+def _parse_batch_line(number: int, raw: bytes) -> tuple[Any, str]:
+    """The (id, question) of a line: plain text (its id is its number) or a JSON object.
+    Raises ``_BatchLineError`` saying why the line cannot be asked."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _BatchLineError(f"line {number}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
+                              f"column {exc.start + 1})", number) from None
+    if number == 1:
+        text = text.removeprefix("\ufeff")     # a byte-order mark before the first line
+    if not text.lstrip().startswith("{"):
+        return number, text
+    try:
+        item = json.loads(text, parse_int=_parse_int, parse_float=_parse_float,
+                          parse_constant=lambda name: _Unusable(name), strict=False)
+    except json.JSONDecodeError as exc:
+        raise _BatchLineError(f"line {number}: not valid JSON ({exc.msg})", number) from None
+    except RecursionError:
+        raise _BatchLineError(f"line {number}: JSON nested too deeply", number) from None
+    if not isinstance(item, dict):
+        raise _BatchLineError(f"line {number}: a JSON line needs a \"question\" string", number)
+    ident = item.get("id", number)
+    problem = _id_problem(ident)
+    if problem:
+        raise _BatchLineError(f"line {number}: the \"id\" is {problem}; give a string or a "
+                              "number (the line number stands for it)", number)
+    if not isinstance(item.get("question"), str):
+        raise _BatchLineError(f"line {number}: a JSON line needs a \"question\" string", ident)
+    return ident, item["question"]
+
+
+def _id_problem(ident: Any) -> str | None:
+    """Why ``ident`` cannot be echoed as it was given, or None."""
+    if isinstance(ident, _Unusable):
+        return ident.why
+    if isinstance(ident, (dict, list)):
+        return f"a JSON {'object' if isinstance(ident, dict) else 'array'}"
+    if isinstance(ident, str) and not _is_text(ident):
+        return "not text (it holds a lone surrogate escape)"
+    return None
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _error_record(ident: Any, question: str | None, error: str) -> dict[str, Any]:
+    return {"id": ident, "question": question, "answer": None, "alternatives": [],
+            "message": "", "error": error}
+
+
+def _batch_record(number: int, raw: bytes, service: QAService,
+                  filters: Filters) -> tuple[dict[str, Any], bool]:
+    """The output record of one line, and whether it is an error."""
+    try:
+        ident, question = _parse_batch_line(number, raw)
+    except _BatchLineError as exc:
+        return _error_record(exc.ident, _utf8_or_none(raw), str(exc)), True
+    try:
+        return {"id": ident, **result_to_dict(service.ask(question, filters=filters))}, False
+    except QuestionError as exc:
+        return _error_record(ident, question if _is_text(question) else None,
+                             f"line {number}: {exc}"), True
+
+
+def _utf8_or_none(raw: bytes) -> str | None:
+    """The line as text to echo in an error record; None when it is not UTF-8 (its bytes
+    are never copied into the output)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _encode_record(record: dict[str, Any], number: int) -> bytes:
+    """One line of standard JSON in UTF-8 (no NaN, no lone surrogate), or an error record
+    for the line when the record cannot be written so."""
+    try:
+        return (json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    except (ValueError, UnicodeEncodeError) as exc:
+        fallback = _error_record(number, None, f"line {number}: the answer cannot be written "
+                                               f"as JSON ({exc})")
+        return (json.dumps(fallback) + "\n").encode("utf-8")
 
 
 def _run_batch(args: argparse.Namespace, settings: Settings) -> int:
     service = _service(settings)
-    filters = Filters(args.source, args.year)
-    failures = 0
-    for number, line in _batch_lines(args):
-        if not line.strip():
-            continue
-        ident: Any = number
+    filters = corpus_filters(args.source, args.year, service)
+    out: BinaryIO = sys.stdout.buffer
+    failures = internal = 0
+    for number, raw in _batch_lines(args):
         try:
-            ident, question = _parse_batch_line(number, line)
-            record = {"id": ident, **result_to_dict(service.ask(question, filters=filters))}
-        except QuestionError as exc:
-            failures += 1
-            record = {"id": ident, "question": line.rstrip("\r\n"), "answer": None,
-                      "alternatives": [], "message": "", "error": str(exc)}
-        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+            record, failed = _batch_record(number, raw, service, filters)
+        except Exception as exc:  # a bug of ours: this line says so, the batch goes on
+            log.debug("internal error on batch line %d", number, exc_info=True)
+            record, failed = _error_record(number, None, f"line {number}: internal error: "
+                                                         f"{type(exc).__name__}"), True
+            internal += 1
+        failures += failed
+        out.write(_encode_record(record, number))
+        out.flush()
     if failures:
-        log.warning("%d question(s) could not be asked; see their \"error\" field", failures)
-    return 0
+        log.warning("%d line(s) could not be asked; see their \"error\" field", failures)
+    return 70 if internal else 0
 
 
 def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
@@ -226,20 +451,41 @@ def _cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
         for article in service.articles:
             print(json.dumps(article_to_dict(article), ensure_ascii=False))
     else:
-        Console(highlight=False).print(render_sources(service.articles))
+        screen(paragraphs=False).print(render_sources(service.articles))
     return 0
+
+
+def _check_expected_articles(questions: Sequence[EvalQuestion], service: QAService,
+                             where: str) -> None:
+    """Stop when an expected answer names an article the corpus does not have: the
+    question could never be answered right, and the figures would say the bot failed."""
+    known = {article.id for article in service.articles}
+    missing = [q for q in questions if q.expected and q.expected.article_id not in known]
+    if missing:
+        listed = ", ".join(f"{q.id} ({q.expected.article_id!r})" for q in missing[:5]
+                           if q.expected)
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        raise EvalSetError(f"{where}: {len(missing)} question(s) expect an article that is not "
+                           f"in the corpus: {listed}{more}")
+
+
+def _figure(value: float, answerable: int) -> str:
+    """A ratio over answerable questions, or n/a when there are none."""
+    return f"{value:.3f}" if answerable else "n/a"
 
 
 def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     questions = load_eval_set(args.file)
     service = _service(settings)
+    _check_expected_articles(questions, service, args.file)
     started = time.perf_counter()
     report = evaluate(questions, lambda q: service.ask(q, top_k=10))
     seconds = time.perf_counter() - started
     figures = {
         "questions": len(questions), "answerable": report.answerable,
-        "unanswerable": report.unanswerable, "top1_accuracy": round(report.top1_accuracy, 4),
-        "mrr_at_10": round(report.mrr_at_10, 4),
+        "unanswerable": report.unanswerable,
+        "top1_accuracy": round(report.top1_accuracy, 4) if report.answerable else None,
+        "mrr_at_10": round(report.mrr_at_10, 4) if report.answerable else None,
         "abstained_on_unanswerable": report.abstained_on_unanswerable,
         "abstained_on_answerable": report.abstained_on_answerable,
         "accuracy": round(report.accuracy, 4),
@@ -255,8 +501,8 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         table = Table(title=f"Evaluation on {args.file}", show_header=False)
         table.add_row("questions", f"{len(questions)} ({report.answerable} answerable, "
                                    f"{report.unanswerable} not answerable from the corpus)")
-        table.add_row("top-1 accuracy", f"{report.top1_accuracy:.3f}")
-        table.add_row("MRR@10", f"{report.mrr_at_10:.3f}")
+        table.add_row("top-1 accuracy", _figure(report.top1_accuracy, report.answerable))
+        table.add_row("MRR@10", _figure(report.mrr_at_10, report.answerable))
         table.add_row("abstained, not answerable", f"{report.abstained_on_unanswerable}"
                                                    f"/{report.unanswerable}")
         table.add_row("abstained, answerable", f"{report.abstained_on_answerable}"
@@ -265,7 +511,7 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         table.add_row("AUROC of the confidence", "n/a (needs right and wrong first answers)"
                       if report.auroc is None else f"{report.auroc:.3f}")
         table.add_row("time per question", f"{figures['ms_per_question']} ms")
-        console = Console(highlight=False)
+        console = screen(paragraphs=False)
         console.print(table)
         bins = Table(title="Reliability: confidence of the first candidate against how often "
                            "it was the right sentence")

@@ -3,15 +3,34 @@ JSON-ready dict. No ranking or filtering happens here."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
 
 from retrieval.answerer import Answer, Result, SourceRef
 from retrieval.corpus import Article
 from retrieval.dates import human_date
+
+
+class _Screen(Console):
+    """A rich console whose broken pipe (`qabot ... | head`) is a ``BrokenPipeError`` for
+    the command line to end quietly with status 0; rich itself exits with status 1."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
+def screen(*, paragraphs: bool = True, **options: Any) -> Console:
+    """A console for people. With ``paragraphs``: at a terminal, text wraps at word
+    boundaries to its width; into a pipe or a file, each paragraph stays one line (for grep,
+    and for a pager to wrap). Tables always fit the width."""
+    console = _Screen(highlight=False, **options)
+    console.soft_wrap = paragraphs and not console.is_terminal
+    return console
 
 
 def answer_to_dict(answer: Answer) -> dict[str, Any]:
@@ -71,15 +90,50 @@ def confidence_words(confidence: float) -> str:
     return f"{word} ({confidence:.0%})"
 
 
+# Quotation marks a sentence may open or close with: it then carries its own marks.
+_OPENING_MARKS = ("“", "\"", "„", "«", "‘", "'")
+
+
+def quoted(text: str) -> str:
+    """``text`` between “ and ”, or as it is when it opens with a quotation mark itself: a
+    sentence that starts by quoting someone is not shown as ``““We will ...``."""
+    return text if text.startswith(_OPENING_MARKS) else f"“{text}”"
+
+
+def _url_line(url: str) -> Text:
+    """A link on a line of its own, never broken: terminals recognise it whole (a long one
+    runs past the edge rather than being cut in two)."""
+    return Text("    " + url, style="dim", no_wrap=True, overflow="ignore")
+
+
+@dataclass(frozen=True)
+class Hanging:
+    """``label`` then ``text`` wrapped at word boundaries, its wrapped lines starting under
+    its first character (a hanging indent), with no padding after the words."""
+
+    label: Text
+    text: Text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if options.no_wrap:   # soft wrap: one line, whatever its length
+            yield Text.assemble(self.label, self.text, no_wrap=True, overflow="ignore")
+            return
+        indent = self.label.cell_len
+        width = max(options.max_width - indent, 10)
+        for i, line in enumerate(self.text.wrap(console, width)):
+            line.rstrip()
+            yield Text.assemble(self.label if i == 0 else " " * indent, line)
+
+
 def render_answer(answer: Answer, *, rank: int | None = None) -> RenderableType:
-    """The quote, then where it comes from, its link and how sure the bot is."""
-    quote = Text()
-    if rank is not None:
-        quote.append(f"{rank}. ", style="bold")
-    quote.append("“" + answer.text + "”", style="bold")
-    lines: list[RenderableType] = [quote, Text("  — ").append_text(citation(answer))]
+    """The quote, then where it comes from, its link and how sure the bot is. Text wraps at
+    word boundaries to the console's width."""
+    quote = Text(quoted(answer.text), style="bold")
+    lines: list[RenderableType] = [
+        Hanging(Text(f"{rank}. " if rank is not None else "", style="bold"), quote),
+        Hanging(Text("  — "), citation(answer))]
     if answer.url:
-        lines.append(Text("    " + answer.url, style="dim"))
+        lines.append(_url_line(answer.url))
     for ref in answer.also_in:
         lines.append(Text("  also reported by ", style="dim").append_text(citation(ref)))
     lines.append(Text(f"    {confidence_words(answer.confidence)} · score {answer.score:.2f}",
@@ -103,9 +157,10 @@ def render_result(result: Result) -> RenderableType:
         return message
     closest = [Text("Unsure: the closest sentences are", style="yellow")]
     for answer in shown:
-        closest.append(Text("  “" + answer.text + "”", style="dim")
-                       .append_text(Text(" — ").append_text(citation(answer)))
-                       .append(f" · {confidence_words(answer.confidence)}", style="dim"))
+        closest.append(Hanging(Text("  "), Text(quoted(answer.text), style="dim")
+                               .append_text(Text(" — ").append_text(citation(answer)))
+                               .append(f" · {confidence_words(answer.confidence)}",
+                                       style="dim")))
     return Group(message, *closest)
 
 
@@ -128,13 +183,14 @@ def render_context(answer: Answer) -> RenderableType:
 
 
 def render_sources(articles: Iterable[Article]) -> Table:
-    """A table of the corpus's articles."""
-    table = Table(title="Articles in the corpus", show_lines=False, expand=False)
+    """A table of the corpus's articles that reads at 80 columns: the title gets the room,
+    the id goes under it (dim), the source wraps at words."""
+    table = Table(title="Articles in the corpus", show_lines=True, expand=True)
     table.add_column("Date", style="green", no_wrap=True)
-    table.add_column("Source", style="cyan")
-    table.add_column("Title")
-    table.add_column("Id", style="dim", no_wrap=True)
+    table.add_column("Source", style="cyan", ratio=1, min_width=8)
+    table.add_column("Title and id", ratio=2, min_width=20)
     for article in articles:
-        title = Text(article.title, style=f"link {article.url}" if article.url else "")
-        table.add_row(human_date(article.date), article.source, title, article.id)
+        cell = Text(article.title, style=f"link {article.url}" if article.url else "")
+        cell.append("\n" + article.id, style="dim")
+        table.add_row(human_date(article.date), article.source, cell)
     return table

@@ -121,6 +121,9 @@ def clean_question(question: str, max_chars: int) -> str:
     Raises ``QuestionError`` when nothing is left or it is too long."""
     if not isinstance(question, str):
         raise QuestionError(f"a question must be text, not {type(question).__name__}")
+    if any("\ud800" <= c <= "\udfff" for c in question):   # not text: cannot be analysed
+        raise QuestionError("the question is not valid text (it holds a lone surrogate, or "
+                            "bytes that are not UTF-8)")
     if len(question) > max_chars:
         raise QuestionError(f"the question is {len(question):,} characters long; "
                             f"the limit is {max_chars:,}")

@@ -88,6 +88,10 @@ def load_eval_set(path: str | Path) -> list[EvalQuestion]:
         label = f"{where}: question {n}"
         if not isinstance(item, dict) or not isinstance(item.get("question"), str):
             raise EvalSetError(f"{label}: needs a \"question\" string")
+        if "expected" not in item:
+            raise EvalSetError(f"{label}: needs \"expected\": the answer "
+                               "({\"article_id\": ..., \"text\": ...}), or null when the "
+                               "articles cannot answer it")
         expected = item.get("expected")
         if expected is not None:
             if not (isinstance(expected, dict) and isinstance(expected.get("article_id"), str)

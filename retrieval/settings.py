@@ -6,6 +6,7 @@ nothing deeper reads files or the environment."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import tomllib
@@ -24,6 +25,8 @@ from retrieval.text import SegmentationRules
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "default.toml"
 ENV_PREFIX = "QABOT_"
 CONFIG_ENV = "QABOT_CONFIG"
+
+log = logging.getLogger(__name__)
 
 
 class _Section(BaseModel):
@@ -168,6 +171,10 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
             continue
         section, sep, key = name[len(ENV_PREFIX):].lower().partition("__")
+        if section not in Settings.model_fields:    # not ours, or a typo: say so, go on
+            log.warning("ignoring the environment variable %s: it names no table of the "
+                        "settings (%s<TABLE>__<KEY>, e.g. QABOT_ANSWER__TOP_K)", name, ENV_PREFIX)
+            continue
         if not sep or not key:
             raise ConfigError(f"environment variable {name}: expected "
                               f"{ENV_PREFIX}<TABLE>__<KEY>, e.g. QABOT_ANSWER__TOP_K")

@@ -77,3 +77,34 @@ def test_create_bot_with_no_arguments_uses_the_default_config_and_corpus(
         assert not (mentions.everyone or mentions.users or mentions.roles or mentions.replied_user)
     finally:
         bot.executor.shutdown()
+
+
+def test_a_token_file_readable_by_others_is_warned_about_as_ssh_does(
+        settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    token_file = tmp_path / "bot.token"
+    token_file.write_text("from-file\n", encoding="utf-8")
+    with_file = settings.with_overrides(**{"discord.token_file": str(token_file)})
+    token_file.chmod(0o644)
+    assert read_token(with_file, {}) == "from-file"
+    assert f"the token file {token_file} can be read by others (mode 0644)" in caplog.text
+    assert "chmod 600" in caplog.text and "from-file" not in caplog.text
+    caplog.clear()
+    token_file.chmod(0o600)
+    assert read_token(with_file, {}) == "from-file"
+    assert caplog.text == ""
+
+
+def test_no_voice_support_warnings_before_the_one_line(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    async def rejected(self: discord.Client, token: str) -> None:
+        raise discord.LoginFailure("Improper token has been passed.")
+
+    # discord.py warns once per process that voice (PyNaCl, davey) is not supported.
+    monkeypatch.setattr(discord.VoiceClient, "warn_nacl", True, raising=False)
+    monkeypatch.setattr(discord.VoiceClient, "warn_dave", True, raising=False)
+    monkeypatch.setattr(discord.Client, "login", rejected)
+    monkeypatch.setenv("DISCORD_TOKEN", SECRET)
+    assert main(settings, None) == EXIT_REJECTED
+    assert "voice" not in caplog.text
+    assert capsys.readouterr().err.count("\n") == 1

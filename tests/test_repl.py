@@ -23,7 +23,8 @@ def test_question_more_context_and_k(service, settings):
     assert "“Meanwhile, the recently appointed US Secretary of State, John Kerry" in text
     assert "RT, 4 February 2013" in text
     repl.handle(":more")
-    assert "1. “" in out.getvalue()
+    # The first alternative opens with a quotation mark of its own: not doubled.
+    assert '\n1. "Some may be tempted to take care of themselves only' in out.getvalue()
     before = len(out.getvalue())
     repl.handle(":context")
     context = out.getvalue()[before:]
@@ -33,8 +34,11 @@ def test_question_more_context_and_k(service, settings):
     repl.handle(":k 1")
     assert "answers ranked: 1" in out.getvalue()
     repl.handle("Who is expected to visit Russia soon?")
-    repl.handle(":more")
-    assert out.getvalue().rstrip().endswith("No other answers.")
+    before = len(out.getvalue())
+    repl.handle(":more")   # after :k 1, :more still has other answers: it ranks more
+    more = out.getvalue()[before:]
+    assert "No other answers" not in more
+    assert more.startswith('1. "Some may be tempted') and "\n4. “Russia's foreign minister" in more
 
 
 def test_commands_and_errors(service, settings):
@@ -67,3 +71,48 @@ def test_prompt_loop_ctrl_c_ctrl_d_and_history(service, settings, tmp_path):
     assert "Dima Yakovlev Law" in text and text.rstrip().endswith("bye")
     assert "What is the Dima Yakovlev Law?" in history.read_text()
     assert "half typed" not in text
+
+
+def test_blank_input_is_not_kept_in_the_history(service, settings, tmp_path):
+    history = tmp_path / "history"
+    settings = settings.with_overrides(**{"repl.history_file": str(history)})
+    repl, out = make_repl(service, settings)
+    with create_pipe_input() as pipe:
+        pipe.send_text("   \r")
+        pipe.send_text("What is the Dima Yakovlev Law?\r")
+        pipe.send_text("\t \r")
+        pipe.send_text("\x04")
+        assert repl.run(input=pipe, output=DummyOutput()) == 0
+    kept = [line for line in history.read_text().splitlines() if line.startswith("+")]
+    assert kept == ["+What is the Dima Yakovlev Law?"]
+
+
+def test_a_history_file_in_a_missing_directory_creates_no_directory(service, settings,
+                                                                      tmp_path):
+    missing = tmp_path / "nonexistent" / "dir"
+    settings = settings.with_overrides(**{"repl.history_file": str(missing / "h")})
+    repl, out = make_repl(service, settings)
+    with create_pipe_input() as pipe:
+        pipe.send_text("What is the Dima Yakovlev Law?\r\x04")
+        assert repl.run(input=pipe, output=DummyOutput()) == 0
+    assert not (tmp_path / "nonexistent").exists()
+    assert f"history not saved: the directory {missing} does not exist" in out.getvalue()
+    assert "Dima Yakovlev Law" in out.getvalue()
+
+
+def test_pasted_lines_are_each_asked_and_bare_commands_work(service, settings):
+    repl, out = make_repl(service, settings)
+    assert repl.handle("What is the Dima Yakovlev Law?\nWho is Sergey Magnitsky?\n")
+    assert out.getvalue().count("score ") == 2
+    assert repl.handle("HELP") and ":source NAME" in out.getvalue()
+    assert repl.handle(":sources now") and ":sources takes no argument" in out.getvalue()
+    assert repl.handle("exit") is False
+
+
+def test_a_question_that_cannot_be_asked_shows_no_hint_of_the_previous_one(service, settings):
+    repl, out = make_repl(service, settings)
+    repl.handle("Who is expected to visit Russia soon?")
+    before = len(out.getvalue())
+    repl.handle("x" * 5000)
+    assert out.getvalue()[before:].strip() == ("the question is 5,000 characters long; the "
+                                               "limit is 2,000")

@@ -61,7 +61,15 @@ def test_missing_user_file():
 
 def test_malformed_environment_variable():
     with pytest.raises(ConfigError, match="QABOT_<TABLE>__<KEY>"):
-        load_settings(environ={"QABOT_TOPK": "3"})
+        load_settings(environ={"QABOT_ANSWER": "3"})
+
+
+def test_a_variable_naming_no_table_is_ignored_with_a_warning(caplog):
+    settings = load_settings(environ={"QABOT_FOO": "1", "QABOT_TOPK": "3"})
+    assert settings == load_settings(environ={})
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2 and all("names no table of the settings" in w for w in warnings)
+    assert "QABOT_FOO" in warnings[0] + warnings[1] and "QABOT_TOPK" in warnings[0] + warnings[1]
 
 
 def test_every_default_key_is_documented_in_the_readme():

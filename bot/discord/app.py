@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import stat
 import sys
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import aiohttp
 import discord
@@ -112,6 +114,7 @@ def read_token(settings: Settings, environ: Mapping[str, str] | None = None) -> 
         raise TokenError(f"no bot token: set the {TOKEN_ENV} environment variable (or "
                          "discord.token_file in your config) to your bot's token from the "
                          "Discord Developer Portal")
+    _warn_if_readable_by_others(path)
     try:
         token = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
@@ -126,6 +129,24 @@ def read_token(settings: Settings, environ: Mapping[str, str] | None = None) -> 
     return token
 
 
+def _warn_if_readable_by_others(path: Path) -> None:
+    """Say so, as ssh does for a key, when others than its owner may read the token file."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return   # reading it will say what is wrong
+    if mode & 0o077:
+        log.warning("the token file %s can be read by others (mode %04o): anyone who reads "
+                    "it controls the bot; run chmod 600 %s", path, stat.S_IMODE(mode), path)
+
+
+class _NoVoiceWarnings(logging.Filter):
+    """discord.py warns that voice is not supported (PyNaCl, davey): the bot uses no voice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "voice will NOT be supported" not in record.getMessage()
+
+
 def main(settings: Settings, sync_guild: int | None) -> int:
     """Run the bot until it is stopped. Returns the exit code: 0 after a normal stop, 2
     without a token, 1 when Discord rejects it or cannot be reached. Problems are one line
@@ -137,6 +158,7 @@ def main(settings: Settings, sync_guild: int | None) -> int:
         return EXIT_NO_TOKEN
     if not logging.getLogger().handlers:
         discord.utils.setup_logging(level=logging.INFO)
+    logging.getLogger("discord.client").addFilter(_NoVoiceWarnings())
     try:
         bot = create_bot(settings, sync_commands=True, sync_guild=sync_guild)
     except QABotError as exc:
