@@ -1,7 +1,7 @@
 """Turning text into index terms: lower-case word tokens, English stop words removed,
-irregular verb forms as their verb ("said" as "say", "met" as "meet", "told" as "tell", which
-stemming leaves apart: a table made from LemmInflect's dictionary, ``verb_forms.json``),
-Snowball-stemmed (PyStemmer), optionally with word bigrams.
+optionally irregular verb forms as their verb ("said" as "say", "met" as "meet", "told" as
+"tell", which stemming leaves apart: a table made from LemmInflect's dictionary,
+``verb_forms.json``), Snowball-stemmed (PyStemmer), optionally with word bigrams.
 
 An ``Analyzer`` is a plain callable with its parameters, so a saved index records them and a
 loaded index analyses questions exactly as its passages were analysed."""
@@ -48,7 +48,7 @@ class Analyzer:
     stop_words: bool = True
     bigrams: bool = False
     language: str = "english"
-    lemmatize: bool = True
+    lemmatize: bool = False
     # The stop list itself: scikit-learn's (``english_stop_words``) unless given, as a loaded
     # index gives the list it was built with. Not a parameter: the manifest records the flag.
     stop_list: frozenset[str] | None = field(default=None, compare=False, repr=False)

@@ -32,10 +32,10 @@ from retrieval.index import TfidfIndex
 
 # The confidence below which the bot says the articles do not answer: chosen by
 # benchmarks/train_confidence.py on its training data (see benchmarks/README.md).
-MIN_CONFIDENCE = 0.37
+MIN_CONFIDENCE = 0.38
 # Secondary: never answer with a ranking score below what 99% of right answers reach in the
 # same training data.
-MIN_SCORE = 0.34
+MIN_SCORE = 0.35
 VAGUE = ("The question is too vague to search for: it has no words beyond ones like "
          "\"what\", \"was\" or \"that\", or is a single word. Ask a whole question about "
          "something the articles might report (following up on an earlier answer is a "

@@ -45,7 +45,7 @@ class IndexSettings(_Section):
 
 class RetrievalSettings(_Section):
     stem: bool = True
-    lemmatize: bool = True
+    lemmatize: bool = False
     stop_words: bool = True
     bigrams: bool = False
     sublinear_tf: bool = True
