@@ -1,9 +1,10 @@
 """Every benchmark in one run: answer quality on SQuAD (ours beside bm25s), abstention on
-SQuAD 2.0 (ours beside bm25s's top score; quick: 2,000 questions), then speed and
+SQuAD 2.0 (ours beside bm25s's top score; quick: 2,000 questions), follow-up questions on
+CoQA-CNN conversations (ours beside bm25s with the previous question), then speed and
 size at scale (ours beside bm25s), each printing a table and writing JSON to
 benchmarks/results/, plus a plot of latency and memory against corpus size.
 
-    python -m benchmarks.run          # quick: all SQuAD questions; 1k, 10k, 100k passages
+    python -m benchmarks.run          # quick: all SQuAD and CoQA-CNN questions; 1k-100k passages
     python -m benchmarks.run --full   # and 1,000,000 passages, 1,000 timed questions
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ import argparse
 import sys
 import time
 
-from benchmarks import abstention, quality, speed
+from benchmarks import abstention, coqa, quality, speed
 from benchmarks.data import SQUAD_DEV
 
 QUICK_SIZES = [1_000, 10_000, 100_000]
@@ -31,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     suffix = "-full" if args.full else ""
     quality.run(None, quality.RESULTS / f"quality{suffix}.json")
     abstention.run(None if args.full else 2000, abstention.RESULTS / f"abstention{suffix}.json")
+    if coqa.COQA.exists():
+        coqa.run(coqa.SPLITS, coqa.RESULTS / f"coqa{suffix}.json")
+    else:
+        print(f"the CoQA-CNN data is not at {coqa.COQA}: conversations not benchmarked")
     report = speed.run(FULL_SIZES if args.full else QUICK_SIZES, 1000 if args.full else 300,
                        speed.RESULTS / f"speed{suffix}.json")
     print(f"plot written to {speed.plot(report, speed.RESULTS / f'speed{suffix}.png')}")

@@ -23,6 +23,7 @@ from bot.filters import FilterError, corpus_filters
 from bot.render import (article_to_dict, render_alternatives, render_result, render_sources,
                         result_to_dict, screen)
 from retrieval.answerer import Filters
+from retrieval.conversation import Conversation
 from retrieval.errors import QABotError, QuestionError
 from retrieval.evaluation import EvalQuestion, EvalSetError, evaluate, load_eval_set
 from retrieval.service import QAService
@@ -381,18 +382,26 @@ def _error_record(ident: Any, question: str | None, error: str) -> dict[str, Any
             "message": "", "error": error}
 
 
-def _batch_record(number: int, raw: bytes, service: QAService,
-                  filters: Filters) -> tuple[dict[str, Any], bool]:
-    """The output record of one line, and whether it is an error."""
+def _batch_record(number: int, raw: bytes, service: QAService, filters: Filters,
+                  conversations: dict[str, Conversation]) -> tuple[dict[str, Any], bool]:
+    """The output record of one line, and whether it is an error. A line with a
+    ``"conversation"`` id is asked in that conversation of ``conversations``, and adds to it."""
     try:
         ident, question = _parse_batch_line(number, raw)
+        name = _batch_conversation(number, raw, ident)
     except _BatchLineError as exc:
         return _error_record(exc.ident, _utf8_or_none(raw), str(exc)), True
+    before = None if name is None else conversations.get(name, Conversation())
     try:
-        return {"id": ident, **result_to_dict(service.ask(question, filters=filters))}, False
+        result = service.ask(question, filters=filters, conversation=before)
     except QuestionError as exc:
         return _error_record(ident, question if _is_text(question) else None,
                              f"line {number}: {exc}"), True
+    if name is None:
+        return {"id": ident, **result_to_dict(result)}, False
+    if before is not None and result.turn is not None:
+        conversations[name] = before.add(result.turn, service.settings.conversation)
+    return {"id": ident, "conversation": name, **result_to_dict(result)}, False
 
 
 def _utf8_or_none(raw: bytes) -> str | None:
@@ -415,14 +424,29 @@ def _encode_record(record: dict[str, Any], number: int) -> bytes:
         return (json.dumps(fallback) + "\n").encode("utf-8")
 
 
+def _batch_conversation(number: int, raw: bytes, ident: Any) -> str | None:
+    """The ``"conversation"`` id of a batch line (already parsed by ``_parse_batch_line``),
+    or None when it has none. Raises ``_BatchLineError`` when it is not a string or number."""
+    text = raw.decode("utf-8").removeprefix("\ufeff")
+    if not text.lstrip().startswith("{"):
+        return None
+    name = json.loads(text, strict=False).get("conversation")
+    if name is None:
+        return None
+    if not isinstance(name, (str, int)) or isinstance(name, bool) or not _is_text(str(name)):
+        raise _BatchLineError(f"line {number}: \"conversation\" must be a string", ident)
+    return str(name)
+
+
 def _run_batch(args: argparse.Namespace, settings: Settings) -> int:
     service = _service(settings)
     filters = corpus_filters(args.source, args.year, service)
     out: BinaryIO = sys.stdout.buffer
     failures = internal = 0
+    conversations: dict[str, Conversation] = {}   # lines of one id share one, in file order
     for number, raw in _batch_lines(args):
         try:
-            record, failed = _batch_record(number, raw, service, filters)
+            record, failed = _batch_record(number, raw, service, filters, conversations)
         except Exception as exc:  # a bug of ours: this line says so, the batch goes on
             log.debug("internal error on batch line %d", number, exc_info=True)
             record, failed = _error_record(number, None, f"line {number}: internal error: "
@@ -479,7 +503,8 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     service = _service(settings)
     _check_expected_articles(questions, service, args.file)
     started = time.perf_counter()
-    report = evaluate(questions, lambda q: service.ask(q, top_k=10))
+    report = evaluate(questions, lambda q, **kw: service.ask(q, top_k=10, **kw),
+                      settings.conversation)
     seconds = time.perf_counter() - started
     figures = {
         "questions": len(questions), "answerable": report.answerable,
@@ -495,6 +520,11 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
                          "observed": round(b.observed, 4)} for b in report.calibration],
         "ms_per_question": round(1000 * seconds / len(questions), 2),
     }
+    for name, part in (("first_turns", report.first_turns), ("follow_ups", report.follow_ups)):
+        if part is not None:
+            figures[name] = {"answerable": part.answerable,
+                             "top1_accuracy": round(part.top1_accuracy, 4),
+                             "mrr_at_10": round(part.mrr_at_10, 4)}
     if args.json:
         print(json.dumps(figures))
     else:
@@ -508,6 +538,11 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         table.add_row("abstained, answerable", f"{report.abstained_on_answerable}"
                                                f"/{report.answerable}")
         table.add_row("overall accuracy", f"{report.accuracy:.3f}")
+        for name, part in (("first turns", report.first_turns),
+                           ("follow-ups", report.follow_ups)):
+            if part is not None:
+                table.add_row(f"{name} of conversations", f"top-1 {part.top1_accuracy:.3f}, "
+                              f"MRR@10 {part.mrr_at_10:.3f} ({part.answerable} answerable)")
         table.add_row("AUROC of the confidence", "n/a (needs right and wrong first answers)"
                       if report.auroc is None else f"{report.auroc:.3f}")
         table.add_row("time per question", f"{figures['ms_per_question']} ms")

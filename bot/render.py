@@ -10,7 +10,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.table import Table
 from rich.text import Text
 
-from retrieval.answerer import Answer, Result, SourceRef
+from retrieval.answerer import Answer, ContextUse, Result, SourceRef
 from retrieval.corpus import Article
 from retrieval.dates import human_date
 
@@ -55,13 +55,30 @@ def _ref_to_dict(ref: SourceRef) -> dict[str, Any]:
 
 
 def result_to_dict(result: Result) -> dict[str, Any]:
-    """The JSON shape of a result: ``{"question", "answer", "alternatives", "message"}``."""
+    """The JSON shape of a result: ``{"question", "answer", "alternatives", "message",
+    "follow_up"}``."""
     return {
         "question": result.question,
         "answer": answer_to_dict(result.answer) if result.answer else None,
         "alternatives": [answer_to_dict(a) for a in result.alternatives],
         "message": result.message,
+        "follow_up": follow_up_to_dict(result.context),
     }
+
+
+def follow_up_to_dict(context: ContextUse | None) -> dict[str, Any] | None:
+    """How the conversation was used: null when the question was read alone."""
+    if context is None:
+        return None
+    return {"follows": context.follows, "carried_terms": list(context.carried),
+            "articles": list(context.articles)}
+
+
+def followup_hint(result: Result) -> str | None:
+    """"read as a follow-up to “…”" when the conversation shaped the result, else None."""
+    if result.context is None:
+        return None
+    return f"read as a follow-up to “{result.context.follows}”"
 
 
 def article_to_dict(article: Article) -> dict[str, Any]:

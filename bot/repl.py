@@ -17,9 +17,10 @@ from rich.console import Console, RenderableType
 from rich.markup import escape
 
 from bot.filters import FilterError, corpus_years, resolve_source
-from bot.render import (render_alternatives, render_context, render_result, render_sources,
-                        screen)
+from bot.render import (followup_hint, render_alternatives, render_context, render_result,
+                        render_sources, screen)
 from retrieval.answerer import Filters, Result
+from retrieval.conversation import Conversation
 from retrieval.errors import QABotError
 from retrieval.service import QAService
 from retrieval.settings import Settings
@@ -37,6 +38,7 @@ Type a question and press Enter. Commands:
   :sources      the articles in the corpus
   :more         the other answers to the last question
   :context      the last answer in its paragraph, with the sentences around it
+  :new          start a new conversation (questions are read as follow-ups of it)
   :k N          how many answers to rank (now {k})
   :source NAME  only articles from this outlet (now {source}; :source off: any)
   :year YYYY    only articles published that year (now {year}; :year off: any)
@@ -46,8 +48,8 @@ arrow takes the grey suggestion from your history."""
 
 # Commands understood without their colon, as ipython and psql do.
 BARE_COMMANDS = {"help": "help", "?": "help", "quit": "quit", "exit": "quit"}
-COMMANDS = ("help", "sources", "more", "context", "k", "source", "year", "quit")
-_NO_ARGUMENT = {"help", "sources", "more", "context", "quit"}
+COMMANDS = ("help", "sources", "more", "context", "new", "k", "source", "year", "quit")
+_NO_ARGUMENT = {"help", "sources", "more", "context", "new", "quit"}
 _ALIASES = {"h": "help", "?": "help", "q": "quit", "exit": "quit"}
 _OFF = {"off", "none", "all", "-"}
 _MORE_AT_LEAST = 5          # :more ranks at least this many answers
@@ -63,6 +65,8 @@ class Repl:
     top_k: int = 0
     filters: Filters = field(default_factory=Filters)
     last: Result | None = None
+    conversation: Conversation = field(default_factory=Conversation)
+    asked_in: Conversation = field(default_factory=Conversation)   # the last question's
 
     def __post_init__(self) -> None:
         self.top_k = self.top_k or self.settings.answer.top_k
@@ -92,12 +96,20 @@ class Repl:
         return True
 
     def _ask(self, question: str, top_k: int) -> bool:
-        """Ask and show the answer; False (the message shown) when it cannot be asked."""
+        """Ask (inside the session's conversation) and show the answer, saying when it was
+        read as a follow-up; False (the message shown) when it cannot be asked."""
         try:
-            self.last = self.service.ask(question, top_k=top_k, filters=self.filters)
+            self.last = self.service.ask(question, top_k=top_k, filters=self.filters,
+                                         conversation=self.conversation)
         except QABotError as exc:
             self.console.print(f"[yellow]{escape(str(exc))}[/]")
             return False
+        self.asked_in = self.conversation
+        if self.last.turn is not None:
+            self.conversation = self.conversation.add(self.last.turn, self.settings.conversation)
+        hint = followup_hint(self.last)
+        if hint is not None:
+            self.console.print(f"[dim]({escape(hint)}; :new starts afresh)[/]")
         self._show(render_result(self.last))
         return True
 
@@ -126,6 +138,9 @@ class Repl:
             self._more()
         elif name == "context":
             self._context()
+        elif name == "new":
+            self.conversation = Conversation()
+            self.console.print("[dim]New conversation: the next question is read alone.[/]")
         elif name == "k":
             self._set_k(arg)
         elif name == "source":
@@ -145,7 +160,8 @@ class Repl:
             # Fewer answers were ranked (:k 1): rank more of them for :more.
             try:
                 alternatives = self.service.ask(self.last.question, top_k=_MORE_AT_LEAST,
-                                                filters=self.filters).alternatives
+                                                filters=self.filters,
+                                                conversation=self.asked_in).alternatives
             except QABotError as exc:
                 self.console.print(f"[yellow]{escape(str(exc))}[/]")
                 return

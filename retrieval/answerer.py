@@ -9,9 +9,10 @@ question (its confidence) and answers only when the best one's confidence reache
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated
 
 import numpy as np
@@ -25,6 +26,9 @@ from retrieval.answer.decide import NOT_SURE, decide
 from retrieval.answer.features import candidate_features
 from retrieval.answer.fold import MAX_FOLD_WINDOW, fold_duplicates  # noqa: F401 (re-exported)
 from retrieval.answer.query import Query, read_query
+from retrieval import conversation as conversations
+from retrieval.conversation import (ContextQuery, Conversation, ConversationSettings,
+                                    SentenceRef, Turn, read_in_context)
 from retrieval.corpus import Article
 from retrieval.dates import PartialDate
 from retrieval.errors import QuestionError
@@ -91,6 +95,19 @@ class Answer:
     paragraph: str
     also_in: tuple[SourceRef, ...] = ()
     confidence: float = 0.0   # the probability that this sentence answers the question
+    start: int | None = None   # text == article text[start:end]
+    end: int | None = None
+
+
+@dataclass(frozen=True)
+class ContextUse:
+    """How a conversation shaped a result: the question was read as a follow-up to
+    ``follows``, with the earlier questions' terms ``carried`` and a preference for the
+    conversation's articles."""
+
+    follows: str
+    carried: tuple[str, ...]
+    articles: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -101,6 +118,8 @@ class Result:
     answer: Answer | None
     alternatives: tuple[Answer, ...] = ()
     message: str = ""
+    context: ContextUse | None = None   # how a conversation was used; None: read alone
+    turn: Turn | None = None            # inside a conversation: what to add to it
 
     @property
     def ranked(self) -> tuple[Answer, ...]:
@@ -153,48 +172,109 @@ class Answerer:
     articles: Sequence[Article]
     settings: AnswerSettings = field(default_factory=AnswerSettings)
     model: ConfidenceModel = field(default_factory=load_model)
+    conversation: ConversationSettings = field(default_factory=ConversationSettings)
 
     def __post_init__(self) -> None:
+        self._article_number = {a.id: i for i, a in enumerate(self.articles)}
         dates = [a.date for a in self.articles]
         self._ordinals = np.array([d.ordinal() if d else np.nan for d in dates], dtype=np.float64)
         self._years = np.array([d.year if d else -1 for d in dates], dtype=np.int32)
         self._sources = np.array([a.source.casefold() for a in self.articles], dtype=object)
 
     def ask(self, question: str, top_k: int | None = None,
-            filters: Filters | None = None) -> Result:
+            filters: Filters | None = None, conversation: Conversation | None = None,
+            now: float | None = None) -> Result:
         """Answer ``question`` with up to ``top_k`` ranked answers (the answer and its
-        alternatives). Raises ``QuestionError`` for an empty or oversized question."""
+        alternatives). Inside a ``conversation`` (asked at ``now``, seconds since the epoch)
+        a follow-up is read in its context, and the result holds the turn to add to it.
+        Raises ``QuestionError`` for an empty or oversized question."""
         k = max(1, top_k if top_k is not None else self.settings.top_k)
         text = clean_question(question, self.settings.max_question_chars)
         query = read_query(self.index, text)
-        if query.vague:
-            return Result(question, None, (), VAGUE)
-        if query.off_vocabulary:
-            return Result(question, None, (), NOT_IN_ARTICLES)
-        term_ids, weights = self.index.query_vector(text)
-        scored = self.score(text, query, term_ids, weights, self.allowed_passages(filters), k)
+        result = self._answer(question, text, query, None, filters, k)
+        if conversation is None:
+            return result
+        now = time.time() if now is None else now
+        context = read_in_context(text, self.index.analyzer(text), conversation, now,
+                                  self.conversation)
+        evidence = conversations.article_evidence(self.index, self.index.article_ids_, context,
+                                                  self.conversation)
+        new_topic = context.uses_context and conversations.opens_new_topic(
+            result.answer.article_id if result.answer else None, context, evidence,
+            self.conversation)
+        if context.uses_context and not new_topic:
+            in_context = self._answer(question, text, query, context, filters, k)
+            # The context never loses a confident answer from the conversation's articles.
+            if in_context.answer is not None or result.answer is None or (
+                    result.answer.article_id not in context.article_prior):
+                result = in_context
+        best = result.answer
+        answered = (SentenceRef(best.article_id, best.start, best.end)
+                    if best is not None and best.start is not None and best.end is not None
+                    else None)
+        return replace(result, turn=Turn(text, context.own_terms, answered, now, evidence,
+                                         new_topic))
+
+    def _answer(self, question: str, text: str, query: Query, context: ContextQuery | None,
+                filters: Filters | None, k: int) -> Result:
+        """The result for ``query`` alone, or read in ``context`` (a conversation's follow-up:
+        scored with the carried terms and the preferred articles, and its confidence
+        estimated for the question with its carried terms, or for its own words alone when
+        it names a word no article holds)."""
+        if context is None:
+            if query.vague:
+                return Result(question, None, (), VAGUE)
+            if query.off_vocabulary:
+                return Result(question, None, (), NOT_IN_ARTICLES)
+            term_ids, weights = self.index.query_vector(text)
+            used = None
+        else:
+            term_ids, weights = self.index.weighted_query_vector(context.terms)
+            used = ContextUse(context.follows or "", context.carried,
+                              tuple(context.article_prior))
+            if term_ids.size == 0:      # the conversation's words are in no article either
+                return Result(question, None, (), NOT_IN_ARTICLES, used)
+            if not query.unknown:
+                query = replace(query, term_ids=term_ids, term_weights=(
+                    weights / weights.max()).astype(np.float32))
+        scored = self.score(text, query, term_ids, weights, self.allowed_passages(filters), k,
+                            context)
         if not scored:
             filtered = filters is not None and bool(filters.source or filters.year)
             return Result(question, None, (), "The articles do not seem to cover this"
-                          + (" with these filters." if filtered else "."))
-        ranked = [self._answer(c) for c in scored]
+                          + (" with these filters." if filtered else "."), used)
+        ranked = [self._quote(c) for c in scored]
         if decide(ranked[0].confidence, self.settings.min_confidence, ranked[0].score,
                   self.settings.min_score):
-            return Result(question, ranked[0], tuple(ranked[1:k]), "")
-        return Result(question, None, tuple(ranked[:k]), NOT_SURE)
+            return Result(question, ranked[0], tuple(ranked[1:k]), "", used)
+        return Result(question, None, tuple(ranked[:k]), NOT_SURE, used)
 
     # ------------------------------------------------------------------------------ scoring
     def score(self, text: str, query: Query, term_ids: np.ndarray, weights: np.ndarray,
-              allowed: np.ndarray | None, k: int) -> list[Scored]:
+              allowed: np.ndarray | None, k: int,
+              context: ContextQuery | None = None) -> list[Scored]:
         """The ``k`` best distinct candidates of a question (``text``, its ``query`` terms and
         the scoring vector ``term_ids``/``weights``), best first, each with its confidence.
-        ``allowed`` restricts the passages (a boolean per passage) when given."""
+        ``allowed`` restricts the passages (a boolean per passage) when given. Inside a
+        conversation, its preferences (``context``) weigh the choice of passages, and the
+        scores of sentences outside the preferred articles are scaled down."""
         s, index = self.settings, self.index
-        candidates = gather(index, term_ids, weights, allowed, s.candidate_passages)
+        articles = (conversations.article_factor(context, self._article_number,
+                                                 len(self.articles), self.conversation)
+                    if context is not None else None)
+        candidates = gather(index, term_ids, weights, allowed, s.candidate_passages,
+                            None if articles is None else articles[index.passage_article_])
         if candidates.size == 0:
             return []
         cues = read_cues(text)
         scores = combine(candidates, s.sentence_weight) * self._cue_factor(cues, candidates)
+        if articles is not None:
+            # Preferred articles keep their scores, the others' are scaled down (so a score
+            # stays a share of the question matched, and the order agrees with it).
+            ids = candidates.sentence_ids
+            scores = scores * (articles / articles.max())[index.sentence_article_[ids]] * \
+                conversations.sentence_factor(context, ids, index, self._article_number,
+                                              self.conversation)
         order = np.argsort(-scores, kind="stable")
         ids = candidates.sentence_ids[order]
         # The margin to the runner-up is a feature: fold at least two, whatever k is.
@@ -239,7 +319,7 @@ class Answerer:
             index.sentence_article_[sentence_ids], index.sentence_start_[sentence_ids],
             index.sentence_end_[sentence_ids])]
 
-    def _answer(self, scored: Scored) -> Answer:
+    def _quote(self, scored: Scored) -> Answer:
         index, sid = self.index, scored.sentence_id
         article = self.articles[int(index.sentence_article_[sid])]
         passage = int(index.sentence_passage_[sid])
@@ -249,10 +329,11 @@ class Answerer:
                 return article.text[index.sentence_start_[i]:index.sentence_end_[i]]
             return None
 
-        quote = article.text[index.sentence_start_[sid]:index.sentence_end_[sid]]
+        start, end = int(index.sentence_start_[sid]), int(index.sentence_end_[sid])
+        quote = article.text[start:end]
         index.check_quote(sid, quote)  # verbatim only if it is the sentence indexed
         return Answer(
-            text=quote,
+            text=quote, start=start, end=end,
             article_id=article.id, title=article.title, source=article.source,
             date=article.date, url=article.url, score=round(scored.score, 4),
             before=sentence(sid - 1), after=sentence(sid + 1),

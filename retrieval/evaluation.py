@@ -9,7 +9,10 @@ A question set is a JSON file::
         {"id": "q2", "question": "...", "expected": null}      # the corpus cannot answer
      ]}
 
-A candidate is right when it quotes the expected sentence (exactly) from the expected article.
+A question may carry ``"conversation": "<id>"``: the questions of one id are asked in file
+order as one conversation (follow-ups read in its context), and the report gives first turns
+and follow-ups apart. A candidate is right when it quotes the expected sentence (exactly)
+from the expected article.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.answerer import Answer, Result
+from retrieval.conversation import Conversation, ConversationSettings
 from retrieval.errors import QABotError
 
 
@@ -39,6 +43,7 @@ class EvalQuestion:
     id: str
     question: str
     expected: Expected | None
+    conversation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class QuestionOutcome:
     question: EvalQuestion
     result: Result
     rank: int | None          # 1-based rank of the right sentence among the candidates
+    turn: int | None = None   # 1-based position in its conversation; None outside one
 
     @property
     def correct(self) -> bool:
@@ -65,8 +71,19 @@ class EvalReport:
     abstained_on_unanswerable: int
     abstained_on_answerable: int
     accuracy: float
+    first_turns: TurnFigures | None = None    # with conversations: their first questions...
+    follow_ups: TurnFigures | None = None     # ...and the later ones, apart
     auroc: float | None = None                     # of the first candidate's confidence
     calibration: tuple["CalibrationBin", ...] = ()  # its predicted against observed
+
+
+@dataclass(frozen=True)
+class TurnFigures:
+    """Top-1 accuracy and MRR@10 of the answerable questions of some turns of conversations."""
+
+    answerable: int
+    top1_accuracy: float
+    mrr_at_10: float
 
 
 def load_eval_set(path: str | Path) -> list[EvalQuestion]:
@@ -99,7 +116,12 @@ def load_eval_set(path: str | Path) -> list[EvalQuestion]:
                 raise EvalSetError(f"{label}: \"expected\" must be null or "
                                    "{\"article_id\": ..., \"text\": ...}")
             expected = Expected(expected["article_id"], expected["text"])
-        questions.append(EvalQuestion(str(item.get("id", n)), item["question"], expected))
+        conversation = item.get("conversation")
+        if conversation is not None and (not isinstance(conversation, (str, int))
+                                         or isinstance(conversation, bool)):
+            raise EvalSetError(f"{label}: \"conversation\" must be a string")
+        questions.append(EvalQuestion(str(item.get("id", n)), item["question"], expected,
+                                      None if conversation is None else str(conversation)))
     return questions
 
 
@@ -107,17 +129,30 @@ def _matches(candidate: Answer, expected: Expected) -> bool:
     return candidate.article_id == expected.article_id and candidate.text == expected.text
 
 
-def evaluate(questions: Sequence[EvalQuestion], ask: Callable[[str], Result]) -> EvalReport:
-    """Ask every question (``ask`` should return up to 10 candidates) and score the answers."""
+def evaluate(questions: Sequence[EvalQuestion], ask: Callable[..., Result],
+             conversation_settings: ConversationSettings | None = None) -> EvalReport:
+    """Ask every question (``ask(question)`` should return up to 10 candidates; questions of a
+    conversation are asked as ``ask(question, conversation=...)``) and score the answers."""
     outcomes: list[QuestionOutcome] = []
+    conversations: dict[str, Conversation] = {}
+    turns: dict[str, int] = {}
+    settings = conversation_settings or ConversationSettings()
     for question in questions:
-        result = ask(question.question)
+        turn = None
+        if question.conversation is None:
+            result = ask(question.question)
+        else:
+            before = conversations.get(question.conversation, Conversation())
+            result = ask(question.question, conversation=before)
+            turn = turns[question.conversation] = turns.get(question.conversation, 0) + 1
+            if result.turn is not None:
+                conversations[question.conversation] = before.add(result.turn, settings)
         ranked = result.ranked
         rank = None
         if question.expected is not None:
             rank = next((i for i, c in enumerate(ranked[:10], start=1)
                          if _matches(c, question.expected)), None)
-        outcomes.append(QuestionOutcome(question, result, rank))
+        outcomes.append(QuestionOutcome(question, result, rank, turn))
     answerable = [o for o in outcomes if o.question.expected is not None]
     unanswerable = [o for o in outcomes if o.question.expected is None]
     # Confidence of the first candidate (answer or not) against "it is the right sentence".
@@ -132,9 +167,18 @@ def evaluate(questions: Sequence[EvalQuestion], ask: Callable[[str], Result]) ->
         abstained_on_unanswerable=sum(o.result.answer is None for o in unanswerable),
         abstained_on_answerable=sum(o.result.answer is None for o in answerable),
         accuracy=_ratio(sum(o.correct for o in outcomes), len(outcomes)),
+        first_turns=_turn_figures([o for o in answerable if o.turn == 1]),
+        follow_ups=_turn_figures([o for o in answerable if o.turn is not None and o.turn > 1]),
         auroc=auroc(confidences, right),
         calibration=tuple(reliability(confidences, right, bins=5)),
     )
+
+
+def _turn_figures(outcomes: list[QuestionOutcome]) -> TurnFigures | None:
+    if not outcomes:
+        return None
+    return TurnFigures(len(outcomes), _ratio(sum(o.correct for o in outcomes), len(outcomes)),
+                       _ratio(sum(1.0 / o.rank for o in outcomes if o.rank), len(outcomes)))
 
 
 @dataclass(frozen=True)

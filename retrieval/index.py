@@ -177,14 +177,25 @@ class TfidfIndex:
         vocabulary. With tf-idf weighting: as scikit-learn's ``TfidfTransformer`` would weigh
         it, l2-normalised over all its terms, those outside the vocabulary included. With
         BM25: each term's count over the question's idf mass (unknown terms included)."""
-        counts: dict[int, int] = {}
-        unknown: dict[str, int] = {}
+        counts: dict[str, float] = {}
         for term in self.analyzer(text):
+            counts[term] = counts.get(term, 0.0) + 1.0
+        return self.weighted_query_vector(counts)
+
+    def weighted_query_vector(self, term_counts: Mapping[str, float]
+                              ) -> tuple[np.ndarray, np.ndarray]:
+        """As ``query_vector``, for analysed terms with (possibly fractional) counts: a
+        conversation's follow-up question carries earlier questions' terms at lower weight."""
+        counts: dict[int, float] = {}
+        unknown: dict[str, float] = {}
+        for term, count in term_counts.items():
+            if count <= 0:
+                continue
             term_id = self._term_ids.get(term)
             if term_id is not None:
-                counts[term_id] = counts.get(term_id, 0) + 1
+                counts[term_id] = counts.get(term_id, 0.0) + count
             else:
-                unknown[term] = unknown.get(term, 0) + 1
+                unknown[term] = unknown.get(term, 0.0) + count
         if not counts:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         ids = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
@@ -194,15 +205,16 @@ class TfidfIndex:
             # over the question's idf mass, so a score is the share of that mass matched.
             total = float(np.dot(tf, self.idf_[ids])) + float(self._rarest) * sum(unknown.values())
             return ids, (tf / total).astype(np.float32)
-        if self.sublinear_tf:
-            tf = 1.0 + np.log(tf)
+        if self.sublinear_tf:  # fractional (carried) counts below 1 are kept as they are
+            tf = np.where(tf > 1.0, 1.0 + np.log(np.maximum(tf, 1.0)), tf)
         weights = tf * self.idf_[ids]
         # A term no passage contains is as rare as a term can be: it keeps its share of the
         # question's norm, so a question about something else scores low, not perfectly.
         rarest = self._rarest
         unknown_tf = np.fromiter(unknown.values(), dtype=np.float32, count=len(unknown))
         if self.sublinear_tf:
-            unknown_tf = 1.0 + np.log(unknown_tf)
+            unknown_tf = np.where(unknown_tf > 1.0, 1.0 + np.log(np.maximum(unknown_tf, 1.0)),
+                                  unknown_tf)
         norm = np.sqrt(np.sum(weights ** 2) + np.sum((unknown_tf * rarest) ** 2))
         return ids, weights / norm
 

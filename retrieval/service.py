@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.answerer import Answerer, Filters, Result
+from retrieval.conversation import Conversation
 from retrieval.corpus import Article, Corpus, load_corpus
 from retrieval.errors import IndexFormatError, IndexLocationError
 from retrieval.index import TfidfIndex
@@ -59,23 +60,24 @@ class QAService:
         self._state, self.last_load = self._load(force_rebuild=rebuild)
 
     # ------------------------------------------------------------------------------ asking
-    def ask(self, question: str, top_k: int | None = None,
-            filters: Filters | None = None) -> Result:
-        """Answer one question. Raises ``QuestionError`` for an empty or oversized one.
+    def ask(self, question: str, top_k: int | None = None, filters: Filters | None = None,
+            conversation: Conversation | None = None) -> Result:
+        """Answer one question (inside ``conversation`` when given: its ``Result.turn`` is
+        what to add to it). Raises ``QuestionError`` for an empty or oversized one.
 
         When the index turns out not to match the articles (a quoted span is not the sentence
         that was indexed), it is rebuilt and the question asked again, or, without
         ``index.auto_rebuild``, ``IndexFormatError`` is raised."""
         state = self._state
         try:
-            return state.answerer.ask(question, top_k, filters)
+            return state.answerer.ask(question, top_k, filters, conversation)
         except IndexFormatError as exc:
             if not self.settings.index.auto_rebuild:
                 raise
             if self._state is state:  # not rebuilt meanwhile for another question
                 log.warning("%s; rebuilding it", exc)
                 self.reload(force_rebuild=True)
-            return self._state.answerer.ask(question, top_k, filters)
+            return self._state.answerer.ask(question, top_k, filters, conversation)
 
     @property
     def articles(self) -> tuple[Article, ...]:
@@ -135,7 +137,8 @@ class QAService:
                 if self._save_required:
                     raise IndexLocationError(message) from None
                 log.warning("%s; answering from memory", message)
-        state = _State(corpus, index, Answerer(index, corpus.articles, settings.answer))
+        state = _State(corpus, index, Answerer(index, corpus.articles, settings.answer,
+                                                 conversation=settings.conversation))
         report = LoadReport(len(corpus), index.n_passages, index.n_sentences, rebuilt, reason,
                             round(time.perf_counter() - started, 3), index_dir)
         return state, report

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from retrieval.analysis import Analyzer
 from retrieval.answerer import AnswerSettings
+from retrieval.conversation import ConversationSettings
 from retrieval.errors import ConfigError
 from retrieval.index import TfidfIndex
 from retrieval.text import SegmentationRules
@@ -91,6 +92,7 @@ class Settings(_Section):
     index: IndexSettings
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
+    conversation: ConversationSettings = ConversationSettings()
     repl: ReplSettings = ReplSettings()
     discord: DiscordSettings = DiscordSettings()
 

@@ -81,6 +81,10 @@ def check_location(path: Path) -> None:
             empty = all(_MARKER_BEING_WRITTEN.match(entry.name) for entry in entries)
     except OSError as exc:
         raise IndexLocationError(f"cannot read index directory {path}: {exc.strerror}") from None
+    if not empty and is_index_dir(path):
+        # A save starting meanwhile put its marker in place after our first look: every entry
+        # of ours (lock, generations, temporaries) is created only once the marker is there.
+        return
     if not empty:
         if (path / MANIFEST).is_file():  # an index of qabot before format 5 had no marker
             raise IndexLocationError(f"{path} holds an index of an older qabot (no {MARKER} "

@@ -48,7 +48,7 @@ class StubService:
         self.articles = ()
 
     def ask(self, question: str, top_k: int | None = None,
-            filters: Filters | None = None) -> Result:
+            filters: Filters | None = None, conversation: Any = None) -> Result:
         if question == "boom":
             raise RuntimeError("the index caught fire")
         return dataclasses.replace(self.result, question=question)

@@ -49,11 +49,11 @@ def no_pings(mentions: discord.AllowedMentions) -> bool:
 # ---------------------------------------------------------------------------- the tree
 def test_the_command_tree(bot: QABot) -> None:
     commands = {c.name: c for c in bot.tree.get_commands()}
-    assert set(commands) == {"ask", "sources", "reload"}
+    assert set(commands) == {"ask", "sources", "reload", "new"}
     ask = commands["ask"]
     assert isinstance(ask, app_commands.Command)
     options = {p.name: p for p in ask.parameters}
-    assert list(options) == ["question", "source", "year"]
+    assert list(options) == ["question", "source", "year", "new"]
     assert options["question"].required and not options["source"].required
     assert not options["year"].required and options["year"].type is discord.AppCommandOptionType.integer
     assert options["source"].autocomplete

@@ -295,3 +295,23 @@ def test_a_directory_holding_only_a_marker_being_written_is_ours(tmp_path: Path)
     (target / "QABOT-INDEX.tmp-4242-123456").write_text("{")
     assert main(["index", "--corpus", str(_corpus(tmp_path, "a")), "--index-dir", str(target)]) == 0
     assert TfidfIndex.load(target).n_sentences == 2
+
+
+def test_a_marker_that_appears_while_the_directory_is_looked_at_is_ours(tmp_path: Path,
+                                                                         monkeypatch):
+    """The window of the race above, made certain: the first look finds no marker, and by the
+    time the entries are listed another save has written its marker and its lock."""
+    from retrieval import storage
+    target = tmp_path / "idx"
+    target.mkdir()
+    (target / storage.MARKER).write_text(json.dumps({"kind": "qabot-index", "layout": 1}))
+    (target / storage.LOCK).write_bytes(b"")
+    real = storage.is_index_dir
+    calls: list[Path] = []
+
+    def first_look_finds_no_marker(path: Path) -> bool:
+        calls.append(path)
+        return len(calls) > 1 and real(path)
+
+    monkeypatch.setattr(storage, "is_index_dir", first_look_finds_no_marker)
+    storage.check_location(target)  # no IndexLocationError

@@ -33,6 +33,9 @@ def test_question_more_context_and_k(service, settings):
     assert "… I hope that there will be no more such situations, he added." in context
     repl.handle(":k 1")
     assert "answers ranked: 1" in out.getvalue()
+    # The session is a conversation: asked again inside it, the alternatives would prefer the
+    # conversation's article. Start afresh to see the question's own alternatives.
+    repl.handle(":new")
     repl.handle("Who is expected to visit Russia soon?")
     before = len(out.getvalue())
     repl.handle(":more")   # after :k 1, :more still has other answers: it ranks more

@@ -1,6 +1,6 @@
 """The real REPL in a real 80-column pseudo-terminal (issue 10): answers wrap at word
 boundaries, `help` and `quit` work without a colon, Tab completes commands and sources,
-and without a terminal the REPL reads lines plainly."""
+a follow-up shows its hint, and without a terminal the REPL reads lines plainly."""
 from __future__ import annotations
 
 import os
@@ -126,3 +126,20 @@ def test_history_suggests_a_question_asked_before(repl):
     repl.type("\x1b[C\r")                                  # → takes it; Enter asks it
     shown = repl.read_until(r"score [0-9.]+")
     assert "Dima Yakovlev Law,’ which introduced a ban" in " ".join(shown.split())
+
+
+def test_a_follow_up_shows_its_hint_and_new_starts_afresh(repl):
+    repl.type("What is the Dima Yakovlev Law?\r")
+    repl.read_until(r"score [0-9.]+")
+    repl.read_until(PROMPT)
+    repl.type("And who signed it?\r")
+    shown = repl.read_until(r"score [0-9.]+")
+    assert "read as a follow-up to “What is the Dima Yakovlev Law?”" in " ".join(shown.split())
+    assert "President Putin signed into force" in " ".join(shown.split())
+    repl.read_until(PROMPT)
+    repl.type(":new\r")
+    repl.read_until(r"New conversation")
+    repl.read_until(PROMPT)
+    repl.type("And who signed it?\r")
+    shown = repl.read_until(r"No answer")
+    assert "follow-up" not in shown

@@ -10,6 +10,8 @@ import functools
 import logging
 import math
 import re
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,7 @@ from discord.ext import commands
 from bot.discord import render
 from bot.discord.views import APOLOGY, AnswerView
 from retrieval.answerer import Filters, Result
+from retrieval.conversation import Conversation
 from retrieval.errors import QABotError, QuestionError
 
 if TYPE_CHECKING:
@@ -32,6 +35,9 @@ EMPTY_MENTION = ("Ask me a question about the articles, e.g. "
 NOT_IN_DMS = "I don't answer in direct messages here. Ask me in a server channel."
 NOT_HERE = "I don't answer in this channel. Ask me in one of: {channels}."
 MISSING_PERMISSION = "Only members with the Manage Server permission can use /{command}."
+NEW_CONVERSATION = "New conversation: your next question is read on its own."
+NO_CONVERSATION = "There was no conversation to end: your next question is read on its own."
+MAX_REMEMBERED_ANSWERS = 1000   # answers whose conversation a reply can continue
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class Reply:
     content: str | None = None
     embed: discord.Embed | None = None
     view: AnswerView | None = None
+    conversation: Conversation | None = None   # the asker's conversation after this answer
 
     def kwargs(self) -> dict[str, object]:
         """Keyword arguments for ``send``: within limits, pinging nobody."""
@@ -74,6 +81,43 @@ class QACog(commands.Cog, name="Questions"):
         settings = bot.settings.discord
         self.cooldown: commands.CooldownMapping[int] = commands.CooldownMapping.from_cooldown(
             settings.cooldown_questions, settings.cooldown_seconds, lambda user_id: user_id)
+        # Conversations, in memory only: one per (user, channel or thread), and the one each
+        # of the bot's answers belongs to, so that replying to an answer continues it.
+        self.conversations: dict[tuple[int, int], Conversation] = {}
+        self.answered_in: OrderedDict[int, tuple[tuple[int, int], Conversation]] = OrderedDict()
+
+    # ------------------------------------------------------------------- conversations
+    def conversation_for(self, user_id: int, channel_id: int,
+                         replied_to: int | None = None) -> tuple[tuple[int, int], Conversation]:
+        """The conversation a question belongs to: the one of the bot's answer it replies
+        to, else the asker's own in this channel (empty once idle too long)."""
+        settings, now = self.bot.settings.conversation, time.time()
+        key = (user_id, channel_id)
+        if replied_to is not None and replied_to in self.answered_in:
+            key, conversation = self.answered_in[replied_to]
+            key = (user_id, key[1])
+        else:
+            conversation = self.conversations.get(key, Conversation())
+        return key, conversation.active(now, settings)
+
+    def remember(self, key: tuple[int, int], conversation: Conversation | None,
+                 message_id: int | None) -> None:
+        """Keep ``conversation`` as the asker's, and as the one of the answer ``message_id``;
+        forget conversations that have gone idle, and all but the last answers'."""
+        if conversation is None:
+            return
+        settings, now = self.bot.settings.conversation, time.time()
+        self.conversations = {k: c for k, c in self.conversations.items()
+                              if c.active(now, settings).turns}
+        self.conversations[key] = conversation
+        if message_id is not None:
+            self.answered_in[message_id] = (key, conversation)
+            while len(self.answered_in) > MAX_REMEMBERED_ANSWERS:
+                self.answered_in.popitem(last=False)
+
+    def forget(self, user_id: int, channel_id: int) -> bool:
+        """Start the user's conversation in this channel afresh; True if there was one."""
+        return self.conversations.pop((user_id, channel_id), None) is not None
 
     # ------------------------------------------------------------------------ gatekeeping
     def refusal(self, channel: discord.abc.Messageable | None) -> str | None:
@@ -96,23 +140,30 @@ class QACog(commands.Cog, name="Questions"):
         return bucket.update_rate_limit() if bucket is not None else None
 
     # ---------------------------------------------------------------------------- asking
-    async def answer(self, question: str, filters: Filters | None = None) -> Result:
+    async def answer(self, question: str, filters: Filters | None = None,
+                     conversation: Conversation | None = None) -> Result:
         """Ask the core in the bot's executor, so the event loop keeps running."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self.bot.executor, functools.partial(self.bot.service.ask, question, None, filters))
+            self.bot.executor, functools.partial(self.bot.service.ask, question, None, filters,
+                                                 conversation))
 
-    async def reply_to(self, question: str, filters: Filters | None, asker_id: int) -> Reply:
-        """The reply to one question. Never raises: a bad question gets its explanation, a
-        failure is logged with its traceback and gets an apology."""
+    async def reply_to(self, question: str, filters: Filters | None, asker_id: int,
+                       conversation: Conversation | None = None) -> Reply:
+        """The reply to one question (inside ``conversation`` when given). Never raises: a
+        bad question gets its explanation, a failure is logged with its traceback and gets
+        an apology."""
         try:
-            result = await self.answer(question, filters)
+            result = await self.answer(question, filters, conversation)
         except QuestionError as exc:
             return Reply(content=sentence(str(exc)))
         except Exception:
             log.exception("failed to answer %r", question)
             return Reply(content=APOLOGY)
-        return Reply(embed=render.answer_embed(result), view=AnswerView.for_result(result, asker_id))
+        after = (conversation.add(result.turn, self.bot.settings.conversation)
+                 if conversation is not None and result.turn is not None else None)
+        return Reply(embed=render.answer_embed(result),
+                     view=AnswerView.for_result(result, asker_id), conversation=after)
 
     # ----------------------------------------------------------------------- @mentions
     def question_in(self, message: discord.Message) -> str | None:
@@ -151,10 +202,14 @@ class QACog(commands.Cog, name="Questions"):
         if wait is not None:
             await self.send_reply(message, Reply(content=cooldown_message(wait)))
             return
-        reply = await self.reply_to(question, None, message.author.id)
-        await self.send_reply(message, reply)
+        replied_to = message.reference.message_id if message.reference is not None else None
+        key, conversation = self.conversation_for(message.author.id, message.channel.id,
+                                                  replied_to)
+        reply = await self.reply_to(question, None, message.author.id, conversation)
+        sent = await self.send_reply(message, reply)
+        self.remember(key, reply.conversation, sent.id if sent is not None else None)
 
-    async def send_reply(self, message: discord.Message, reply: Reply) -> None:
+    async def send_reply(self, message: discord.Message, reply: Reply) -> discord.Message | None:
         """Reply to ``message`` (in its thread when it is in one) without pinging anyone."""
         try:
             sent = await message.channel.send(
@@ -162,18 +217,21 @@ class QACog(commands.Cog, name="Questions"):
                 mention_author=False, **reply.kwargs())  # type: ignore[arg-type]
         except discord.HTTPException as exc:
             log.warning("could not reply in channel %s: %s", message.channel.id, exc)
-            return
+            return None
         if reply.view is not None:
             reply.view.message = sent
+        return sent
 
     # -------------------------------------------------------------------- slash commands
     @app_commands.command(name="ask", description="Ask a question about the news articles.")
     @app_commands.describe(question="Your question, e.g. What is the Dima Yakovlev Law?",
                            source="Only articles from this outlet",
-                           year="Only articles published in this year")
+                           year="Only articles published in this year",
+                           new="Start a new conversation (don't read this as a follow-up)")
     async def ask(self, interaction: discord.Interaction, question: str,
                   source: str | None = None,
-                  year: app_commands.Range[int, 1800, 2200] | None = None) -> None:
+                  year: app_commands.Range[int, 1800, 2200] | None = None,
+                  new: bool = False) -> None:
         refusal = self.refusal(interaction.channel)
         if refusal is not None:
             await interaction.response.send_message(refusal, ephemeral=True,
@@ -192,11 +250,25 @@ class QACog(commands.Cog, name="Questions"):
                                                     allowed_mentions=render.NO_PINGS)
             return
         await interaction.response.defer(thinking=True)
+        channel_id = interaction.channel.id if interaction.channel is not None else 0
+        if new:
+            self.forget(interaction.user.id, channel_id)
+        key, conversation = self.conversation_for(interaction.user.id, channel_id)
         reply = await self.reply_to(question, Filters(source=source, year=year),
-                                    interaction.user.id)
+                                    interaction.user.id, conversation)
         sent = await interaction.followup.send(wait=True, **reply.kwargs())  # type: ignore[call-overload]
         if reply.view is not None:
             reply.view.message = sent
+        self.remember(key, reply.conversation, getattr(sent, "id", None))
+
+    @app_commands.command(name="new", description="Start a new conversation: your next "
+                                                   "question is read on its own.")
+    async def new(self, interaction: discord.Interaction) -> None:
+        channel_id = interaction.channel.id if interaction.channel is not None else 0
+        had = self.forget(interaction.user.id, channel_id)
+        await interaction.response.send_message(
+            NEW_CONVERSATION if had else NO_CONVERSATION, ephemeral=True,
+            allowed_mentions=render.NO_PINGS)
 
     @ask.autocomplete("source")
     async def source_autocomplete(self, interaction: discord.Interaction,

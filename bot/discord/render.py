@@ -13,7 +13,7 @@ from typing import Final
 
 import discord
 
-from bot.render import confidence_words
+from bot.render import confidence_words, followup_hint
 from retrieval.answerer import Answer, Result, SourceRef
 from retrieval.corpus import Article
 from retrieval.dates import human_date
@@ -143,6 +143,10 @@ def answer_embed(result: Result) -> discord.Embed:
         embed.add_field(name="Also reported by", inline=False,
                         value="\n".join(citation(ref).replace("\n", " · ") for ref in answer.also_in))
     embed.add_field(name="Confidence", value=confidence(answer), inline=True)
+    hint = followup_hint(result)
+    if hint is not None:
+        text = plain(hint[0].upper() + hint[1:]) + " (/new starts afresh)"
+        embed.add_field(name="Follow-up", value=shorten(text, FIELD_VALUE_LIMIT), inline=False)
     if result.alternatives:
         embed.set_footer(text=f"{len(result.alternatives)} more answer"
                               f"{'s' if len(result.alternatives) != 1 else ''}: press More answers")

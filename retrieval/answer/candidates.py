@@ -23,20 +23,23 @@ class Candidates:
 
 
 def gather(index: TfidfIndex, term_ids: np.ndarray, weights: np.ndarray,
-           allowed: np.ndarray | None, n_passages: int) -> Candidates:
+           allowed: np.ndarray | None, n_passages: int,
+           preference: np.ndarray | None = None) -> Candidates:
     """The answerable sentences of the ``n_passages`` best-scoring passages (among the
-    ``allowed`` ones, a boolean per passage, when given)."""
+    ``allowed`` ones, a boolean per passage, when given). A ``preference`` (a factor per
+    passage: a conversation's preferred articles) weighs the choice, not the scores."""
     p_scores = index.passage_scores(term_ids, weights)
     if allowed is not None:
         p_scores = np.where(allowed, p_scores, 0.0)
+    chosen = p_scores if preference is None else p_scores * preference
     # Select among the passages holding a question term only: on a large corpus they are
     # a fraction of all, and the partial sort is the costliest step of a question.
-    matched = np.flatnonzero(p_scores > 0)
+    matched = np.flatnonzero(chosen > 0)
     n = min(n_passages, matched.size)
     empty = np.zeros(0, dtype=np.float32)
     if n == 0:
         return Candidates(np.zeros(0, dtype=np.int64), empty, empty)
-    top = (matched[np.argpartition(-p_scores[matched], n - 1)[:n]] if n < matched.size
+    top = (matched[np.argpartition(-chosen[matched], n - 1)[:n]] if n < matched.size
            else matched)
     starts, ends = index.passage_first_sentence_[top], index.passage_first_sentence_[top + 1]
     sentence_ids = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
