@@ -28,6 +28,9 @@ class Question:
     text: str
     paragraph_id: str          # the id of the article holding the question's paragraph
     answers: tuple[str, ...]   # gold answer texts, normalised with ``normal``
+    # Where the article says it (character offsets of a rationale, CoQA), when the answer is
+    # a passage rather than a text to find.
+    span: tuple[int, int] | None = None
 
     @property
     def held_out(self) -> bool:
@@ -55,6 +58,39 @@ def load_squad(path: Path = SQUAD_DEV) -> tuple[list[Article], list[Question]]:
             for qa in paragraph["qas"]:
                 answers = tuple(dict.fromkeys(normal(a["text"]) for a in qa["answers"]))
                 questions.append(Question(qa["id"], qa["question"], pid, answers))
+    return articles, questions
+
+
+COQA_CNN = REPO.parent / "shared" / "data" / "coqa-cnn"
+_REFERS_BACK = re.compile(r"\b(he|she|it|they|him|her|his|hers|its|them|their|theirs|this|that|"
+                          r"these|those|there|then|one|else|other|others|also)\b", re.IGNORECASE)
+
+
+def standalone(text: str) -> bool:
+    """A question readable without the conversation before it: four words or more and no
+    pronoun or other word that points back ("What did he do?" is not; "Who is Dennis
+    Farina?" is)."""
+    return len(text.split()) >= 4 and _REFERS_BACK.search(text) is None
+
+
+def load_coqa_tune(directory: Path = COQA_CNN) -> tuple[list[Article], list[Question]]:
+    """The CoQA-CNN stories of the "tune" split (never "heldout") as articles, and their
+    answerable questions that read alone (the first of each conversation, and every later one
+    that is ``standalone``), each right where a sentence overlaps its rationale span."""
+    rows = [json.loads(line) for line in
+            (directory / "questions.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    rows = [r for r in rows if r["split"] == "tune"]
+    stories = {r["story_id"] for r in rows}
+    articles = []
+    for line in (directory / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line) if line else None
+        if record and record["id"] in stories:
+            articles.append(Article(id=record["id"], title=record["title"],
+                                    source=record["source"], text=record["text"]))
+    questions = [Question(r["id"], r["question"], r["story_id"], (normal(r["answer"]),),
+                          span=(r["span_start"], r["span_end"]))
+                 for r in rows if not r["unanswerable"] and r["span_start"] is not None
+                 and (r["turn"] == 1 or standalone(r["question"]))]
     return articles, questions
 
 

@@ -54,10 +54,16 @@ class Item:
         return self.kind in ANSWERABLE
 
 
-def is_right(question: Question, article_id: str, sentence: str) -> bool:
-    """The ReQA rule: the sentence is from the question's paragraph and holds a gold answer."""
-    return article_id == question.paragraph_id and any(a in normal(sentence)
-                                                       for a in question.answers)
+def is_right(question: Question, article_id: str, sentence: str,
+             where: tuple[int, int] | None = None) -> bool:
+    """The ReQA rule: the sentence is from the question's paragraph and holds a gold answer;
+    for a question with a rationale ``span`` (CoQA), the sentence (at ``where`` in the
+    article) overlaps it instead."""
+    if article_id != question.paragraph_id:
+        return False
+    if question.span is not None and where is not None:
+        return where[0] < question.span[1] and question.span[0] < where[1]
+    return any(a in normal(sentence) for a in question.answers)
 
 
 def build_items(articles: list[Article], questions: list[Question], index: TfidfIndex,

@@ -46,6 +46,7 @@ class IndexSettings(_Section):
 
 class RetrievalSettings(_Section):
     stem: bool = True
+    lemmatize: bool = False
     stop_words: bool = True
     bigrams: bool = False
     sublinear_tf: bool = True
@@ -64,7 +65,8 @@ class RetrievalSettings(_Section):
                           sentence_k1=self.sentence_k1, sentence_b=self.sentence_b)
 
     def analyzer(self) -> Analyzer:
-        return Analyzer(stem=self.stem, stop_words=self.stop_words, bigrams=self.bigrams)
+        return Analyzer(stem=self.stem, stop_words=self.stop_words, bigrams=self.bigrams,
+                        lemmatize=self.lemmatize)
 
     def rules(self) -> SegmentationRules:
         return SegmentationRules(min_block_words=self.min_block_words,
