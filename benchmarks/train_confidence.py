@@ -44,7 +44,7 @@ FOLDS = 3
 SCORE_QUANTILE = 0.01
 # How much a news question (CoQA-CNN tune) weighs against a SQuAD one. 0: none, the shipped
 # model. Weights 2, 4 and 8 were tried: none answered more of the seed questions, and each
-# answered one of them wrongly (notes/issue-14b.md).
+# answered one of them wrongly (benchmarks/README.md, section 1b).
 NEWS_WEIGHT = 0.0
 
 

@@ -1,6 +1,6 @@
 """The analyser's ``lemmatize`` option: irregular verb forms meet their verb before stemming
 (issue 14: "said" and "say", "met" and "meet" never match), and nothing else changes. Off by
-default (notes/issue-14b.md: it answers a seed question wrongly)."""
+default (benchmarks/README.md, section 1b: it answers a seed question wrongly)."""
 from __future__ import annotations
 
 import shutil

@@ -143,7 +143,7 @@ def test_off_corpus_questions_of_the_issue_get_no_answer(service, question):
 
 
 @pytest.mark.xfail(strict=True, reason="issue 14: the confidence model, trained on SQuAD, is "
-                   "not sure enough of these paraphrased questions (see notes/issue-14.md)")
+                   "not sure enough of these paraphrased questions (see benchmarks/README.md, section 1b)")
 @pytest.mark.parametrize("question", [
     "What achievements of the reset did Lavrov mention?",
     "What did Biden propose to Lavrov in Munich?",
