@@ -125,8 +125,9 @@ def split_metrics(ranks: dict[str, int | None], turns: Sequence[Turn],
 
 def build(overrides: dict[str, float] | None = None) -> tuple[Answerer, Bm25Sentences,
                                                             list[tuple[int, int]]]:
-    """Our answerer over the CoQA-CNN corpus (default settings, threshold 0: rank, never
-    abstain; ``overrides`` replace conversation settings), and bm25s over its sentences."""
+    """Our answerer over the CoQA-CNN corpus with the shipped settings (the confidence decides
+    as in the bot, and a declined question still ranks its candidates; ``overrides`` replace
+    conversation settings), and bm25s over its sentences."""
     settings = load_settings(environ={})
     corpus = load_corpus(COQA / "corpus.jsonl")
     articles = list(corpus.articles)

@@ -127,7 +127,7 @@ def child_serve(system: str, corpus: Path, index_dir: Path, questions: list[str]
         t0 = time.perf_counter()
         index = TfidfIndex.load(index_dir)
         load = time.perf_counter() - t0
-        answerer = Answerer(index, c.articles, replace(_our_settings().answer, threshold=0.0))
+        answerer = Answerer(index, c.articles, replace(_our_settings().answer, min_confidence=0.0))
 
         def ask(q: str) -> int:
             r = answerer.ask(q, top_k=10)
