@@ -205,7 +205,7 @@ class Repl:
             self.filters = Filters(self.filters.source, None)
         elif arg:
             years = corpus_years(self.service)
-            if not arg.isdigit() or int(arg) not in years:
+            if not (arg.isascii() and arg.isdigit()) or int(arg) not in years:  # not "²"
                 listed = ", ".join(map(str, years)) or "none"
                 self.console.print(f"[yellow]:year needs a year of the articles ({listed}), "
                                    f"not {escape(arg)!r}[/]")

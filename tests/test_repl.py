@@ -119,3 +119,11 @@ def test_a_question_that_cannot_be_asked_shows_no_hint_of_the_previous_one(servi
     repl.handle("x" * 5000)
     assert out.getvalue()[before:].strip() == ("the question is 5,000 characters long; the "
                                                "limit is 2,000")
+
+
+def test_a_year_of_other_digits_is_refused_not_a_crash(service, settings):
+    """"²".isdigit() is true but int("²") raises: the REPL ended with an internal error."""
+    repl, out = make_repl(service, settings)
+    assert repl.handle(":year ²") is True
+    assert ":year needs a year of the articles" in out.getvalue()
+    assert repl.handle(":year 2013") is True and "year: 2013" in out.getvalue()
