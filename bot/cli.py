@@ -327,9 +327,10 @@ class _BatchLineError(QABotError):
         self.ident = ident
 
 
-def _parse_batch_line(number: int, raw: bytes) -> tuple[Any, str]:
-    """The (id, question) of a line: plain text (its id is its number) or a JSON object.
-    Raises ``_BatchLineError`` saying why the line cannot be asked."""
+def _parse_batch_line(number: int, raw: bytes) -> tuple[Any, str, str | None]:
+    """The (id, question, conversation id) of a line: plain text (its id is its number, in
+    no conversation) or a JSON object. Raises ``_BatchLineError`` saying why the line cannot
+    be asked."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -338,7 +339,7 @@ def _parse_batch_line(number: int, raw: bytes) -> tuple[Any, str]:
     if number == 1:
         text = text.removeprefix("\ufeff")     # a byte-order mark before the first line
     if not text.lstrip().startswith("{"):
-        return number, text
+        return number, text, None
     try:
         item = json.loads(text, parse_int=_parse_int, parse_float=_parse_float,
                           parse_constant=lambda name: _Unusable(name), strict=False)
@@ -355,7 +356,7 @@ def _parse_batch_line(number: int, raw: bytes) -> tuple[Any, str]:
                               "number (the line number stands for it)", number)
     if not isinstance(item.get("question"), str):
         raise _BatchLineError(f"line {number}: a JSON line needs a \"question\" string", ident)
-    return ident, item["question"]
+    return ident, item["question"], _conversation_name(number, item.get("conversation"), ident)
 
 
 def _id_problem(ident: Any) -> str | None:
@@ -387,8 +388,7 @@ def _batch_record(number: int, raw: bytes, service: QAService, filters: Filters,
     """The output record of one line, and whether it is an error. A line with a
     ``"conversation"`` id is asked in that conversation of ``conversations``, and adds to it."""
     try:
-        ident, question = _parse_batch_line(number, raw)
-        name = _batch_conversation(number, raw, ident)
+        ident, question, name = _parse_batch_line(number, raw)
     except _BatchLineError as exc:
         return _error_record(exc.ident, _utf8_or_none(raw), str(exc)), True
     before = None if name is None else conversations.get(name, Conversation())
@@ -424,13 +424,9 @@ def _encode_record(record: dict[str, Any], number: int) -> bytes:
         return (json.dumps(fallback) + "\n").encode("utf-8")
 
 
-def _batch_conversation(number: int, raw: bytes, ident: Any) -> str | None:
-    """The ``"conversation"`` id of a batch line (already parsed by ``_parse_batch_line``),
-    or None when it has none. Raises ``_BatchLineError`` when it is not a string or number."""
-    text = raw.decode("utf-8").removeprefix("\ufeff")
-    if not text.lstrip().startswith("{"):
-        return None
-    name = json.loads(text, strict=False).get("conversation")
+def _conversation_name(number: int, name: Any, ident: Any) -> str | None:
+    """The ``"conversation"`` id of a batch line as text, or None when it has none. Raises
+    ``_BatchLineError`` when it is not a string or a number."""
     if name is None:
         return None
     if not isinstance(name, (str, int)) or isinstance(name, bool) or not _is_text(str(name)):

@@ -192,3 +192,16 @@ def test_a_strict_ascii_locale_changes_nothing(settings):
     assert records[0]["question"] == "What is the ‘Dima Yakovlev Law’?"
     assert records[0]["answer"]["source"] == "RT" and records[2]["answer"] is not None
     assert records[1]["error"] == "line 2: not UTF-8 text (byte 0xe9 at column 4)"
+
+
+def test_a_conversation_line_is_read_once_with_the_same_rules(settings):
+    """A conversation line was parsed a second time without the id rules: a huge number in
+    another field made an internal error reported under the wrong id."""
+    data = (b'{"id": "a", "conversation": "c", "question": "What is the Dima Yakovlev Law?", '
+            b'"x": ' + b"9" * 5000 + b'}\n'
+            b'{"id": "b", "conversation": ["c"], "question": "Who signed it?"}\n')
+    code, records = run_batch(str(settings.index_dir), data)
+    assert code == 0
+    assert [r["id"] for r in records] == ["a", "b"]
+    assert records[0]["conversation"] == "c" and "Dima Yakovlev" in records[0]["answer"]["text"]
+    assert "\"conversation\" must be a string" in records[1]["error"]
