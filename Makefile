@@ -54,6 +54,6 @@ REMOVE_INDEX := import os; from retrieval.settings import load_settings; \
 	print(f"removed the index at {d}" if remove_index(d) else f"no index at {d}")
 
 clean:                   ## remove what the project made: the venv, caches, the bundled corpus's index
-	@if [ -x $(BIN)/python ]; then $(BIN)/python -c '$(REMOVE_INDEX)'; fi
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -c '$(REMOVE_INDEX)' || echo "the index was not removed: the installation in $(VENV) is incomplete"; fi
 	rm -rf $(VENV) .pytest_cache *.egg-info benchmarks/results/work
 	find retrieval bot tests benchmarks -depth -name __pycache__ -type d -exec rm -rf {} +

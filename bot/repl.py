@@ -67,6 +67,7 @@ class Repl:
     last: Result | None = None
     conversation: Conversation = field(default_factory=Conversation)
     asked_in: Conversation = field(default_factory=Conversation)   # the last question's
+    asked_with: Filters = field(default_factory=Filters)           # ... and its filters
 
     def __post_init__(self) -> None:
         self.top_k = self.top_k or self.settings.answer.top_k
@@ -104,7 +105,7 @@ class Repl:
         except QABotError as exc:
             self.console.print(f"[yellow]{escape(str(exc))}[/]")
             return False
-        self.asked_in = self.conversation
+        self.asked_in, self.asked_with = self.conversation, self.filters
         if self.last.turn is not None:
             self.conversation = self.conversation.add(self.last.turn, self.settings.conversation)
         hint = followup_hint(self.last)
@@ -160,7 +161,7 @@ class Repl:
             # Fewer answers were ranked (:k 1): rank more of them for :more.
             try:
                 alternatives = self.service.ask(self.last.question, top_k=_MORE_AT_LEAST,
-                                                filters=self.filters,
+                                                filters=self.asked_with,
                                                 conversation=self.asked_in).alternatives
             except QABotError as exc:
                 self.console.print(f"[yellow]{escape(str(exc))}[/]")

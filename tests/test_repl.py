@@ -127,3 +127,15 @@ def test_a_year_of_other_digits_is_refused_not_a_crash(service, settings):
     assert repl.handle(":year ²") is True
     assert ":year needs a year of the articles" in out.getvalue()
     assert repl.handle(":year 2013") is True and "year: 2013" in out.getvalue()
+
+
+def test_more_ranks_the_question_as_it_was_asked_not_with_filters_set_since(service, settings):
+    repl, out = make_repl(service, settings)
+    repl.handle(":k 1")
+    repl.handle("Who is expected to visit Russia soon?")
+    repl.handle(":source The Hindu")
+    before = len(out.getvalue())
+    repl.handle(":more")
+    shown = out.getvalue()[before:]
+    assert shown.startswith("1. ")
+    assert any(source in shown for source in ("RT,", "China Topix,", "Kyiv Post", "Irish Times"))
