@@ -117,6 +117,22 @@ async def test_ask_with_an_unknown_source_says_so_privately(bot: QABot) -> None:
     assert "Pravda" in sent.args[0] and "/sources" in sent.args[0]
 
 
+async def test_ask_takes_a_source_prefix_and_says_which_years_there_are(bot: QABot) -> None:
+    """/ask follows the CLI's rules for filters: a unique prefix in any case is the outlet,
+    a near name gets a did-you-mean, a year no article has lists the years."""
+    interaction = FakeInteraction()
+    await cog(bot).ask.callback(cog(bot), interaction, DIMA_QUESTION, source="rt")  # type: ignore[arg-type]
+    assert "RT" in interaction.sent().kwargs["embed"].fields[0].value
+    interaction = FakeInteraction()
+    await cog(bot).ask.callback(cog(bot), interaction, DIMA_QUESTION, source="Hindu")  # type: ignore[arg-type]
+    sent = interaction.sent()
+    assert sent.kwargs["ephemeral"] and "The Hindu" in sent.args[0]
+    interaction = FakeInteraction()
+    await cog(bot).ask.callback(cog(bot), interaction, DIMA_QUESTION, year=1999)  # type: ignore[arg-type]
+    sent = interaction.sent()
+    assert sent.kwargs["ephemeral"] and "2013" in sent.args[0] and "1999" in sent.args[0]
+
+
 async def test_ask_cooldown_is_shared_per_user_and_private(service: QAService) -> None:
     bot = await make_bot(service, **{"discord.cooldown_questions": 1,
                                      "discord.cooldown_seconds": 30.0})

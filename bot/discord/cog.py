@@ -21,6 +21,7 @@ from discord.ext import commands
 
 from bot.discord import render
 from bot.discord.views import APOLOGY, AnswerView
+from bot.filters import FilterError, corpus_filters
 from retrieval.answerer import Filters, Result
 from retrieval.conversation import Conversation
 from retrieval.errors import QABotError, QuestionError
@@ -237,11 +238,11 @@ class QACog(commands.Cog, name="Questions"):
             await interaction.response.send_message(refusal, ephemeral=True,
                                                     allowed_mentions=render.NO_PINGS)
             return
-        if source is not None and source.casefold() not in {
-                s.casefold() for s in self.bot.service.sources()}:
+        try:   # the CLI's and the REPL's rules: a unique prefix, a did-you-mean, the years
+            filters = corpus_filters(source, year, self.bot.service)
+        except FilterError as exc:
             await interaction.response.send_message(
-                render.fit_content(f"No articles come from “{source}”. Pick a source from the "
-                                   "list, or see /sources."),
+                render.fit_content(sentence(str(exc)) + " See /sources."),
                 ephemeral=True, allowed_mentions=render.NO_PINGS)
             return
         wait = self.retry_after(interaction.user)
@@ -254,8 +255,7 @@ class QACog(commands.Cog, name="Questions"):
         if new:
             self.forget(interaction.user.id, channel_id)
         key, conversation = self.conversation_for(interaction.user.id, channel_id)
-        reply = await self.reply_to(question, Filters(source=source, year=year),
-                                    interaction.user.id, conversation)
+        reply = await self.reply_to(question, filters, interaction.user.id, conversation)
         sent = await interaction.followup.send(wait=True, **reply.kwargs())  # type: ignore[call-overload]
         if reply.view is not None:
             reply.view.message = sent
