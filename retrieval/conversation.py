@@ -154,6 +154,8 @@ def read_in_context(question: str, own_terms: Iterable[str], conversation: Conve
     prior: dict[str, float] = {}
     for age, turn in enumerate(reversed(turns), start=1):
         weight = settings.decay ** age
+        if weight <= 0:           # decay 0: nothing is carried
+            break
         for term in dict.fromkeys(turn.terms):   # in the order asked: stable output
             if term not in terms:
                 carried[term] = max(carried.get(term, 0.0), weight)

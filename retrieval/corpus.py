@@ -201,8 +201,9 @@ def _corpus_files(path: Path) -> list[Path]:
         except OSError as exc:
             raise CorpusError(f"cannot read corpus directory {path}: {exc.strerror}") from None
         files = [p for p in entries if p.is_file() and p.suffix in (".txt", ".jsonl")]
+        selected = set(files)   # a set: a list here made a large directory quadratic
         skipped = [p.name + ("/" if p.is_dir() else "") for p in entries
-                   if p not in files and not p.name.startswith(".")]
+                   if p not in selected and not p.name.startswith(".")]
         if skipped:
             log.warning("corpus directory %s: skipped %d entr%s that %s not *.txt or *.jsonl "
                         "files: %s", path, len(skipped), "y" if len(skipped) == 1 else "ies",

@@ -249,11 +249,10 @@ class TfidfIndex:
         rows = self.sentence_matrix_[sentence_ids]
         if self.weighting == "tfidf":
             return rows
-        norms = np.sqrt(np.add.reduceat(rows.data ** 2, rows.indptr[:-1])) if rows.nnz else 0
-        if rows.nnz:
-            lengths = np.diff(rows.indptr)
-            norms = np.where(lengths > 0, norms, 1.0)  # reduceat of an empty row: ignored
-            rows.data /= np.repeat(norms, lengths).astype(np.float32)
+        # A row with no terms (a sentence of stop words only) keeps its zeros.
+        norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1), dtype=np.float64).ravel())
+        norms[norms == 0] = 1.0
+        rows.data /= np.repeat(norms, np.diff(rows.indptr)).astype(np.float32)
         return rows
 
     # ---------------------------------------------------------------------------- persisting

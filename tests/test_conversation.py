@@ -55,6 +55,14 @@ def test_a_follow_up_keeps_its_own_terms_and_carries_earlier_ones_decayed():
     assert query.anchor == SentenceRef("a", 0, 10) and query.follows == "dima yakovlev law"
 
 
+def test_a_decay_of_zero_carries_no_terms():
+    """``decay = 0`` is allowed by the settings: it divided by zero on every follow-up."""
+    settings = ConversationSettings(decay=0.0)
+    conversation = Conversation().add(turn("dima yakovlev law", 0.0), settings)
+    query = read_in_context("q", ["name", "after"], conversation, 1.0, settings)
+    assert query.carried == () and set(query.terms) == {"name", "after"}
+
+
 def test_a_question_of_stop_words_only_is_read_wholly_from_the_conversation():
     conversation = Conversation().add(turn("dima yakovlev law", 0.0), SETTINGS)
     query = read_in_context("q", [], conversation, 1.0, SETTINGS)

@@ -106,3 +106,17 @@ def test_a_loaded_index_keeps_its_stop_list_and_needs_no_scikit_learn(fitted, tm
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=ROOT, check=True)
     assert done.stdout.split() == ["False", "3"]  # "the" is a stop word; start-up stays fast
+
+
+def test_duplicate_folding_vectors_allow_a_sentence_of_stop_words_last():
+    """A sentence of stop words only has no terms; as the last of the rows it made
+    ``np.add.reduceat`` raise IndexError, and the question failed."""
+    from retrieval.corpus import Article
+    text = ("The committee approved the new harbour budget on Monday morning. "
+            "It was all that they had.")
+    index = TfidfIndex(weighting="bm25").fit([Article("a", "T", "S", text)])
+    empty = [i for i in range(index.n_sentences) if index.sentence_matrix_[i].nnz == 0]
+    assert empty, "the corpus must hold a sentence of stop words only"
+    full = next(i for i in range(index.n_sentences) if index.sentence_matrix_[i].nnz)
+    rows = index.sentence_terms(np.array([full, empty[0]]))
+    np.testing.assert_allclose((rows @ rows.T).toarray().diagonal(), [1.0, 0.0], rtol=1e-5)
