@@ -22,7 +22,7 @@ from rich.table import Table
 from bot.filters import FilterError, corpus_filters
 from bot.render import (article_to_dict, render_alternatives, render_result, render_sources,
                         result_to_dict, screen)
-from retrieval.answerer import Filters
+from retrieval.answerer import TOP_K_MAX, Filters
 from retrieval.conversation import Conversation
 from retrieval.errors import QABotError, QuestionError
 from retrieval.evaluation import EvalQuestion, EvalSetError, evaluate, load_eval_set
@@ -31,7 +31,6 @@ from retrieval.settings import Settings, load_settings
 
 log = logging.getLogger("qabot")
 
-TOP_K_MAX = 50          # the limit of answer.top_k
 EXIT_USAGE = 2          # as argparse
 
 

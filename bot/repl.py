@@ -19,7 +19,7 @@ from rich.markup import escape
 from bot.filters import FilterError, corpus_years, resolve_source
 from bot.render import (followup_hint, render_alternatives, render_context, render_result,
                         render_sources, screen)
-from retrieval.answerer import Filters, Result
+from retrieval.answerer import TOP_K_MAX, Filters, Result
 from retrieval.conversation import Conversation
 from retrieval.errors import QABotError
 from retrieval.service import QAService
@@ -181,10 +181,10 @@ class Repl:
             return
         try:
             value = int(arg)
-            if not 1 <= value <= 50:
+            if not 1 <= value <= TOP_K_MAX:
                 raise ValueError
         except ValueError:
-            self.console.print(f"[yellow]:k needs a whole number from 1 to 50, not {escape(arg)!r}[/]")
+            self.console.print(f"[yellow]:k needs a whole number from 1 to {TOP_K_MAX}, not {escape(arg)!r}[/]")
             return
         self.top_k = value
         self.console.print(f"answers ranked: {value}")

@@ -45,6 +45,7 @@ VAGUE = ("The question is too vague to search for: it has no words beyond ones l
          "something the articles might report (following up on an earlier answer is a "
          "conversation feature).")
 NOT_IN_ARTICLES = "None of the words of the question appear in the articles."
+TOP_K_MAX = 50           # the most answers one question may rank (answer.top_k, --top-k, :k)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -55,7 +56,7 @@ class AnswerSettings:
 
     __pydantic_config__ = ConfigDict(extra="forbid")
 
-    top_k: Annotated[int, Field(ge=1, le=50)] = 3
+    top_k: Annotated[int, Field(ge=1, le=TOP_K_MAX)] = 3
     min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = MIN_CONFIDENCE
     min_score: Annotated[float, Field(ge=0.0)] = MIN_SCORE
     candidate_passages: Annotated[int, Field(ge=1, le=10_000)] = 30

@@ -107,7 +107,7 @@ class Settings(_Section):
         key = hashlib.blake2b(str(corpus).encode("utf-8", "surrogatepass"),
                               digest_size=8).hexdigest()
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", corpus.name)[:40] or "corpus"
-        cache = self.index.cache_dir or Path("~/.cache/qabot").expanduser()
+        cache = self.index.cache_dir or _user_cache(os.environ)
         return cache / f"{name}-{key}"
 
     def with_overrides(self, **values: Any) -> "Settings":
