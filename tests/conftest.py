@@ -60,3 +60,9 @@ def settings_for(settings: Settings, tmp_path: Path) -> Callable[..., Settings]:
 def generation(index_dir: Path) -> Path:
     """The directory of the current generation of a saved index (where its files are)."""
     return index_dir / json.loads((index_dir / "CURRENT").read_text())["commit"]
+
+
+def segment(index_dir: Path) -> Path:
+    """The directory of the (first) segment the current generation lists."""
+    manifest = json.loads((generation(index_dir) / "manifest.json").read_text())
+    return index_dir / manifest["segments"][0]["name"]
