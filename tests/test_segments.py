@@ -130,7 +130,7 @@ def test_shards_with_global_statistics_merge_to_the_whole_first_stage(squad, tmp
             set(theirs.passage_ids[theirs.scores > floor].tolist())
         a = candidates_of(whole, mine, ids, weights)
         b = candidates_of(whole, theirs, ids, weights)
-        if np.sum(mine.scores == floor) == 1:
+        if np.sum(whole.passage_scores(ids, weights) == floor) == 1:   # no tie for 30th
             assert sorted(a.sentence_ids.tolist()) == sorted(b.sentence_ids.tolist())
     # the coordinator runs the rest of the answerer on the merged passages
     coordinator = replace(_answerer(whole), first_stage=merged)
