@@ -20,7 +20,7 @@ from retrieval.answerer import Answerer, Filters, Result
 from retrieval.conversation import Conversation
 from retrieval.corpus import Article, CorpusStream, scan_corpus
 from retrieval.errors import IndexFormatError, IndexLocationError
-from retrieval.index import TfidfIndex, build, default_jobs
+from retrieval.index import TfidfIndex, build, compact, default_jobs
 from retrieval.settings import Settings
 from retrieval.storage import check_location
 
@@ -109,6 +109,13 @@ class QAService:
             state, report = self._load(force_rebuild=force_rebuild)
             self._state, self.last_load = state, report
             return report
+
+    def compact(self) -> LoadReport:
+        """Merge the saved index's segments into one (without its deleted articles), commit,
+        and swap the result in."""
+        with self._reload_lock:
+            compact(self.settings.retrieval.index(), self.settings.index_dir)
+        return self.reload()
 
     def _load(self, *, force_rebuild: bool) -> tuple[_State, LoadReport]:
         started = time.perf_counter()
