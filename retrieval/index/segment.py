@@ -18,7 +18,7 @@ import numpy as np
 from retrieval import storage
 from retrieval.errors import IndexFormatError
 from retrieval.index.batch import ARRAY_NAMES, SegmentArrays
-from retrieval.index.store import (STORE_ARRAYS, STORE_BLOBS, STORE_JSON, ArticleStore,
+from retrieval.index.store import (STORE_ARRAYS, STORE_BLOBS, ArticleStore,
                                    StoreData)
 
 SEGMENT_FORMAT = 1
