@@ -336,9 +336,9 @@ class Answerer:
 
     def _texts(self, sentence_ids: np.ndarray) -> list[str]:
         index = self.index
-        texts: dict[int, str] = {}   # each article decoded once
+        texts: dict[int, str] = {}   # each article's text decoded once, from the store
         for a in np.unique(index.sentence_article_[sentence_ids]):
-            texts[int(a)] = self.articles[int(a)].text
+            texts[int(a)] = index.articles_.text(int(a))
         return [texts[int(a)][b:e] for a, b, e in zip(
             index.sentence_article_[sentence_ids], index.sentence_start_[sentence_ids],
             index.sentence_end_[sentence_ids])]

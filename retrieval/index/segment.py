@@ -124,13 +124,14 @@ def open_segment(root: Path, name: str, params: dict[str, Any]) -> Segment:
 def _load_npy(path: Path) -> np.ndarray:
     if path.stat().st_size < _MMAP_MIN_BYTES:
         return np.load(path, allow_pickle=False)
-    return np.load(path, mmap_mode="r", allow_pickle=False)
+    # A plain ndarray view of the map: numpy's memmap subclass costs microseconds per index.
+    return np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)
 
 
 def _load_bytes(path: Path) -> np.ndarray:
     if path.stat().st_size < _MMAP_MIN_BYTES:
         return np.frombuffer(path.read_bytes(), dtype=np.uint8)
-    return np.memmap(path, dtype=np.uint8, mode="r")
+    return np.memmap(path, dtype=np.uint8, mode="r").view(np.ndarray)
 
 
 def shape_problem(segment: Segment, manifest: dict[str, Any]) -> str | None:

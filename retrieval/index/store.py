@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, overload
 
@@ -128,6 +128,8 @@ class Articles(Sequence[Article]):
 
     def __init__(self, stores: Sequence[ArticleStore], live: np.ndarray | None = None) -> None:
         self._stores = tuple(stores)
+        # The articles a question quotes are read several times (answer, context, others).
+        self._read = lru_cache(maxsize=256)(self._article)
         self._bases = np.zeros(len(self._stores) + 1, dtype=np.int64)
         np.cumsum([len(s) for s in self._stores], out=self._bases[1:])
         self.live = live          # None: every article is live
@@ -149,7 +151,10 @@ class Articles(Sequence[Article]):
     def __getitem__(self, number: int | slice) -> Article | list[Article]:
         if isinstance(number, slice):
             return [self[i] for i in range(*number.indices(len(self)))]
-        store, local = self._locate(int(number))
+        return self._read(int(number))
+
+    def _article(self, number: int) -> Article:
+        store, local = self._locate(number)
         return store.article(local)
 
     def __iter__(self) -> Iterator[Article]:
