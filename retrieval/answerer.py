@@ -363,6 +363,6 @@ class Answerer:
             before=sentence(sid - 1), after=sentence(sid + 1),
             paragraph=article.text[index.passage_start_[passage]:index.passage_end_[passage]],
             also_in=tuple(SourceRef(a.id, a.title, a.source, a.date, a.url)
-                          for a in (self.articles[i] for i in scored.others)),
+                          for a in (index.articles_.info(i) for i in scored.others)),
             confidence=round(scored.confidence, 4),
         )

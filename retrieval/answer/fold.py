@@ -36,8 +36,7 @@ def fold_duplicates(index: TfidfIndex, sentence_ids: np.ndarray, k: int,
     while True:
         rows = min(window, sentence_ids.size)
         if rows > computed:   # the vectors and their cosines, once for each window size
-            vectors = index.sentence_terms(sentence_ids[:rows])
-            similar = (vectors @ vectors.T).toarray() >= similarity
+            similar = index.sentence_cosines(sentence_ids[:rows]) >= similarity
             computed = rows
         kept: list[int] = []          # rows of the kept sentences, best first
         also: list[list[int]] = []    # for each kept row, the other articles reporting it

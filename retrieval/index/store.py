@@ -34,6 +34,18 @@ STORE_BLOBS = ("article_text.bin", "article_meta.bin")
 STORE_JSON = ("article_ids", "article_sources")
 
 
+@dataclass(frozen=True)
+class ArticleInfo:
+    """An article's metadata without its text (what a reference to it shows)."""
+
+    id: str
+    title: str
+    source: str
+    date: PartialDate | None = None
+    url: str | None = None
+    author: str | None = None
+
+
 @dataclass(frozen=True, eq=False)
 class StoreData:
     """A store's contents in memory: the blobs, the arrays and the two lists."""
@@ -111,14 +123,20 @@ class ArticleStore:
         lo, hi = int(offsets[number]), int(offsets[number + 1])
         return bytes(self._text[lo:hi]).decode("utf-8", "surrogatepass")
 
-    def article(self, number: int) -> Article:
+    def info(self, number: int) -> ArticleInfo:
         offsets = self.arrays["article_meta_offsets"]
         lo, hi = int(offsets[number]), int(offsets[number + 1])
         meta: dict[str, Any] = json.loads(bytes(self._meta[lo:hi]).decode("utf-8"))
         date = meta.get("date")
-        return Article(id=self.ids[number], title=meta["title"], source=meta["source"],
-                       text=self.text(number), date=PartialDate.parse(date) if date else None,
-                       url=meta.get("url"), author=meta.get("author"))
+        return ArticleInfo(id=self.ids[number], title=meta["title"], source=meta["source"],
+                           date=PartialDate.parse(date) if date else None,
+                           url=meta.get("url"), author=meta.get("author"))
+
+    def article(self, number: int) -> Article:
+        info = self.info(number)
+        return Article(id=info.id, title=info.title, source=info.source,
+                       text=self.text(number), date=info.date, url=info.url,
+                       author=info.author)
 
 
 class Articles(Sequence[Article]):
@@ -161,6 +179,11 @@ class Articles(Sequence[Article]):
         for store in self._stores:
             for local in range(len(store)):
                 yield store.article(local)
+
+    def info(self, number: int) -> ArticleInfo:
+        """The metadata of article ``number`` alone (its text left unread)."""
+        store, local = self._locate(int(number))
+        return store.info(local)
 
     def text(self, number: int) -> str:
         """The text of article ``number`` alone (its metadata left unread)."""
