@@ -3,12 +3,13 @@
 The live articles of several segments (in order, without their tombstoned ones) are written
 as one new segment directly into its files (``.npy`` opened with ``open_memmap``, blobs
 copied in runs): postings a range of terms at a time, everything else a block of rows at a
-time, so the memory a merge takes is bounded by ``BLOCK`` rows and ``TERM_BLOCK`` terms'
+time, so the memory a merge takes is bounded by ``BLOCK`` rows and ``POSTINGS_BLOCK``
 postings, not by the index (a million passages merge in a few hundred MB)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+import mmap
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from retrieval.index.batch import ARRAY_NAMES
 from retrieval.index.segment import SEGMENT_FORMAT, Segment
 
 BLOCK = 1 << 20          # rows (sentences, passages, articles) handled at a time
-TERM_BLOCK = 1 << 14     # terms whose postings are merged at a time
+POSTINGS_BLOCK = 1 << 22 # postings merged at a time (about 150 MB of work arrays)
 
 _SPAN_SHIFTS = {"passage_article": "article", "sentence_article": "article",
                 "sentence_passage": "passage"}
@@ -56,13 +57,39 @@ class _Plan:
         df = np.diff(np.asarray(a.passage_indptr)).astype(np.int64)
         if self.whole:
             return df
-        for lo in range(0, len(a.vocabulary), TERM_BLOCK):
-            hi = min(lo + TERM_BLOCK, len(a.vocabulary))
+        indptr = np.asarray(a.passage_indptr)
+        lo = 0
+        while lo < len(a.vocabulary):
+            hi = int(np.searchsorted(indptr, indptr[lo] + POSTINGS_BLOCK, side="right")) - 1
+            hi = min(len(a.vocabulary), max(hi, lo + 1))
             start, end = int(a.passage_indptr[lo]), int(a.passage_indptr[hi])
             dead = ~self.keep_passage[np.asarray(a.passage_ids[start:end])]
             terms = np.repeat(np.arange(lo, hi), np.diff(np.asarray(a.passage_indptr[lo:hi + 1])))
             df[lo:hi] -= np.bincount(terms[dead] - lo, minlength=hi - lo)
+            lo = hi
         return df
+
+
+def _release(arrays: Iterable[object]) -> None:
+    """Drop the pages of memory-mapped ``arrays`` from this process (written ones flushed
+    first): the files stay in the page cache, but a merge's resident memory stays bounded by
+    its blocks instead of growing to the size of every segment read and written."""
+    for array in arrays:
+        while array is not None and not isinstance(array, mmap.mmap):
+            if isinstance(array, np.memmap):
+                if array.mode != "r":
+                    array.flush()
+                array = getattr(array, "_mmap", None)
+            else:
+                array = getattr(array, "base", None)
+        if isinstance(array, mmap.mmap):
+            array.madvise(mmap.MADV_DONTNEED)
+
+
+def _segment_arrays(plan: "_Plan") -> list[object]:
+    a = plan.segment.arrays
+    return [getattr(a, n) for n in ARRAY_NAMES] + list(plan.segment.store.arrays.values()) + [
+        plan.segment.store._text, plan.segment.store._meta]
 
 
 def _blocks(size: int) -> Iterator[tuple[int, int]]:
@@ -126,13 +153,17 @@ def _merge_postings(out: dict[str, np.ndarray], plans: Sequence[_Plan], df: np.n
     indptr = out["passage_indptr"]
     indptr[0] = 0
     np.cumsum(df, out=indptr[1:])
-    for lo in range(0, n_terms, TERM_BLOCK):
-        hi = min(n_terms, lo + TERM_BLOCK)
+    lo = 0
+    while lo < n_terms:
+        # the next terms holding at most POSTINGS_BLOCK postings (or one term, however many)
+        hi = int(np.searchsorted(indptr, indptr[lo] + POSTINGS_BLOCK, side="right")) - 1
+        hi = min(n_terms, max(hi, lo + 1))
+        block, lo = (lo, hi), hi
         terms, ids, tfs = [], [], []
         for plan in plans:
             a = plan.segment.arrays
             live = np.flatnonzero(plan.remap >= 0)
-            local = live[(plan.remap[live] >= lo) & (plan.remap[live] < hi)]
+            local = live[(plan.remap[live] >= block[0]) & (plan.remap[live] < block[1])]
             if local.size == 0:
                 continue
             # the kept local terms of this block are contiguous among the live ones
@@ -154,9 +185,11 @@ def _merge_postings(out: dict[str, np.ndarray], plans: Sequence[_Plan], df: np.n
             continue
         term = np.concatenate(terms)
         order = np.argsort(term, kind="stable")   # segments in order, passages ascending
-        start, end = int(indptr[lo]), int(indptr[hi])
+        start, end = int(indptr[block[0]]), int(indptr[block[1]])
         out["passage_ids"][start:end] = np.concatenate(ids)[order]
         out["passage_tf"][start:end] = np.concatenate(tfs)[order]
+        _release([out["passage_ids"], out["passage_tf"]] + [
+            x for p in plans for x in (p.segment.arrays.passage_ids, p.segment.arrays.passage_tf)])
 
 
 def _merge_rows(out: dict[str, np.ndarray], plans: Sequence[_Plan], n_s: int) -> None:
@@ -200,6 +233,8 @@ def _merge_rows(out: dict[str, np.ndarray], plans: Sequence[_Plan], n_s: int) ->
                     out["sentence_indptr"][at + 1:at + 1 + rows.size] = entries + np.cumsum(lengths)
                     cursor["entries"] = entries + count
                 cursor[kind] = at + rows.size
+                _release(list(out.values()) + _segment_arrays(plan))
+        _release(_segment_arrays(plan))
     out["passage_first_sentence"][-1] = n_s
 
 
@@ -239,8 +274,10 @@ def _merge_store(directory: Path, plans: Sequence[_Plan], n_art: int) -> dict[st
                     start, end = int(offsets[lo]), int(offsets[hi])
                     for chunk in range(start, end, 1 << 24):
                         handle.write(bytes(blob[chunk:min(end, chunk + (1 << 24))]))
+                        _release([blob])
                 written[key] += int(sizes.sum())
             at += kept.size
+            _release(list(out.values()) + _segment_arrays(plan))
         for handle in (text_file, meta_file):
             handle.flush()
     for array in out.values():
