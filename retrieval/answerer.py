@@ -25,6 +25,7 @@ from retrieval.answer.cues import (AnswerType, QuestionCues, date_factor, negate
 from retrieval.answer.decide import NOT_SURE, decide
 from retrieval.answer.features import candidate_features
 from retrieval.answer.fold import MAX_FOLD_WINDOW, fold_duplicates  # noqa: F401 (re-exported)
+from retrieval.answer.passages import FirstStage, PassageSearcher
 from retrieval.answer.query import Query, read_query
 from retrieval import conversation as conversations
 from retrieval.conversation import (ContextQuery, Conversation, ConversationSettings,
@@ -167,15 +168,20 @@ class Scored:
 
 @dataclass
 class Answerer:
-    """Answers questions from a fitted ``TfidfIndex`` and the articles it was built from."""
+    """Answers questions from a fitted ``TfidfIndex`` and the articles it was built from.
+    The first stage (the best passages of a question) runs over the whole index, or through
+    ``first_stage`` when given (the shards of a cluster, ``retrieval.cluster``)."""
 
     index: TfidfIndex
     articles: Sequence[Article]
     settings: AnswerSettings = field(default_factory=AnswerSettings)
     model: ConfidenceModel = field(default_factory=load_model)
     conversation: ConversationSettings = field(default_factory=ConversationSettings)
+    first_stage: FirstStage | None = None
 
     def __post_init__(self) -> None:
+        self._first_stage: FirstStage = (self.first_stage if self.first_stage is not None
+                                         else PassageSearcher(self.index))
         self._article_number = {a.id: i for i, a in enumerate(self.articles)}
         dates = [a.date for a in self.articles]
         self._ordinals = np.array([d.ordinal() if d else np.nan for d in dates], dtype=np.float64)
@@ -198,7 +204,8 @@ class Answerer:
         now = time.time() if now is None else now
         context = read_in_context(text, self.index.analyzer(text), conversation, now,
                                   self.conversation)
-        evidence = conversations.article_evidence(self.index, self.index.article_ids_, context,
+        evidence = conversations.article_evidence(self._first_stage, self.index,
+                                                  self.index.article_ids_, context,
                                                   self.conversation)
         new_topic = context.uses_context and conversations.opens_new_topic(
             result.answer.article_id if result.answer else None, context, evidence,
@@ -238,7 +245,7 @@ class Answerer:
             if not query.unknown:
                 query = replace(query, term_ids=term_ids, term_weights=(
                     weights / weights.max()).astype(np.float32))
-        scored = self.score(text, query, term_ids, weights, self.allowed_passages(filters), k,
+        scored = self.score(text, query, term_ids, weights, self.allowed_articles(filters), k,
                             context)
         if not scored:
             filtered = filters is not None and bool(filters.source or filters.year)
@@ -256,15 +263,16 @@ class Answerer:
               context: ContextQuery | None = None) -> list[Scored]:
         """The ``k`` best distinct candidates of a question (``text``, its ``query`` terms and
         the scoring vector ``term_ids``/``weights``), best first, each with its confidence.
-        ``allowed`` restricts the passages (a boolean per passage) when given. Inside a
+        ``allowed`` restricts the articles (a boolean per article) when given. Inside a
         conversation, its preferences (``context``) weigh the choice of passages, and the
         scores of sentences outside the preferred articles are scaled down."""
         s, index = self.settings, self.index
         articles = (conversations.article_factor(context, self._article_number,
                                                  len(self.articles), self.conversation)
                     if context is not None else None)
-        candidates = gather(index, term_ids, weights, allowed, s.candidate_passages,
-                            None if articles is None else articles[index.passage_article_])
+        best = self._first_stage.best_passages(term_ids, weights, s.candidate_passages, allowed,
+                                               articles)
+        candidates = gather(index, term_ids, weights, best)
         if candidates.size == 0:
             return []
         cues = read_cues(text)
@@ -291,8 +299,8 @@ class Answerer:
         return [Scored(int(sid), float(scores[row]), features[i], float(confidence[i]), f.others)
                 for i, (sid, row, f) in enumerate(zip(sentence_ids, rows, kept))][:k]
 
-    def allowed_passages(self, filters: Filters | None) -> np.ndarray | None:
-        """Which passages the filters allow (None when there are no filters)."""
+    def allowed_articles(self, filters: Filters | None) -> np.ndarray | None:
+        """Which articles the filters allow (None when there are no filters)."""
         if filters is None or (not filters.source and not filters.year):
             return None
         ok = np.ones(len(self.articles), dtype=bool)
@@ -300,7 +308,7 @@ class Answerer:
             ok &= self._sources == filters.source.casefold()
         if filters.year:
             ok &= self._years == filters.year
-        return ok[self.index.passage_article_]
+        return ok
 
     def _cue_factor(self, cues: QuestionCues, candidates: Candidates) -> np.ndarray:
         """The date cues' factor times ``1 + type_boost`` for sentences holding what the
