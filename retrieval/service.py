@@ -3,6 +3,8 @@
 It loads the saved index when it matches the corpus (same content fingerprint, same
 parameters), rebuilds and saves it otherwise, answers questions, and swaps in a rebuilt
 index atomically on ``reload``: a question asked meanwhile is answered from the old one.
+With ``cluster.enabled`` the first stage of every question runs on the shards of a Ray
+cluster (``retrieval.cluster``), started from the saved index and swapped with it.
 Adapters (CLI, REPL, Discord) hold only a ``QAService``."""
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any
 from retrieval.answerer import Answerer, Filters, Result
 from retrieval.conversation import Conversation
 from retrieval.corpus import Article, Corpus, load_corpus
-from retrieval.errors import IndexFormatError, IndexLocationError
+from retrieval.errors import IndexFormatError, IndexLocationError, IndexUnavailableError
 from retrieval.index import TfidfIndex
 from retrieval.settings import Settings
 from retrieval.storage import check_location
@@ -71,6 +73,9 @@ class QAService:
         state = self._state
         try:
             return state.answerer.ask(question, top_k, filters, conversation)
+        except IndexUnavailableError as exc:    # a shard of the cluster is down: say so
+            log.warning("%s", exc)
+            return Result(question, None, (), str(exc))
         except IndexFormatError as exc:
             if not self.settings.index.auto_rebuild:
                 raise
@@ -134,11 +139,20 @@ class QAService:
                 index.save(index_dir)
             except OSError as exc:
                 message = f"could not save the index to {index_dir} ({exc.strerror or exc})"
-                if self._save_required:
-                    raise IndexLocationError(message) from None
+                if self._save_required or settings.cluster.enabled:
+                    raise IndexLocationError(message + (
+                        ": the cluster's shards read it from there"
+                        if settings.cluster.enabled else "")) from None
                 log.warning("%s; answering from memory", message)
+        first_stage = None
+        if settings.cluster.enabled:
+            from retrieval.cluster.coordinator import Cluster
+            cluster = Cluster(index, index_dir, settings.cluster)
+            cluster.wait_ready()
+            first_stage = cluster
         state = _State(corpus, index, Answerer(index, corpus.articles, settings.answer,
-                                                 conversation=settings.conversation))
+                                                 conversation=settings.conversation,
+                                                 first_stage=first_stage))
         report = LoadReport(len(corpus), index.n_passages, index.n_sentences, rebuilt, reason,
                             round(time.perf_counter() - started, 3), index_dir)
         return state, report

@@ -1,0 +1,238 @@
+"""The cluster backend on a local Ray (2 CPUs, started once for the session): the same answers
+as the local index through 2 and 4 shards, a shard killed mid-run loses no question, a shard
+down past the timeout says the index is partly unavailable, replicas share the load, and a
+reload (``/reload`` in Discord) swaps in new shards."""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from retrieval.answerer import Filters, Result
+from retrieval.conversation import Conversation
+from retrieval.errors import ClusterError
+from retrieval.service import QAService
+from retrieval.settings import Settings
+from tests.discord_fixtures import DIMA_QUESTION, FakeInteraction, offline_bot
+from tests.test_seed_answers import NOT_IN_CORPUS, SEED
+
+QUESTIONS = [q for q, *_ in SEED]
+FOLLOW_UPS = [("What did Lavrov say in his interview with Russian Channel Five?",
+               "What else did he say?"),
+              ("What is the Dima Yakovlev Law?", "Who signed it?")]
+UNAVAILABLE = "The index is partly unavailable"
+
+
+@pytest.fixture(scope="module")
+def cluster_settings(local_ray: object, settings: Settings) -> Callable[..., Settings]:
+    def make(shards: int, replicas: int = 1, timeout: float = 60.0, **more: object) -> Settings:
+        return settings.with_overrides(**{"cluster.enabled": True, "cluster.shards": shards,
+                                          "cluster.replicas": replicas,
+                                          "cluster.timeout_seconds": timeout, **more})
+    return make
+
+
+@pytest.fixture(scope="module")
+def four_shards(cluster_settings: Callable[..., Settings]) -> Iterator[QAService]:
+    yield QAService(cluster_settings(4))
+
+
+def asked_in_conversation(service: QAService, first: str, follow_up: str) -> Result:
+    turn = service.ask(first, conversation=Conversation()).turn
+    assert turn is not None
+    conversation = Conversation().add(replace(turn, at=1000.0),
+                                      service.settings.conversation)
+    result = service.ask(follow_up, conversation=conversation)
+    assert result.turn is not None
+    return replace(result, turn=replace(result.turn, at=0.0))
+
+
+def same_answers(service: QAService, local: QAService) -> None:
+    for question in QUESTIONS + NOT_IN_CORPUS:
+        assert service.ask(question) == local.ask(question), question
+    for question in QUESTIONS[:6]:
+        for filters in (Filters(source="RT"), Filters(year=2013)):
+            assert service.ask(question, filters=filters) == local.ask(question,
+                                                                      filters=filters)
+    for first, follow_up in FOLLOW_UPS:
+        assert asked_in_conversation(service, first, follow_up) == \
+            asked_in_conversation(local, first, follow_up)
+
+
+def actors(service: QAService) -> tuple[tuple[object, ...], ...]:
+    return service._state.answerer.first_stage.actors  # type: ignore[union-attr]
+
+
+def infos(ray, service: QAService) -> list[list[object]]:
+    return [ray.get([a.info.remote() for a in replicas]) for replicas in actors(service)]
+
+
+def test_two_and_four_shards_answer_exactly_as_the_local_index(
+        four_shards: QAService, cluster_settings, service: QAService, local_ray) -> None:
+    shards = infos(local_ray, four_shards)
+    assert len(shards) == 4 and sum(row[0].passages for row in shards) == \
+        service.last_load.passages
+    assert len({row[0].pid for row in shards}) == 4    # four actors, four processes
+    same_answers(four_shards, service)
+    same_answers(QAService(cluster_settings(2)), service)
+
+
+def test_the_cli_answers_through_four_shards_configured_by_the_environment(
+        monkeypatch, capsys, local_ray, settings: Settings) -> None:
+    for name, value in (("CLUSTER__ENABLED", "true"), ("CLUSTER__SHARDS", "4"),
+                        ("INDEX__DIR", str(settings.index_dir))):
+        monkeypatch.setenv(f"QABOT_{name}", value)
+    assert main(["ask", "--json", "What is the Dima Yakovlev Law?"]) == 0
+    answer = json.loads(capsys.readouterr().out)["answer"]
+    assert answer["text"].startswith("Later, President Putin signed into force the ‘Dima "
+                                     "Yakovlev Law,’") and answer["source"] == "RT"
+
+
+def test_a_shard_killed_mid_run_loses_no_question(cluster_settings, service: QAService,
+                                                  local_ray) -> None:
+    cluster = QAService(cluster_settings(2, timeout=60.0))
+    expected = {q: service.ask(q) for q in QUESTIONS}
+    before = infos(local_ray, cluster)
+    results: list[tuple[str, Result]] = []
+    started = threading.Event()
+    stop = threading.Event()
+
+    def ask_repeatedly() -> None:
+        while not stop.is_set():
+            for question in QUESTIONS:
+                results.append((question, cluster.ask(question)))
+                started.set()
+
+    worker = threading.Thread(target=ask_repeatedly)
+    worker.start()
+    try:
+        assert started.wait(60)
+        local_ray.kill(actors(cluster)[1][0], no_restart=False)   # Ray restarts it
+        after = infos(local_ray, cluster)                          # waits for the restart
+        asked = len(results)
+        while len(results) < asked + len(QUESTIONS) and worker.is_alive():
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        worker.join()
+    assert after[1][0].pid != before[1][0].pid and after[0][0].pid == before[0][0].pid
+    assert len(results) >= 2 * len(QUESTIONS)
+    for question, result in results:
+        assert result == expected[question], question
+
+
+def test_a_shard_down_past_the_timeout_makes_the_index_partly_unavailable(
+        cluster_settings, local_ray) -> None:
+    cluster = QAService(cluster_settings(2, timeout=1.0))
+    assert cluster.ask(DIMA_QUESTION).answer is not None
+    local_ray.kill(actors(cluster)[0][0], no_restart=True)
+    result = cluster.ask(DIMA_QUESTION)
+    assert result.answer is None and result.alternatives == ()
+    assert result.message.startswith(UNAVAILABLE) and "shard 1 of 2" in result.message
+
+
+def test_replicas_share_the_load_and_stand_in_for_a_dead_one(
+        cluster_settings, service: QAService, local_ray) -> None:
+    cluster = QAService(cluster_settings(2, replicas=2, timeout=30.0))
+    for question in QUESTIONS:
+        assert cluster.ask(question) == service.ask(question)
+    served = [[info.served for info in row] for row in infos(local_ray, cluster)]
+    assert all(abs(a - b) <= 1 and a + b == len(QUESTIONS) for a, b in served), served
+    local_ray.kill(actors(cluster)[0][1], no_restart=True)    # one replica gone for good
+    for question in QUESTIONS:
+        assert cluster.ask(question) == service.ask(question)
+
+
+def test_a_reload_swaps_in_new_shards_and_answers_meanwhile(
+        cluster_settings, service: QAService, local_ray) -> None:
+    cluster = QAService(cluster_settings(2))
+    old = [info.pid for row in infos(local_ray, cluster) for info in row]
+    expected = service.ask(DIMA_QUESTION)
+    answers: list[Result] = []
+    stop = threading.Event()
+
+    def ask_repeatedly() -> None:
+        while not stop.is_set():
+            answers.append(cluster.ask(DIMA_QUESTION))
+
+    worker = threading.Thread(target=ask_repeatedly)
+    worker.start()
+    try:
+        report = cluster.reload(force_rebuild=True)
+    finally:
+        stop.set()
+        worker.join()
+    assert report.rebuilt
+    assert answers and all(a == expected for a in answers)
+    new = [info.pid for row in infos(local_ray, cluster) for info in row]
+    assert not set(new) & set(old)
+    assert cluster.ask(DIMA_QUESTION) == expected
+
+
+async def test_discord_reload_with_the_cluster_backend(cluster_settings,
+                                                       service: QAService) -> None:
+    cluster = QAService(cluster_settings(2))
+    bot = offline_bot(cluster)
+    await bot._async_setup_hook()
+    await bot.setup_hook()
+    try:
+        questions = bot.get_cog("Questions")
+        interaction = FakeInteraction()
+        await questions.reload.callback(questions, interaction, force=True)  # type: ignore
+        text = interaction.sent().args[0]
+        assert f"Reloaded {len(cluster.articles)} articles" in text and "index rebuilt" in text
+        assert cluster.ask(DIMA_QUESTION) == service.ask(DIMA_QUESTION)
+    finally:
+        bot.executor.shutdown()
+
+
+def test_a_shard_that_opens_another_index_does_not_start(cluster_settings, service,
+                                                         tmp_path: Path, local_ray) -> None:
+    from retrieval.cluster.coordinator import Cluster
+    index = service._state.index
+    other = tmp_path / "other"
+    QAService(service.settings.with_overrides(**{"index.dir": str(other),
+                                                 "retrieval.bigrams": True}))
+    with pytest.raises(ClusterError, match="not the one the cluster was started with"):
+        Cluster(index, other, cluster_settings(2).cluster).wait_ready()
+
+
+# ------------------------------------------------------------------- settings (no Ray needed)
+def test_cluster_settings_come_from_the_environment() -> None:
+    from retrieval.settings import load_settings
+    cluster = load_settings(environ={"QABOT_CLUSTER__ENABLED": "true",
+                                     "QABOT_CLUSTER__SHARDS": "4",
+                                     "QABOT_CLUSTER__ADDRESS": "ray://head.example:10001"}).cluster
+    assert (cluster.enabled, cluster.shards, cluster.replicas, cluster.address) == (
+        True, 4, 1, "ray://head.example:10001")
+    assert not load_settings(environ={}).cluster.enabled
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("ADDRESS", "http://head:8265", 'cluster.address: Value error, expected "auto", '
+                                    '"ray://HOST:PORT", "HOST:PORT" or "" (a local Ray)'),
+    ("SHARDS", "0", "cluster.shards: Input should be greater than or equal to 1"),
+    ("TIMEOUT_SECONDS", "0", "cluster.timeout_seconds: Input should be greater than 0"),
+])
+def test_a_wrong_cluster_setting_is_one_line(key: str, value: str, message: str) -> None:
+    from retrieval.errors import ConfigError
+    from retrieval.settings import load_settings
+    with pytest.raises(ConfigError) as error:
+        load_settings(environ={f"QABOT_CLUSTER__{key}": value})
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+def test_without_ray_the_cluster_says_how_to_install_it(monkeypatch, capsys,
+                                                        settings: Settings) -> None:
+    import sys
+    monkeypatch.setitem(sys.modules, "ray", None)     # import ray raises ImportError
+    monkeypatch.setenv("QABOT_CLUSTER__ENABLED", "true")
+    monkeypatch.setenv("QABOT_INDEX__DIR", str(settings.index_dir))
+    assert main(["ask", "What is the Dima Yakovlev Law?"]) == 1
+    assert capsys.readouterr().err.strip().endswith(
+        "cluster.enabled needs Ray: pip install 'qabot[cluster]'")
