@@ -128,6 +128,16 @@ class Cluster:
 
         for shard in range(len(self.actors)):
             send(shard, 0)
+        try:    # the usual case, in one call: every shard answers
+            return ray.get(list(pending), timeout=self.settings.timeout_seconds)
+        except ray.exceptions.RayActorError:
+            pass                                # a replica died: go on shard by shard
+        except ray.exceptions.GetTimeoutError:
+            pending = {ref: sent for ref, sent in pending.items()
+                       if not ray.wait([ref], timeout=0)[0]}
+            raise IndexUnavailableError(_unavailable(sorted(s + 1 for s, _ in pending.values()),
+                                                     len(self.actors),
+                                                     self.settings.timeout_seconds)) from None
         results: list[Any] = [None] * len(self.actors)
         while pending:
             remaining = deadline - time.monotonic()
