@@ -153,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     index = command("index", help="build the index",
                     description="Build (or rebuild) the index of the corpus.")
     index.add_argument("--force", action="store_true", help="rebuild even if it is up to date")
+    index.add_argument("--compact", action="store_true",
+                       help="merge the index's segments into one (dropping deleted articles)")
 
     sources = command("sources", help="list the corpus's articles",
                       description="List the articles of the corpus with their metadata.")
@@ -457,8 +459,13 @@ def _run_batch(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.with_overrides(**{"index.auto_rebuild": True})
-    report = _service(settings, rebuild=args.force, save_required=True).last_load
+    service = _service(settings, rebuild=args.force, save_required=True)
+    report = service.last_load
     state = "built" if report.rebuilt else "up to date"
+    if args.compact:
+        merged = len(service.index.segments_)
+        report = service.compact()
+        state = f"compacted ({merged} segment{'s' if merged != 1 else ''} into 1)"
     print(f"index {state}: {report.articles:,} articles, {report.passages:,} passages, "
           f"{report.sentences:,} sentences in {report.index_dir} ({report.seconds:.2f} s)")
     return 0

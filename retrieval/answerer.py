@@ -13,19 +13,20 @@ import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Annotated
 
 import numpy as np
 from pydantic import ConfigDict, Field
 
-from retrieval.answer.candidates import Candidates, combine, gather
+from retrieval.answer.candidates import Candidates, candidates_of, combine
 from retrieval.answer.confidence import ConfidenceModel, load_model
 from retrieval.answer.cues import (AnswerType, QuestionCues, date_factor, negated, read_cues,
                                    type_matches)
 from retrieval.answer.decide import NOT_SURE, decide
 from retrieval.answer.features import candidate_features
 from retrieval.answer.fold import MAX_FOLD_WINDOW, fold_duplicates  # noqa: F401 (re-exported)
-from retrieval.answer.passages import FirstStage, PassageSearcher
+from retrieval.answer.passages import PassageSearcher, Searcher
 from retrieval.answer.query import Query, read_query
 from retrieval import conversation as conversations
 from retrieval.conversation import (ContextQuery, Conversation, ConversationSettings,
@@ -168,25 +169,38 @@ class Scored:
 
 @dataclass
 class Answerer:
-    """Answers questions from a fitted ``TfidfIndex`` and the articles it was built from.
-    The first stage (the best passages of a question) runs over the whole index, or through
-    ``first_stage`` when given (the shards of a cluster, ``retrieval.cluster``)."""
+    """Answers questions from a ``TfidfIndex`` and its articles (by default the index's own
+    article store, read by offset: only the articles quoted are decoded).
+
+    ``first_stage`` finds a question's best passages (default: a ``PassageSearcher`` over the
+    whole index); a cluster coordinator (``retrieval.cluster``) passes one that fans the
+    question out to its shards and merges their passages (global passage numbers of the same
+    commit), and every later step is the same."""
 
     index: TfidfIndex
-    articles: Sequence[Article]
+    articles: Sequence[Article] | None = None
     settings: AnswerSettings = field(default_factory=AnswerSettings)
     model: ConfidenceModel = field(default_factory=load_model)
     conversation: ConversationSettings = field(default_factory=ConversationSettings)
-    first_stage: FirstStage | None = None
+    first_stage: Searcher | None = None
 
     def __post_init__(self) -> None:
-        self._first_stage: FirstStage = (self.first_stage if self.first_stage is not None
-                                         else PassageSearcher(self.index))
-        self._article_number = {a.id: i for i, a in enumerate(self.articles)}
-        dates = [a.date for a in self.articles]
-        self._ordinals = np.array([d.ordinal() if d else np.nan for d in dates], dtype=np.float64)
-        self._years = np.array([d.year if d else -1 for d in dates], dtype=np.int32)
-        self._sources = np.array([a.source.casefold() for a in self.articles], dtype=object)
+        self._first_stage: Searcher = (self.first_stage if self.first_stage is not None
+                                       else PassageSearcher(self.index))
+        if self.articles is None:
+            self.articles = self.index.articles_
+        store = self.index.articles_
+        self._ordinals = store.ordinals
+        self._years = store.years
+        self._source_codes = store.source_codes
+        self._source_names = [name.casefold() for name in store.source_names]
+
+    @cached_property
+    def _article_number(self) -> dict[str, int]:
+        """The number of each live article, by id (built on first use: a conversation)."""
+        live = self.index.articles_.live
+        return {a: i for i, a in enumerate(self.index.article_ids_)
+                if live is None or live[i]}
 
     def ask(self, question: str, top_k: int | None = None,
             filters: Filters | None = None, conversation: Conversation | None = None,
@@ -268,11 +282,11 @@ class Answerer:
         scores of sentences outside the preferred articles are scaled down."""
         s, index = self.settings, self.index
         articles = (conversations.article_factor(context, self._article_number,
-                                                 len(self.articles), self.conversation)
+                                                 self._years.size, self.conversation)
                     if context is not None else None)
         best = self._first_stage.best_passages(term_ids, weights, s.candidate_passages, allowed,
                                                articles)
-        candidates = gather(index, term_ids, weights, best)
+        candidates = candidates_of(index, best, term_ids, weights)
         if candidates.size == 0:
             return []
         cues = read_cues(text)
@@ -303,9 +317,11 @@ class Answerer:
         """Which articles the filters allow (None when there are no filters)."""
         if filters is None or (not filters.source and not filters.year):
             return None
-        ok = np.ones(len(self.articles), dtype=bool)
+        ok = np.ones(self._years.size, dtype=bool)
         if filters.source:
-            ok &= self._sources == filters.source.casefold()
+            wanted = filters.source.casefold()
+            ok &= np.isin(self._source_codes, [i for i, name in enumerate(self._source_names)
+                                               if name == wanted])
         if filters.year:
             ok &= self._years == filters.year
         return ok
@@ -324,7 +340,10 @@ class Answerer:
 
     def _texts(self, sentence_ids: np.ndarray) -> list[str]:
         index = self.index
-        return [self.articles[a].text[b:e] for a, b, e in zip(
+        texts: dict[int, str] = {}   # each article decoded once
+        for a in np.unique(index.sentence_article_[sentence_ids]):
+            texts[int(a)] = self.articles[int(a)].text
+        return [texts[int(a)][b:e] for a, b, e in zip(
             index.sentence_article_[sentence_ids], index.sentence_start_[sentence_ids],
             index.sentence_end_[sentence_ids])]
 

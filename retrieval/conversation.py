@@ -25,7 +25,7 @@ import numpy as np
 from pydantic import ConfigDict, Field
 
 if TYPE_CHECKING:
-    from retrieval.answer.passages import FirstStage
+    from retrieval.answer.passages import Searcher
     from retrieval.index import TfidfIndex
 
 # "What else did he say?", "Any other reasons?": the question wants something not yet answered.
@@ -195,7 +195,7 @@ def sentence_id(index: TfidfIndex, number: Mapping[str, int],
     return at if at < hi and index.sentence_start_[at] == ref.start else None
 
 
-def article_evidence(first_stage: FirstStage, index: TfidfIndex,
+def article_evidence(first_stage: Searcher, index: TfidfIndex,
                      article_ids: list[str] | tuple[str, ...], query: ContextQuery,
                      settings: ConversationSettings) -> tuple[tuple[str, float], ...]:
     """The ``max_topics`` articles the question's own words match best (found by

@@ -62,6 +62,12 @@ def generation(index_dir: Path) -> Path:
     return index_dir / json.loads((index_dir / "CURRENT").read_text())["commit"]
 
 
+def segment(index_dir: Path) -> Path:
+    """The directory of the (first) segment the current generation lists."""
+    manifest = json.loads((generation(index_dir) / "manifest.json").read_text())
+    return index_dir / manifest["segments"][0]["name"]
+
+
 @pytest.fixture(scope="session")
 def local_ray() -> Iterator[object]:
     """A local Ray (2 CPUs, 127.0.0.1, no dashboard, no usage statistics), started once for

@@ -1,13 +1,14 @@
-"""The cluster backend on a local Ray (2 CPUs, started once for the session): the same answers
-as the local index through 2 and 4 shards, a shard killed mid-run loses no question, a shard
-down past the timeout says the index is partly unavailable, replicas share the load, and a
-reload (``/reload`` in Discord) swaps in new shards."""
+"""The cluster backend on a local Ray (2 CPUs, started once for the session): an index built
+on the cluster (segments written by Ray tasks) answers through 2 and 4 shards exactly as the
+local index does, an article added lands on one shard, a shard killed mid-run loses no
+question, a shard down past the timeout says the index is partly unavailable, replicas share
+the load, and a reload (``/reload`` in Discord) swaps in new shards."""
 from __future__ import annotations
 
 import json
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from retrieval.conversation import Conversation
 from retrieval.errors import ClusterError
 from retrieval.service import QAService
 from retrieval.settings import Settings
+from retrieval.index import TfidfIndex, add_articles
+from tests.conftest import ROOT
 from tests.discord_fixtures import DIMA_QUESTION, FakeInteraction, offline_bot
 from tests.test_seed_answers import NOT_IN_CORPUS, SEED
 
@@ -29,11 +32,18 @@ UNAVAILABLE = "The index is partly unavailable"
 
 
 @pytest.fixture(scope="module")
-def cluster_settings(local_ray: object, settings: Settings) -> Callable[..., Settings]:
-    def make(shards: int, replicas: int = 1, timeout: float = 60.0, **more: object) -> Settings:
+def cluster_settings(local_ray: object, settings: Settings,
+                     tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Settings]:
+    """Settings of the cluster backend, over an index of their own (built on the cluster by
+    the first service; ``index_dir`` for another one)."""
+    shared = tmp_path_factory.mktemp("cluster") / "index"
+
+    def make(shards: int, replicas: int = 1, timeout: float = 60.0,
+             index_dir: Path = shared, **more: object) -> Settings:
         return settings.with_overrides(**{"cluster.enabled": True, "cluster.shards": shards,
                                           "cluster.replicas": replicas,
-                                          "cluster.timeout_seconds": timeout, **more})
+                                          "cluster.timeout_seconds": timeout,
+                                          "index.dir": str(index_dir), **more})
     return make
 
 
@@ -74,18 +84,25 @@ def infos(ray, service: QAService) -> list[list[object]]:
 
 def test_two_and_four_shards_answer_exactly_as_the_local_index(
         four_shards: QAService, cluster_settings, service: QAService, local_ray) -> None:
+    assert four_shards.last_load.rebuilt                 # built on the cluster...
+    segments = four_shards.index.commit_.names
+    assert len(segments) >= 4 and len(service.index.commit_.names) == 1   # ...not merged
     shards = infos(local_ray, four_shards)
     assert len(shards) == 4 and sum(row[0].passages for row in shards) == \
         service.last_load.passages
+    assert [row[0].first_passage for row in shards] == sorted(
+        {row[0].first_passage for row in shards})
     assert len({row[0].pid for row in shards}) == 4    # four actors, four processes
     same_answers(four_shards, service)
-    same_answers(QAService(cluster_settings(2)), service)
+    two = QAService(cluster_settings(2))
+    assert not two.last_load.rebuilt and len(infos(local_ray, two)) == 2
+    same_answers(two, service)
 
 
 def test_the_cli_answers_through_four_shards_configured_by_the_environment(
-        monkeypatch, capsys, local_ray, settings: Settings) -> None:
+        monkeypatch, capsys, four_shards: QAService) -> None:
     for name, value in (("CLUSTER__ENABLED", "true"), ("CLUSTER__SHARDS", "4"),
-                        ("INDEX__DIR", str(settings.index_dir))):
+                        ("INDEX__DIR", str(four_shards.settings.index_dir))):
         monkeypatch.setenv(f"QABOT_{name}", value)
     assert main(["ask", "--json", "What is the Dima Yakovlev Law?"]) == 0
     answer = json.loads(capsys.readouterr().out)["answer"]
@@ -149,8 +166,8 @@ def test_replicas_share_the_load_and_stand_in_for_a_dead_one(
 
 
 def test_a_reload_swaps_in_new_shards_and_answers_meanwhile(
-        cluster_settings, service: QAService, local_ray) -> None:
-    cluster = QAService(cluster_settings(2))
+        cluster_settings, service: QAService, local_ray, tmp_path: Path) -> None:
+    cluster = QAService(cluster_settings(2, index_dir=tmp_path / "index"))
     old = [info.pid for row in infos(local_ray, cluster) for info in row]
     expected = service.ask(DIMA_QUESTION)
     answers: list[Result] = []
@@ -174,9 +191,9 @@ def test_a_reload_swaps_in_new_shards_and_answers_meanwhile(
     assert cluster.ask(DIMA_QUESTION) == expected
 
 
-async def test_discord_reload_with_the_cluster_backend(cluster_settings,
-                                                       service: QAService) -> None:
-    cluster = QAService(cluster_settings(2))
+async def test_discord_reload_with_the_cluster_backend(cluster_settings, service: QAService,
+                                                       tmp_path: Path) -> None:
+    cluster = QAService(cluster_settings(2, index_dir=tmp_path / "index"))
     bot = offline_bot(cluster)
     await bot._async_setup_hook()
     await bot.setup_hook()
@@ -191,15 +208,50 @@ async def test_discord_reload_with_the_cluster_backend(cluster_settings,
         bot.executor.shutdown()
 
 
-def test_a_shard_that_opens_another_index_does_not_start(cluster_settings, service,
-                                                         tmp_path: Path, local_ray) -> None:
+def test_a_shard_that_opens_another_commit_does_not_start(cluster_settings, four_shards,
+                                                          tmp_path: Path) -> None:
     from retrieval.cluster.coordinator import Cluster
-    index = service._state.index
-    other = tmp_path / "other"
-    QAService(service.settings.with_overrides(**{"index.dir": str(other),
-                                                 "retrieval.bigrams": True}))
-    with pytest.raises(ClusterError, match="not the one the cluster was started with"):
-        Cluster(index, other, cluster_settings(2).cluster).wait_ready()
+    index_dir = tmp_path / "index"
+    QAService(cluster_settings(2, index_dir=index_dir))
+    opened = TfidfIndex.load(index_dir)
+    QAService(cluster_settings(2, index_dir=index_dir)).reload(force_rebuild=True)
+    with pytest.raises(ClusterError, match="not the one the cluster was started with|has no "
+                       "segment"):
+        Cluster(opened, index_dir, cluster_settings(2).cluster).wait_ready()
+
+
+def test_an_article_added_lands_on_one_shard(cluster_settings, settings_for, write_jsonl,
+                                             local_ray, tmp_path: Path) -> None:
+    from retrieval.corpus import load_corpus, scan_corpus
+    records = [{"id": a.id, "title": a.title, "source": a.source, "text": a.text,
+                "date": a.date.iso() if a.date else None}
+               for a in load_corpus(ROOT / "corpus").articles]
+    corpus = write_jsonl(records)
+    index_dir = tmp_path / "cluster-index"
+    cluster = QAService(cluster_settings(2, index_dir=index_dir, **{"corpus.path": str(corpus)}))
+    before = cluster.index.commit_.names
+    added = {"id": "penguins", "title": "Penguins", "source": "Polar Times",
+             "date": "2015-03-01", "text": "The emperor penguins of the Antarctic colony "
+             "elected a new ambassador to the Russian research station on Monday."}
+    corpus = write_jsonl(records + [added])
+    article = next(a for a in load_corpus(corpus).articles if a.id == "penguins")
+    files, fingerprint = scan_corpus(corpus, known=cluster.index.corpus_files_)
+    add_articles(cluster.settings.retrieval.index(), index_dir, [article],
+                 corpus_files=[asdict(f) for f in files], fingerprint=fingerprint)
+    report = cluster.reload()
+    assert not report.rebuilt and report.articles == len(records) + 1
+    after = cluster.index.commit_.names
+    assert after[:len(before)] == before and len(after) == len(before) + 1
+    holders = [names for names in cluster._state.answerer.first_stage.segments
+               if after[-1] in names]
+    assert len(holders) == 1                              # the new segment: one shard
+    local = QAService(settings_for(corpus))               # the same corpus, built locally
+    question = "Who did the emperor penguins elect?"
+    result = cluster.ask(question)
+    assert result.answer is not None and result.answer.source == "Polar Times"
+    assert result == local.ask(question)
+    for question in QUESTIONS[:8]:
+        assert cluster.ask(question) == local.ask(question)
 
 
 # ------------------------------------------------------------------- settings (no Ray needed)

@@ -1,13 +1,15 @@
 """Step 3a, the first stage: the best passages of a question by their BM25-weighted score.
 
-A ``PassageSearcher`` scores the passages of a range of articles (the whole index, or one
-shard's part of it) and keeps the best ones. Its results carry global passage and article
-numbers and are ordered by a total order (score, then passage number), so the best passages of
-several ranges merged (``merge_best_passages``, ``merge_best_articles``) are exactly the best
-passages of the whole: a cluster of shards (``retrieval.cluster``) answers as one index does.
+A ``PassageSearcher`` scores the passages of an index (the whole commit, or a shard: a run of
+its segments opened with the whole commit's statistics, ``TfidfIndex.load(root, segments)``)
+and keeps the best ones. Its results carry the commit's passage and article numbers and are
+ordered by a total order (the score they were chosen by, then the passage number), so the
+best passages of several shards merged (``merge_best_passages``, ``merge_best_articles``) are
+exactly the best passages of the whole, ties included: a cluster of shards
+(``retrieval.cluster``) answers as one index does.
 
-``FirstStage`` is what the answerer needs of it; a searcher over the whole index and the
-cluster's coordinator both provide it.
+``Searcher`` is what the answerer needs of the first stage; a searcher over the whole index
+and the cluster's coordinator both provide it.
 """
 from __future__ import annotations
 
@@ -15,20 +17,17 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-import scipy.sparse as sp
 
-from retrieval.index import TfidfIndex
+from retrieval.index import FirstStage, TfidfIndex
 
 
 @dataclass(frozen=True, eq=False)
-class BestPassages:
-    """Passages best first (by ``chosen``, then by passage number): ``chosen`` is the score
-    they were chosen by (the BM25-weighted score times a conversation's article preference),
-    ``scores`` their BM25-weighted score."""
+class BestPassages(FirstStage):
+    """Passages best first (by ``chosen``, then by passage number), with their BM25-weighted
+    ``scores`` and the score they were ``chosen`` by (``scores`` times a conversation's
+    article preference)."""
 
-    passage_ids: np.ndarray
     chosen: np.ndarray
-    scores: np.ndarray
 
     @property
     def size(self) -> int:
@@ -45,7 +44,7 @@ class BestArticles:
     passage_ids: np.ndarray
 
 
-class FirstStage(Protocol):
+class Searcher(Protocol):
     """The first stage of a question, over the whole index."""
 
     def best_passages(self, term_ids: np.ndarray, weights: np.ndarray, n: int,
@@ -64,42 +63,26 @@ class FirstStage(Protocol):
 
 
 class PassageSearcher:
-    """The first stage over the passages of articles ``first_article`` to ``last_article``
-    (excluded; None: to the end) of ``index``. A searcher over part of the index keeps its
-    own copy of that part of the postings only."""
+    """The first stage over ``index``, whose first article and passage are number
+    ``first_article`` and ``first_passage`` of the commit (not 0 for a shard)."""
 
     def __init__(self, index: TfidfIndex, first_article: int = 0,
-                 last_article: int | None = None) -> None:
-        n_articles = len(index.article_ids_)
-        last = n_articles if last_article is None else last_article
-        if not 0 <= first_article <= last <= n_articles:
-            raise ValueError(f"articles {first_article} to {last} are not within the "
-                             f"{n_articles} of the index")
-        lo, hi = np.searchsorted(index.passage_article_, [first_article, last])
-        self.first_article, self.last_article = first_article, last
-        self.first_passage = int(lo)
-        whole = lo == 0 and hi == index.n_passages
-        self._matrix: sp.csc_matrix = (index.passage_matrix_ if whole
-                                       else index.passage_matrix_[lo:hi].tocsc())
-        self._article = index.passage_article_[lo:hi] - np.int32(first_article)
+                 first_passage: int = 0) -> None:
+        self._index = index
+        self.first_article, self.first_passage = first_article, first_passage
+        self.n_articles = len(index.articles_)
+        self._article = np.asarray(index.passage_article_, dtype=np.int64)
 
     @property
     def n_passages(self) -> int:
-        return int(self._matrix.shape[0])
-
-    def scores(self, term_ids: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """The BM25-weighted score of each passage of the range (as
-        ``TfidfIndex.passage_scores``: the same sums in the same order, so the same floats)."""
-        if term_ids.size == 0:
-            return np.zeros(self.n_passages, dtype=np.float32)
-        return np.asarray(self._matrix[:, term_ids] @ weights).ravel()
+        return self._index.n_passages
 
     def best_passages(self, term_ids: np.ndarray, weights: np.ndarray, n: int,
                       allowed: np.ndarray | None = None,
                       preference: np.ndarray | None = None) -> BestPassages:
-        """As ``FirstStage.best_passages``; ``allowed`` and ``preference`` hold a value per
-        article of the range."""
-        scores = self.scores(term_ids, weights)
+        """As ``Searcher.best_passages``; ``allowed`` and ``preference`` hold a value per
+        article of this index."""
+        scores = self._index.passage_scores(term_ids, weights)
         if allowed is not None:
             scores = np.where(allowed[self._article], scores, 0.0)
         chosen = scores if preference is None else scores * preference[self._article]
@@ -107,19 +90,20 @@ class PassageSearcher:
         # a fraction of all, and the partial sort is the costliest step of a question.
         matched = np.flatnonzero(chosen > 0)
         top = _top(matched, chosen[matched], n)
-        return BestPassages(top + self.first_passage, chosen[top], scores[top])
+        return BestPassages(passage_ids=top + self.first_passage, scores=scores[top],
+                            chosen=chosen[top])
 
     def best_articles(self, term_ids: np.ndarray, weights: np.ndarray, k: int,
                       scale: float) -> BestArticles:
-        """As ``FirstStage.best_articles``, among the articles of the range."""
-        scores = self.scores(term_ids, weights) * scale
+        """As ``Searcher.best_articles``, among the articles of this index."""
+        scores = self._index.passage_scores(term_ids, weights) * scale
         matched = np.flatnonzero(scores > 0)
         order = matched[np.argsort(-scores[matched], kind="stable")]
         articles = self._article[order]
         _, first = np.unique(articles, return_index=True)   # each article's best passage
         best = order[np.sort(first)[:k]]
-        return BestArticles(self._article[best].astype(np.int64) + self.first_article,
-                            scores[best], best + self.first_passage)
+        return BestArticles(self._article[best] + self.first_article, scores[best],
+                            best + self.first_passage)
 
 
 def _top(ids: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
@@ -147,7 +131,7 @@ def merge_best_passages(parts: list[BestPassages], n: int) -> BestPassages:
     order = np.argsort(ids, kind="stable")           # _top breaks ties by the lowest ids
     ids, chosen, scores = ids[order], chosen[order], scores[order]
     keep = np.searchsorted(ids, _top(ids, chosen, n))
-    return BestPassages(ids[keep], chosen[keep], scores[keep])
+    return BestPassages(passage_ids=ids[keep], scores=scores[keep], chosen=chosen[keep])
 
 
 def merge_best_articles(parts: list[BestArticles], k: int) -> BestArticles:

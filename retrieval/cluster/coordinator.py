@@ -1,8 +1,8 @@
 """The coordinator: the first stage of a question fanned out to the shards of a Ray cluster.
 
-``Cluster`` starts ``replicas`` Ray actors for each of ``shards`` ranges of the index's
-articles (``retrieval.cluster.shard``), each made from the saved index in the shared index
-directory. It is a ``FirstStage``: the answerer (in this process) reads the question once,
+``Cluster`` starts ``replicas`` Ray actors for each of up to ``shards`` runs of the commit's
+segments (``retrieval.cluster.shard``), each opening its segments of the saved index in the
+shared index directory, weighted with the whole commit's statistics. It is a ``FirstStage``: the answerer (in this process) reads the question once,
 hands its weighted terms to one replica of every shard (taking the replicas in turn, so they
 share the load), waits up to ``timeout_seconds`` for all of them, merges their best passages
 and goes on with the rest of the answer on the merged list. The order of the first stage is
@@ -31,7 +31,7 @@ import numpy as np
 
 from retrieval.answer.passages import (BestArticles, BestPassages, merge_best_articles,
                                        merge_best_passages)
-from retrieval.cluster.shard import Shard, ShardInfo, article_ranges, index_identity
+from retrieval.cluster.shard import Shard, ShardInfo, commit_identity, shard_segments
 from retrieval.errors import ClusterError, IndexUnavailableError
 from retrieval.index import TfidfIndex
 from retrieval.settings import ClusterSettings
@@ -63,23 +63,31 @@ def connect(settings: ClusterSettings) -> None:
 
 
 class Cluster:
-    """The shards of ``index`` (saved in ``index_dir``) on Ray actors, as a ``FirstStage``."""
+    """The shards of ``index`` (the commit opened from ``index_dir``) on Ray actors, as a
+    ``Searcher``. With fewer segments than ``settings.shards``, each segment is a shard."""
 
     def __init__(self, index: TfidfIndex, index_dir: Path, settings: ClusterSettings) -> None:
         ray = _ray()
         connect(settings)
         self.settings = settings
-        self.ranges = article_ranges(index.passage_article_, len(index.article_ids_),
-                                     settings.shards)
+        commit = index.commit_
+        listed = [(str(s["name"]), int(s["passages"])) for s in commit.manifest["segments"]]
+        self.segments = shard_segments(listed, settings.shards)
+        if len(self.segments) < settings.shards:
+            log.warning("the index at %s has %d segment(s): %d shard(s), not %d (rebuild it "
+                        "with the cluster enabled to split it)", index_dir, len(listed),
+                        len(self.segments), settings.shards)
+        firsts = [commit.bases[names[0]][0] for names in self.segments]
+        self.ranges = list(zip(firsts, firsts[1:] + [len(index.articles_)]))
         actor = ray.remote(Shard).options(
             max_restarts=-1, max_task_retries=-1,      # restarted from its files, forever
             num_cpus=0,                                # a shard waits far more than it works
             scheduling_strategy="SPREAD")              # replicas on different nodes
-        identity = index_identity(index)
+        identity = commit_identity(index)
         self.actors: tuple[tuple[Any, ...], ...] = tuple(
-            tuple(actor.remote(str(index_dir), identity, lo, hi)
+            tuple(actor.remote(str(index_dir), identity, names)
                   for _ in range(settings.replicas))
-            for lo, hi in self.ranges)
+            for names in self.segments)
         self._turn = itertools.count()
         self._ray = ray
 
@@ -92,7 +100,7 @@ class Cluster:
             return [ray.get(row, timeout=max(self.settings.timeout_seconds, 60.0))
                     for row in refs]
         except ray.exceptions.GetTimeoutError:
-            raise ClusterError(f"the {self.settings.shards} shards of the index did not all "
+            raise ClusterError(f"the {len(self.actors)} shards of the index did not all "
                                "start within a minute (is the cluster short of memory?)") from None
         except ray.exceptions.RayError as exc:
             raise ClusterError(f"a shard of the index could not start: {_cause(exc)}") from None

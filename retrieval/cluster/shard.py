@@ -1,13 +1,14 @@
-"""A shard: the first stage over one range of the index's articles, run by a Ray actor.
+"""A shard: the first stage over a run of the index's segments, served by a Ray actor.
 
-The actor is made from its files: it opens the saved index in the shared index directory
-(the directory every node of the cluster reads), checks that it is the index the coordinator
-was started with, and keeps only its range's postings. Ray runs the constructor again when it
-restarts a dead actor, so a restarted shard is the same shard. It imports nothing of Ray: the
-coordinator makes it an actor."""
+The actor is made from its files: it opens its segments of the saved index in the shared
+index directory (the directory every node of the cluster reads, memory-mapped) weighted with
+the whole commit's global statistics, and checks that the commit is the one the coordinator
+was started with. Ray runs the constructor again when it restarts a dead actor, so a
+restarted shard is the same shard. Nothing here imports Ray: the coordinator makes the actor."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,15 +19,15 @@ from retrieval.answer.passages import BestArticles, BestPassages, PassageSearche
 from retrieval.errors import IndexFormatError
 from retrieval.index import TfidfIndex
 
-# What identifies an index: the manifest keys a rebuilt or another index would differ in.
-IDENTITY_KEYS = ("fingerprint", "articles", "passages", "sentences", "terms", "format_version",
-                 "analyzer", "sublinear_tf", "rules", "weighting", "bm25")
+# What identifies a commit: a rebuilt, grown or shrunk index differs in one of these.
+IDENTITY_KEYS = ("fingerprint", "segments", "stats", "format_version", "analyzer",
+                 "sublinear_tf", "rules", "weighting", "bm25")
 
 
-def index_identity(index: TfidfIndex) -> dict[str, Any]:
-    """What a shard checks that the index it opens is the coordinator's."""
-    manifest = index.manifest()
-    return {key: manifest[key] for key in IDENTITY_KEYS}
+def commit_identity(index: TfidfIndex) -> dict[str, Any]:
+    """What a shard checks that the commit it opened is the coordinator's."""
+    manifest = index.commit_.manifest
+    return {key: manifest.get(key) for key in IDENTITY_KEYS}
 
 
 @dataclass(frozen=True)
@@ -43,24 +44,25 @@ class ShardInfo:
 
 
 class Shard:
-    """The first stage over articles ``first_article`` to ``last_article`` (excluded) of the
-    index saved in ``index_dir``, which must be the index of ``identity``."""
+    """The first stage over ``segments`` (consecutive segments of the commit of
+    ``identity``) of the index saved in ``index_dir``."""
 
-    def __init__(self, index_dir: str, identity: dict[str, Any], first_article: int,
-                 last_article: int) -> None:
-        index = TfidfIndex.load(Path(index_dir))
-        found = index_identity(index)
+    def __init__(self, index_dir: str, identity: dict[str, Any],
+                 segments: Sequence[str]) -> None:
+        index = TfidfIndex.load(Path(index_dir), segments=list(segments))
+        found = commit_identity(index)
         if found != identity:
             changed = sorted(k for k in IDENTITY_KEYS if found.get(k) != identity.get(k))
             raise IndexFormatError(f"the index at {index_dir} is not the one the cluster was "
                                    f"started with ({', '.join(changed)} changed); reload")
-        self._searcher = PassageSearcher(index, first_article, last_article)
+        first_article, first_passage, _ = index.commit_.bases[segments[0]]
+        self._searcher = PassageSearcher(index, first_article, first_passage)
         self._served = 0
 
     def info(self) -> ShardInfo:
         s = self._searcher
-        return ShardInfo(s.first_article, s.last_article, s.first_passage, s.n_passages,
-                         os.getpid(), self._served)
+        return ShardInfo(s.first_article, s.first_article + s.n_articles, s.first_passage,
+                         s.n_passages, os.getpid(), self._served)
 
     def best_passages(self, term_ids: np.ndarray, weights: np.ndarray, n: int,
                       allowed: np.ndarray | None,
@@ -75,15 +77,18 @@ class Shard:
         return self._searcher.best_articles(term_ids, weights, k, scale)
 
 
-def article_ranges(passage_article: np.ndarray, n_articles: int,
-                   shards: int) -> list[tuple[int, int]]:
-    """``shards`` consecutive ranges of articles (first, last excluded) holding about as many
-    passages each; with fewer articles than shards, some ranges are empty."""
-    n_passages = passage_article.size
-    cuts = [0]
-    for i in range(1, shards):
-        target = i * n_passages // shards
-        article = int(passage_article[target]) if target < n_passages else n_articles
-        cuts.append(max(cuts[-1], article))
-    cuts.append(n_articles)
-    return list(zip(cuts[:-1], cuts[1:]))
+def shard_segments(segments: Sequence[tuple[str, int]], shards: int) -> list[list[str]]:
+    """The commit's ``segments`` (name, passages), in order, as at most ``shards`` runs of
+    consecutive segments holding about as many passages each (fewer runs when there are
+    fewer segments)."""
+    total = sum(p for _, p in segments) or 1
+    groups: list[list[str]] = []
+    done = 0
+    for name, passages in segments:
+        # Start a new run when this segment's middle lies past the current run's share.
+        if not groups or (len(groups) < shards and
+                          (done + passages / 2) * shards >= len(groups) * total):
+            groups.append([])
+        groups[-1].append(name)
+        done += passages
+    return groups
