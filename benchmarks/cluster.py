@@ -106,12 +106,18 @@ def run(sample: int | None, passages: int, shards: int, clients: int,
           f"articles ({'built' if local.last_load.rebuilt else 'loaded'} in "
           f"{time.perf_counter() - started:.1f}s)", flush=True)
     started = time.perf_counter()
-    cluster = QAService(base.with_overrides(**{"cluster.enabled": True}))
+    # The cluster's own index: built on the cluster (segments written by Ray tasks).
+    cluster_settings = base.with_overrides(**{
+        "cluster.enabled": True,
+        "index.dir": str(WORK / f"index-{passages or 'squad'}-cluster-{shards}")})
+    cluster = QAService(cluster_settings)
     start_s = time.perf_counter() - started
+    print(f"cluster index: {len(cluster.index.commit_.names)} segments "
+          f"({'built' if cluster.last_load.rebuilt else 'loaded'})", flush=True)
     stage = cluster._state.answerer.first_stage
     shard_infos = [ray.get(replicas[0].info.remote()) for replicas in stage.actors]
     memory = [{"passages": i.passages, "rss_mib": rss_mib(i.pid)} for i in shard_infos]
-    print(f"{shards} shards started in {start_s:.1f}s: " + ", ".join(
+    print(f"{shards} shards started in {start_s:.1f}s (with the build, if any): " + ", ".join(
         f"{m['passages']:,} passages {m['rss_mib']} MiB" for m in memory), flush=True)
 
     for question in held_out[:20]:          # warm-up: caches, lazy imports, connections
@@ -153,8 +159,8 @@ def run(sample: int | None, passages: int, shards: int, clients: int,
         lambda q: local._state.answerer._first_stage.best_passages(*vector_of[q], n),
         held_out, clients)
     for replicas in (1, 2):
-        service = cluster if replicas == 1 else QAService(base.with_overrides(**{
-            "cluster.enabled": True, "cluster.replicas": replicas}))
+        service = cluster if replicas == 1 else QAService(cluster_settings.with_overrides(**{
+            "cluster.replicas": replicas}))
         first = service._state.answerer.first_stage
         rates[f"{replicas} replica(s)"] = throughput(lambda q: service.ask(q, top_k=10),
                                                      held_out, clients)
@@ -168,7 +174,8 @@ def run(sample: int | None, passages: int, shards: int, clients: int,
         "articles": local.last_load.articles, "shards": shards, "clients": clients,
         "questions": len(held_out), "mismatches": len(mismatches),
         "mismatched": mismatches[:20], "unavailable": unavailable,
-        "cluster_start_s": round(start_s, 2),
+        "cluster_start_s": round(start_s, 2), "cluster_built": cluster.last_load.rebuilt,
+        "segments": len(cluster.index.commit_.names),
         "local": timings(local_ms).__dict__, "cluster": timings(cluster_ms).__dict__,
         "overhead": timings(overhead).__dict__,
         "first_stage_local": timings(first_local).__dict__,
