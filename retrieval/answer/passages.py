@@ -71,7 +71,7 @@ class PassageSearcher:
         self._index = index
         self.first_article, self.first_passage = first_article, first_passage
         self.n_articles = len(index.articles_)
-        self._article = np.asarray(index.passage_article_, dtype=np.int64)
+        self._article = index.passage_article_        # memory-mapped, not copied
 
     @property
     def n_passages(self) -> int:
@@ -102,7 +102,8 @@ class PassageSearcher:
         articles = self._article[order]
         _, first = np.unique(articles, return_index=True)   # each article's best passage
         best = order[np.sort(first)[:k]]
-        return BestArticles(self._article[best] + self.first_article, scores[best],
+        return BestArticles(self._article[best].astype(np.int64) + self.first_article,
+                            scores[best],
                             best + self.first_passage)
 
 
