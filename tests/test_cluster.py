@@ -254,6 +254,19 @@ def test_an_article_added_lands_on_one_shard(cluster_settings, settings_for, wri
         assert cluster.ask(question) == local.ask(question)
 
 
+def _pid_of(number: int) -> tuple[int, int]:
+    import os
+    return number, os.getpid()
+
+
+def test_segments_are_built_by_ray_tasks_in_order(local_ray) -> None:
+    import os
+    from retrieval.cluster.build import ray_run
+    done = list(ray_run(((n,) for n in range(5)), _pid_of, 1))
+    assert [n for n, _ in done] == list(range(5))
+    assert all(pid != os.getpid() for _, pid in done)
+
+
 # ------------------------------------------------------------------- settings (no Ray needed)
 def test_cluster_settings_come_from_the_environment() -> None:
     from retrieval.settings import load_settings

@@ -2,10 +2,11 @@
 
 ``Cluster`` starts ``replicas`` Ray actors for each of up to ``shards`` runs of the commit's
 segments (``retrieval.cluster.shard``), each opening its segments of the saved index in the
-shared index directory, weighted with the whole commit's statistics. It is a ``FirstStage``: the answerer (in this process) reads the question once,
-hands its weighted terms to one replica of every shard (taking the replicas in turn, so they
-share the load), waits up to ``timeout_seconds`` for all of them, merges their best passages
-and goes on with the rest of the answer on the merged list. The order of the first stage is
+shared index directory, weighted with the whole commit's statistics. It is a ``Searcher``:
+the answerer (in this process) reads the question once, hands its weighted terms to one
+replica of every shard (taking the replicas in turn, so they share the load), waits up to
+``timeout_seconds`` for all of them, merges their best passages and goes on with the rest of
+the answer on the merged list. The order of the first stage is
 total, so the merged passages are exactly those of the whole index.
 
 Faults: an actor that dies is restarted by Ray (``max_restarts``) from its files, and a
@@ -37,6 +38,7 @@ from retrieval.index import TfidfIndex
 from retrieval.settings import ClusterSettings
 
 log = logging.getLogger(__name__)
+START_SECONDS = 60.0     # the least time given to the shards to open their segments
 
 
 def _ray() -> Any:
@@ -93,19 +95,22 @@ class Cluster:
 
     def wait_ready(self) -> list[list[ShardInfo]]:
         """Wait until every actor has opened its shard (raises ``ClusterError`` when one
-        cannot, or they are not all up within the timeout)."""
+        cannot, or they are not all up within ``START_SECONDS`` or the question timeout,
+        whichever is longer)."""
         ray = self._ray
-        refs = [[a.info.remote() for a in replicas] for replicas in self.actors]
+        wait = max(self.settings.timeout_seconds, START_SECONDS)
+        refs = [a.info.remote() for replicas in self.actors for a in replicas]
         try:
-            return [ray.get(row, timeout=max(self.settings.timeout_seconds, 60.0))
-                    for row in refs]
+            infos = ray.get(refs, timeout=wait)
         except ray.exceptions.GetTimeoutError:
-            raise ClusterError(f"the {len(self.actors)} shards of the index did not all "
-                               "start within a minute (is the cluster short of memory?)") from None
+            raise ClusterError(f"the {len(self.actors)} shards of the index did not all start "
+                               f"within {wait:g} s (is the cluster short of memory?)") from None
         except ray.exceptions.RayError as exc:
             raise ClusterError(f"a shard of the index could not start: {_cause(exc)}") from None
+        per_shard = len(self.actors[0]) if self.actors else 0
+        return [infos[i:i + per_shard] for i in range(0, len(infos), per_shard)]
 
-    # ----------------------------------------------------------------------- FirstStage
+    # ------------------------------------------------------------------------- Searcher
     def best_passages(self, term_ids: np.ndarray, weights: np.ndarray, n: int,
                       allowed: np.ndarray | None = None,
                       preference: np.ndarray | None = None) -> BestPassages:
