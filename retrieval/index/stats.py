@@ -31,8 +31,9 @@ class GlobalStats:
 
     def idf(self) -> np.ndarray:
         """scikit-learn's smoothed idf (float32), computed as ``TfidfTransformer`` does."""
-        n = float(self.passages + 1)
-        return (np.log(n / (self.df.astype(np.float64) + 1.0)) + 1.0).astype(np.float32)
+        # In float32 throughout, as scikit-learn computes it for float32 counts.
+        df = self.df.astype(np.float32) + np.float32(1.0)
+        return (np.log((self.passages + 1) / df) + 1.0).astype(np.float32)
 
     @property
     def mean_passage_length(self) -> float:
