@@ -346,7 +346,19 @@ class CorpusStream:
                 self.bytes_read += size
                 text = _decode(data[len(_BOM):] if data.startswith(_BOM) else data, str(file))
                 yield parse_article_file(text, str(file)), str(file)
-        if size != stamp[1]:   # it changed while it was read: hash it next time
-            stamp, recorded = _stamp(file, info, size), None
+        try:
+            after = file.stat()
+        except OSError:
+            after = None
+        if size != stamp[1] or after is None or (after.st_size, after.st_mtime_ns,
+                                                 after.st_ino) != (info.st_size,
+                                                                   info.st_mtime_ns,
+                                                                   info.st_ino):
+            stamp, recorded = (file.name, size, -1, info.st_ino), None  # changed meanwhile
+        else:
+            # Unchanged from the first byte read to the last: the stamp is racy only if the
+            # file was written within the racy window of the end of the read (a corpus
+            # written just before a long build is stamped once it has been read).
+            stamp = _stamp(file, after, size)
         self._files.append(CorpusFile(*stamp, recorded if recorded is not None
                                       else digest.hexdigest() if digest is not None else ""))

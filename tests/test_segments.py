@@ -225,3 +225,29 @@ def test_qabot_index_compact_merges_the_segments(settings_for, tmp_path, capsys)
     assert len(read_commit(root).names) == 1
     index = TfidfIndex.load(root)
     assert sorted(index.article_ids_) == sorted(a.id for a in corpus.articles)
+
+
+def test_a_corpus_written_just_before_a_build_is_stamped_once_it_has_been_read(
+        tmp_path, monkeypatch):
+    """A corpus written a moment before a (long) build was stamped as racy at its first
+    byte, so every later `qabot ask` hashed it whole (1M passages: 5 s). It is stamped when
+    the read ends, if the file did not change meanwhile."""
+    import time
+
+    import retrieval.corpus as corpus_module
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps({"id": "a", "title": "T", "source": "S",
+                                "text": "The harbour opened on Monday morning."}) + "\n",
+                    encoding="utf-8")
+    real, started = time.time_ns, time.time_ns()
+    calls = []
+
+    def clock() -> int:   # the read takes ten seconds
+        calls.append(1)
+        return started if len(calls) == 1 else started + 10 * 10**9
+    monkeypatch.setattr(corpus_module.time, "time_ns", clock)
+    stream = CorpusStream(path)
+    assert [a.id for a in stream] == ["a"]
+    monkeypatch.setattr(corpus_module.time, "time_ns", real)
+    assert stream.files[0].mtime_ns == path.stat().st_mtime_ns
+    assert scan_corpus(path, [asdict(f) for f in stream.files])[1] == stream.fingerprint
