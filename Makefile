@@ -1,7 +1,7 @@
 # Set-up needs only Python 3.11 and make: every target creates the virtual environment first.
-# `make run` installs only what the bot needs; `make test` adds the test extra and `make bench`
-# the benchmark extra (bm25s, numba, matplotlib...). Each step says what it installs, and pip
-# shows its progress.
+# `make run` installs only what the bot needs; `make test` adds the test and cluster extras
+# (the cluster's tests run on a local Ray) and `make bench` the benchmark extra (bm25s, numba,
+# matplotlib...). Each step says what it installs, and pip shows its progress.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -37,8 +37,8 @@ $(STAMP): pyproject.toml
 	touch $@
 
 $(STAMP_TEST): $(STAMP)
-	@echo "qabot: installing the test extra (pytest, dpytest, hypothesis) ..."
-	$(PIP) -e '.[test]'
+	@echo "qabot: installing the test and cluster extras (pytest, dpytest, hypothesis, ray) ..."
+	$(PIP) -e '.[test,cluster]'
 	touch $@
 
 $(STAMP_BENCH): $(STAMP)

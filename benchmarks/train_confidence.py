@@ -114,9 +114,10 @@ def observe(answerer: Answerer, articles: list[Article], items: list[Item]) -> O
         query = read_query(index, item.text)
         allowed = None
         if item.excluded:
-            allowed = ~np.isin(index.passage_article_,
+            allowed = ~np.isin(np.arange(len(corpus.articles)),
                                [corpus.number[e] for e in item.excluded])
-            query = without_passages(query, item.text, index, corpus.passage_terms, ~allowed)
+            query = without_passages(query, item.text, index, corpus.passage_terms,
+                                     ~allowed[index.passage_article_])
         scored = []
         if query.term_ids.size:
             ids, weights = index.query_vector(item.text)

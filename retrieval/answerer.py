@@ -19,13 +19,14 @@ from typing import Annotated
 import numpy as np
 from pydantic import ConfigDict, Field
 
-from retrieval.answer.candidates import Candidates, combine, gather
+from retrieval.answer.candidates import Candidates, candidates_of, combine
 from retrieval.answer.confidence import ConfidenceModel, load_model
 from retrieval.answer.cues import (AnswerType, QuestionCues, date_factor, negated, read_cues,
                                    type_matches)
 from retrieval.answer.decide import NOT_SURE, decide
 from retrieval.answer.features import candidate_features
 from retrieval.answer.fold import MAX_FOLD_WINDOW, fold_duplicates  # noqa: F401 (re-exported)
+from retrieval.answer.passages import PassageSearcher, Searcher
 from retrieval.answer.query import Query, read_query
 from retrieval import conversation as conversations
 from retrieval.conversation import (ContextQuery, Conversation, ConversationSettings,
@@ -34,7 +35,6 @@ from retrieval.corpus import Article
 from retrieval.dates import PartialDate
 from retrieval.errors import QuestionError
 from retrieval.index import TfidfIndex
-from retrieval.index.facade import FirstStageFunction
 
 # The confidence below which the bot says the articles do not answer: chosen by
 # benchmarks/train_confidence.py on its training data (see benchmarks/README.md).
@@ -172,18 +172,21 @@ class Answerer:
     """Answers questions from a ``TfidfIndex`` and its articles (by default the index's own
     article store, read by offset: only the articles quoted are decoded).
 
-    ``first_stage`` finds a question's best passages (default: the index's own); a cluster
-    coordinator passes one that fans the question out to its shards and merges their
-    passages (global passage numbers of the same commit), and every later step is the same."""
+    ``first_stage`` finds a question's best passages (default: a ``PassageSearcher`` over the
+    whole index); a cluster coordinator (``retrieval.cluster``) passes one that fans the
+    question out to its shards and merges their passages (global passage numbers of the same
+    commit), and every later step is the same."""
 
     index: TfidfIndex
     articles: Sequence[Article] | None = None
     settings: AnswerSettings = field(default_factory=AnswerSettings)
     model: ConfidenceModel = field(default_factory=load_model)
     conversation: ConversationSettings = field(default_factory=ConversationSettings)
-    first_stage: FirstStageFunction | None = None
+    first_stage: Searcher | None = None
 
     def __post_init__(self) -> None:
+        self._first_stage: Searcher = (self.first_stage if self.first_stage is not None
+                                       else PassageSearcher(self.index))
         if self.articles is None:
             self.articles = self.index.articles_
         store = self.index.articles_
@@ -215,7 +218,8 @@ class Answerer:
         now = time.time() if now is None else now
         context = read_in_context(text, self.index.analyzer(text), conversation, now,
                                   self.conversation)
-        evidence = conversations.article_evidence(self.index, self.index.article_ids_, context,
+        evidence = conversations.article_evidence(self._first_stage, self.index,
+                                                  self.index.article_ids_, context,
                                                   self.conversation)
         new_topic = context.uses_context and conversations.opens_new_topic(
             result.answer.article_id if result.answer else None, context, evidence,
@@ -255,7 +259,7 @@ class Answerer:
             if not query.unknown:
                 query = replace(query, term_ids=term_ids, term_weights=(
                     weights / weights.max()).astype(np.float32))
-        scored = self.score(text, query, term_ids, weights, self.allowed_passages(filters), k,
+        scored = self.score(text, query, term_ids, weights, self.allowed_articles(filters), k,
                             context)
         if not scored:
             filtered = filters is not None and bool(filters.source or filters.year)
@@ -273,16 +277,16 @@ class Answerer:
               context: ContextQuery | None = None) -> list[Scored]:
         """The ``k`` best distinct candidates of a question (``text``, its ``query`` terms and
         the scoring vector ``term_ids``/``weights``), best first, each with its confidence.
-        ``allowed`` restricts the passages (a boolean per passage) when given. Inside a
+        ``allowed`` restricts the articles (a boolean per article) when given. Inside a
         conversation, its preferences (``context``) weigh the choice of passages, and the
         scores of sentences outside the preferred articles are scaled down."""
         s, index = self.settings, self.index
         articles = (conversations.article_factor(context, self._article_number,
                                                  self._years.size, self.conversation)
                     if context is not None else None)
-        candidates = gather(index, term_ids, weights, allowed, s.candidate_passages,
-                            None if articles is None else articles[index.passage_article_],
-                            self.first_stage)
+        best = self._first_stage.best_passages(term_ids, weights, s.candidate_passages, allowed,
+                                               articles)
+        candidates = candidates_of(index, best, term_ids, weights)
         if candidates.size == 0:
             return []
         cues = read_cues(text)
@@ -309,8 +313,8 @@ class Answerer:
         return [Scored(int(sid), float(scores[row]), features[i], float(confidence[i]), f.others)
                 for i, (sid, row, f) in enumerate(zip(sentence_ids, rows, kept))][:k]
 
-    def allowed_passages(self, filters: Filters | None) -> np.ndarray | None:
-        """Which passages the filters allow (None when there are no filters)."""
+    def allowed_articles(self, filters: Filters | None) -> np.ndarray | None:
+        """Which articles the filters allow (None when there are no filters)."""
         if filters is None or (not filters.source and not filters.year):
             return None
         ok = np.ones(self._years.size, dtype=bool)
@@ -320,7 +324,7 @@ class Answerer:
                                                if name == wanted])
         if filters.year:
             ok &= self._years == filters.year
-        return ok[self.index.passage_article_]
+        return ok
 
     def _cue_factor(self, cues: QuestionCues, candidates: Candidates) -> np.ndarray:
         """The date cues' factor times ``1 + type_boost`` for sentences holding what the

@@ -25,6 +25,7 @@ import numpy as np
 from pydantic import ConfigDict, Field
 
 if TYPE_CHECKING:
+    from retrieval.answer.passages import Searcher
     from retrieval.index import TfidfIndex
 
 # "What else did he say?", "Any other reasons?": the question wants something not yet answered.
@@ -194,23 +195,18 @@ def sentence_id(index: TfidfIndex, number: Mapping[str, int],
     return at if at < hi and index.sentence_start_[at] == ref.start else None
 
 
-def article_evidence(index: TfidfIndex, article_ids: list[str] | tuple[str, ...],
-                     query: ContextQuery, settings: ConversationSettings
-                     ) -> tuple[tuple[str, float], ...]:
-    """The ``max_topics`` articles the question's own words match best, each with the idf
-    weight its best paragraph matches: what this question tells about the conversation's
-    topic (a question of rare words tells more than one of common words)."""
+def article_evidence(first_stage: Searcher, index: TfidfIndex,
+                     article_ids: list[str] | tuple[str, ...], query: ContextQuery,
+                     settings: ConversationSettings) -> tuple[tuple[str, float], ...]:
+    """The ``max_topics`` articles the question's own words match best (found by
+    ``first_stage``), each with the idf weight its best paragraph matches: what this question
+    tells about the conversation's topic (a question of rare words tells more than one of
+    common words)."""
     term_ids, weights = index.weighted_query_vector(without_context(query).terms)
-    p_scores = index.passage_scores(term_ids, weights) * float(index.idf_[term_ids].sum())
-    matched = np.flatnonzero(p_scores > 0)
-    best: dict[int, float] = {}
-    for passage in matched[np.argsort(-p_scores[matched], kind="stable")]:
-        article = int(index.passage_article_[passage])
-        if article not in best:
-            best[article] = float(p_scores[passage])
-            if len(best) == settings.max_topics:
-                break
-    return tuple((article_ids[a], round(score, 4)) for a, score in best.items())
+    best = first_stage.best_articles(term_ids, weights, settings.max_topics,
+                                     float(index.idf_[term_ids].sum()))
+    return tuple((article_ids[int(a)], round(float(score), 4))
+                 for a, score in zip(best.article_ids, best.scores))
 
 
 def opens_new_topic(answered_article: str | None, query: ContextQuery,

@@ -26,3 +26,13 @@ class QuestionError(QABotError):
 class IndexLocationError(QABotError):
     """The index directory cannot be used: it is not ours (another directory, a file), so it
     is left untouched, or the index could not be saved there."""
+
+
+class ClusterError(QABotError):
+    """The Ray cluster of ``[cluster]`` cannot be used: Ray is not installed, the cluster
+    cannot be reached, or the shards of the index cannot be started."""
+
+
+class IndexUnavailableError(QABotError):
+    """A part of the index (a shard of the cluster) did not answer a question in time: the
+    question is not answered from the rest of it."""

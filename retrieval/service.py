@@ -6,7 +6,9 @@ file whose stamp changed is read and hashed; the corpus is never parsed to answe
 it rebuilds the index (streaming the corpus in batches, in ``index.jobs`` processes) and saves
 it. It answers questions, and swaps in a new state atomically on ``reload`` (a rebuilt index,
 or a new commit written by an ingestion): a question asked meanwhile is answered from the old
-one. Adapters (CLI, REPL, Discord) hold only a ``QAService``."""
+one. With ``cluster.enabled`` the first stage of every question runs on shards of the index
+on a Ray cluster (``retrieval.cluster``), started from the saved commit and swapped with it.
+Adapters (CLI, REPL, Discord) hold only a ``QAService``."""
 from __future__ import annotations
 
 import logging
@@ -19,7 +21,7 @@ from typing import Any
 from retrieval.answerer import Answerer, Filters, Result
 from retrieval.conversation import Conversation
 from retrieval.corpus import Article, CorpusStream, scan_corpus
-from retrieval.errors import IndexFormatError, IndexLocationError
+from retrieval.errors import IndexFormatError, IndexLocationError, IndexUnavailableError
 from retrieval.index import TfidfIndex, build, compact, default_jobs
 from retrieval.settings import Settings
 from retrieval.storage import check_location
@@ -73,6 +75,9 @@ class QAService:
         state = self._state
         try:
             return state.answerer.ask(question, top_k, filters, conversation)
+        except IndexUnavailableError as exc:    # a shard of the cluster is down: say so
+            log.warning("%s", exc)
+            return Result(question, None, (), str(exc))
         except IndexFormatError as exc:
             if not self.settings.index.auto_rebuild:
                 raise
@@ -130,7 +135,8 @@ class QAService:
             reason: str | None = "forced rebuild"
         else:
             _, fingerprint = scan_corpus(settings.corpus.path, known=known)
-            reason = _staleness(fresh, fingerprint, manifest, index_dir)
+            reason = _staleness(fresh, fingerprint, manifest, index_dir,
+                                settings.cluster.shards if settings.cluster.enabled else 1)
         index: TfidfIndex | None = None
         if reason is None:
             try:
@@ -147,8 +153,15 @@ class QAService:
         if index is None:
             log.info("building the index: %s", reason)
             index = self._build(fresh, index_dir, known)
+        first_stage = None
+        if settings.cluster.enabled:
+            from retrieval.cluster.coordinator import Cluster
+            cluster = Cluster(index, index_dir, settings.cluster)
+            cluster.wait_ready()
+            first_stage = cluster
         state = _State(index, Answerer(index, None, settings.answer,
-                                       conversation=settings.conversation))
+                                       conversation=settings.conversation,
+                                       first_stage=first_stage))
         live = index.articles_.live
         report = LoadReport(len(index.articles_) if live is None else int(live.sum()),
                             index.stats_.passages, index.stats_.sentences, rebuilt, reason,
@@ -162,12 +175,19 @@ class QAService:
         corpus = self.settings.corpus.path
         stream = CorpusStream(corpus, known)
         try:
-            build(fresh, index_dir, stream, jobs=jobs, progress=self._progress)
+            if self.settings.cluster.enabled:
+                from retrieval.cluster.build import build_on_cluster
+                build_on_cluster(fresh, index_dir, stream, self.settings.cluster,
+                                 progress=self._progress)
+            else:
+                build(fresh, index_dir, stream, jobs=jobs, progress=self._progress)
             return TfidfIndex.load(index_dir)
         except OSError as exc:
             message = f"could not save the index to {index_dir} ({exc.strerror or exc})"
-            if self._save_required:
-                raise IndexLocationError(message) from None
+            if self._save_required or self.settings.cluster.enabled:
+                raise IndexLocationError(message + (
+                    ": the cluster's shards read it from there"
+                    if self.settings.cluster.enabled else "")) from None
             log.warning("%s; answering from memory", message)
         stream = CorpusStream(corpus, known)
         index = fresh.fit(stream, n_jobs=jobs, progress=self._progress)
@@ -177,9 +197,10 @@ class QAService:
 
 
 def _staleness(fresh: TfidfIndex, fingerprint: str, manifest: dict[str, Any] | None,
-               index_dir: Path) -> str | None:
+               index_dir: Path, shards: int = 1) -> str | None:
     """Why the saved index (its ``manifest``) cannot serve the corpus whose content has
-    ``fingerprint`` with ``fresh``'s parameters, or None."""
+    ``fingerprint`` with ``fresh``'s parameters, or as ``shards`` shards (one segment at
+    least each), or None."""
     if manifest is None:
         return f"no index at {index_dir}"
     if manifest.get("fingerprint") != fingerprint:
@@ -187,4 +208,7 @@ def _staleness(fresh: TfidfIndex, fingerprint: str, manifest: dict[str, Any] | N
     expected = fresh.manifest_params()
     if {k: manifest.get(k) for k in expected} != expected:
         return "the retrieval settings changed"
+    segments = manifest.get("segments")
+    if isinstance(segments, list) and len(segments) < shards:
+        return f"{len(segments)} segment(s) cannot make {shards} shards of the cluster"
     return None

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from retrieval.analysis import Analyzer
 from retrieval.answerer import AnswerSettings
@@ -28,6 +28,7 @@ ENV_PREFIX = "QABOT_"
 CONFIG_ENV = "QABOT_CONFIG"
 
 log = logging.getLogger(__name__)
+_RAY_ADDRESS = re.compile(r"^(|auto|(ray://)?[^\s/:]+:\d{1,5})$")
 
 
 class _Section(BaseModel):
@@ -86,6 +87,23 @@ class DiscordSettings(_Section):
     answer_in_dms: bool = True
 
 
+class ClusterSettings(_Section):
+    enabled: bool = False
+    # "auto": the Ray cluster this machine belongs to (`ray start`); "ray://host:port": a
+    # remote one through Ray Client; "host:port": a head node's address; "": a local Ray.
+    address: str = ""
+    shards: Annotated[int, Field(ge=1, le=1024)] = 2
+    replicas: Annotated[int, Field(ge=1, le=64)] = 1
+    timeout_seconds: Annotated[float, Field(gt=0.0, le=3600.0)] = 10.0
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not _RAY_ADDRESS.match(value):
+            raise ValueError('expected "auto", "ray://HOST:PORT", "HOST:PORT" or "" (a local Ray)')
+        return value
+
+
 class Settings(_Section):
     """Every setting of the bot, validated."""
 
@@ -96,6 +114,7 @@ class Settings(_Section):
     conversation: ConversationSettings = ConversationSettings()
     repl: ReplSettings = ReplSettings()
     discord: DiscordSettings = DiscordSettings()
+    cluster: ClusterSettings = ClusterSettings()
 
     @property
     def index_dir(self) -> Path:

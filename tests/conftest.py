@@ -66,3 +66,20 @@ def segment(index_dir: Path) -> Path:
     """The directory of the (first) segment the current generation lists."""
     manifest = json.loads((generation(index_dir) / "manifest.json").read_text())
     return index_dir / manifest["segments"][0]["name"]
+
+
+@pytest.fixture(scope="session")
+def local_ray() -> Iterator[object]:
+    """A local Ray (2 CPUs, 127.0.0.1, no dashboard, no usage statistics), started once for
+    the session by the first test that needs it and shut down at its end. Tests of the
+    cluster backend skip when Ray (the ``cluster`` extra) is not installed."""
+    ray = pytest.importorskip("ray")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+        patch.delenv("RAY_ADDRESS", raising=False)
+        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+                 log_to_driver=False, configure_logging=False)
+        try:
+            yield ray
+        finally:
+            ray.shutdown()

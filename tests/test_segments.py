@@ -13,6 +13,7 @@ import pytest
 
 from benchmarks.data import SQUAD_DEV, load_squad
 from retrieval.answer.candidates import candidates_of
+from retrieval.answer.passages import PassageSearcher, merge_best_passages
 from retrieval.answerer import Answerer, Filters
 from retrieval.corpus import Article, CorpusStream, load_corpus, scan_corpus
 from retrieval.index import (FirstStage, TfidfIndex, add_articles, build, compact,
@@ -131,8 +132,18 @@ def test_shards_with_global_statistics_merge_to_the_whole_first_stage(squad, tmp
         b = candidates_of(whole, theirs, ids, weights)
         if np.sum(whole.passage_scores(ids, weights) == floor) == 1:   # no tie for 30th
             assert sorted(a.sentence_ids.tolist()) == sorted(b.sentence_ids.tolist())
-    # the coordinator runs the rest of the answerer on the merged passages
-    coordinator = replace(_answerer(whole), first_stage=merged)
+    # the coordinator runs the rest of the answerer on the merged passages (the shards'
+    # searchers, merged in the total order of retrieval.answer.passages, as the cluster does)
+    bases = read_commit(root).bases
+    searchers = [PassageSearcher(s, *bases[n][:2]) for s, n in zip(shards, names)]
+
+    class Merged:
+        def best_passages(self, term_ids, weights, n, allowed=None, preference=None):
+            assert allowed is None and preference is None
+            return merge_best_passages([p.best_passages(term_ids, weights, n)
+                                        for p in searchers], n)
+
+    coordinator = replace(_answerer(whole), first_stage=Merged())
     single = _answerer(whole)
     for expected in GOLDEN["squad"][:60]:
         question = expected["question"]

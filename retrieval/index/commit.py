@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -213,9 +213,14 @@ def save_index(index: "TfidfIndex", root: Path) -> Path:
     return root
 
 
+Runner = Callable[[Iterable[tuple[Any, ...]], Any, int], Iterator[Any]]
+
+
 def _write_segments(writer: storage.Writer, index: "TfidfIndex", articles: Iterable[Article],
-                    jobs: int, progress: bool, batch_chars: int) -> list[str]:
-    """Stream ``articles`` into new segments (published, not yet committed)."""
+                    jobs: int, progress: bool, batch_chars: int,
+                    run: Runner | None = None) -> list[str]:
+    """Stream ``articles`` into new segments (published, not yet committed), analysed and
+    written by ``run`` (default: ``jobs`` local processes)."""
     params = index.segment_params()
     bar = _Progress(articles, progress)
 
@@ -226,7 +231,7 @@ def _write_segments(writer: storage.Writer, index: "TfidfIndex", articles: Itera
 
     try:
         return [writer.publish_segment(directory, manifest)
-                for directory, manifest in _run(tasks(), _analyse_and_write, jobs)]
+                for directory, manifest in (run or _run)(tasks(), _analyse_and_write, jobs)]
     finally:
         bar.close()
 
@@ -234,22 +239,25 @@ def _write_segments(writer: storage.Writer, index: "TfidfIndex", articles: Itera
 def build(index: "TfidfIndex", root: Path, articles: Iterable[Article], *,
           jobs: int | None = None, progress: bool = False, fingerprint: str = "",
           corpus_files: Sequence[Mapping[str, Any]] | None = None,
-          batch_chars: int = BATCH_CHARS) -> CommitInfo:
+          batch_chars: int = BATCH_CHARS, merge: bool = True,
+          run: Runner | None = None) -> CommitInfo:
     """Build the index of ``articles`` (any iterable: a ``CorpusStream`` is read once, in
     bounded memory) under ``root`` with ``index``'s parameters: segments written by ``jobs``
-    processes (default: every CPU), merged into one when there are several, and committed.
+    processes (default: every CPU; or by ``run(tasks, function, jobs)``, e.g. on a cluster),
+    merged into one when there are several (unless not ``merge``: a cluster's shards serve
+    whole segments), and committed.
     ``corpus_files`` (default: the stream's ``files``, once read) and ``fingerprint``
     (default: the stream's) go into the commit, for staleness. Raises
     ``IndexLocationError`` when ``root`` is not ours, ``OSError`` when it cannot be written;
     the previous commit stays current on any failure."""
     jobs = default_jobs() if jobs is None else max(1, jobs)
     with storage.writing(root) as writer:
-        names = _write_segments(writer, index, articles, jobs, progress, batch_chars)
+        names = _write_segments(writer, index, articles, jobs, progress, batch_chars, run)
         if corpus_files is None:
             corpus_files = [asdict(f) for f in getattr(articles, "files", ())]
             fingerprint = fingerprint or getattr(articles, "fingerprint", "")
         segments = [open_segment(root, name, index.segment_params()) for name in names]
-        if len(segments) > 1:
+        if len(segments) > 1 and merge:
             segments = [_merge(writer, index, segments, [None] * len(segments))]
         return _write_commit(writer, index, segments, [None] * len(segments), fingerprint,
                              corpus_files)

@@ -1,0 +1,148 @@
+"""Step 3a, the first stage: the best passages of a question by their BM25-weighted score.
+
+A ``PassageSearcher`` scores the passages of an index (the whole commit, or a shard: a run of
+its segments opened with the whole commit's statistics, ``TfidfIndex.load(root, segments)``)
+and keeps the best ones. Its results carry the commit's passage and article numbers and are
+ordered by a total order (the score they were chosen by, then the passage number), so the
+best passages of several shards merged (``merge_best_passages``, ``merge_best_articles``) are
+exactly the best passages of the whole, ties included: a cluster of shards
+(``retrieval.cluster``) answers as one index does.
+
+``Searcher`` is what the answerer needs of the first stage; a searcher over the whole index
+and the cluster's coordinator both provide it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from retrieval.index import FirstStage, TfidfIndex
+
+
+@dataclass(frozen=True, eq=False)
+class BestPassages(FirstStage):
+    """Passages best first (by ``chosen``, then by passage number), with their BM25-weighted
+    ``scores`` and the score they were ``chosen`` by (``scores`` times a conversation's
+    article preference)."""
+
+    chosen: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.passage_ids.size)
+
+
+@dataclass(frozen=True, eq=False)
+class BestArticles:
+    """Articles best first by the score of their best passage (``scores``), then by that
+    passage's number (``passage_ids``)."""
+
+    article_ids: np.ndarray
+    scores: np.ndarray
+    passage_ids: np.ndarray
+
+
+class Searcher(Protocol):
+    """The first stage of a question, over the whole index."""
+
+    def best_passages(self, term_ids: np.ndarray, weights: np.ndarray, n: int,
+                      allowed: np.ndarray | None = None,
+                      preference: np.ndarray | None = None) -> BestPassages:
+        """The ``n`` best passages holding a term of the question vector ``term_ids``/
+        ``weights``, among those of the ``allowed`` articles (a boolean per article) when
+        given; a ``preference`` (a factor per article) weighs the choice, not the scores."""
+        ...
+
+    def best_articles(self, term_ids: np.ndarray, weights: np.ndarray, k: int,
+                      scale: float) -> BestArticles:
+        """The ``k`` articles whose best passage scores highest, with that score times
+        ``scale``."""
+        ...
+
+
+class PassageSearcher:
+    """The first stage over ``index``, whose first article and passage are number
+    ``first_article`` and ``first_passage`` of the commit (not 0 for a shard)."""
+
+    def __init__(self, index: TfidfIndex, first_article: int = 0,
+                 first_passage: int = 0) -> None:
+        self._index = index
+        self.first_article, self.first_passage = first_article, first_passage
+        self.n_articles = len(index.articles_)
+        self._article = index.passage_article_        # memory-mapped, not copied
+
+    @property
+    def n_passages(self) -> int:
+        return self._index.n_passages
+
+    def best_passages(self, term_ids: np.ndarray, weights: np.ndarray, n: int,
+                      allowed: np.ndarray | None = None,
+                      preference: np.ndarray | None = None) -> BestPassages:
+        """As ``Searcher.best_passages``; ``allowed`` and ``preference`` hold a value per
+        article of this index."""
+        scores = self._index.passage_scores(term_ids, weights)
+        if allowed is not None:
+            scores = np.where(allowed[self._article], scores, 0.0)
+        chosen = scores if preference is None else scores * preference[self._article]
+        # Select among the passages holding a question term only: on a large corpus they are
+        # a fraction of all, and the partial sort is the costliest step of a question.
+        matched = np.flatnonzero(chosen > 0)
+        top = _top(matched, chosen[matched], n)
+        return BestPassages(passage_ids=top + self.first_passage, scores=scores[top],
+                            chosen=chosen[top])
+
+    def best_articles(self, term_ids: np.ndarray, weights: np.ndarray, k: int,
+                      scale: float) -> BestArticles:
+        """As ``Searcher.best_articles``, among the articles of this index."""
+        scores = self._index.passage_scores(term_ids, weights) * scale
+        matched = np.flatnonzero(scores > 0)
+        order = matched[np.argsort(-scores[matched], kind="stable")]
+        articles = self._article[order]
+        _, first = np.unique(articles, return_index=True)   # each article's best passage
+        best = order[np.sort(first)[:k]]
+        return BestArticles(self._article[best].astype(np.int64) + self.first_article,
+                            scores[best],
+                            best + self.first_passage)
+
+
+def _top(ids: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
+    """The ``n`` of ``ids`` (ascending) with the largest ``keys``, ordered by key, then id:
+    a total order, so that the result does not depend on how the ids were split."""
+    n = min(n, ids.size)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    if n < ids.size:
+        threshold = keys[np.argpartition(-keys, n - 1)[n - 1]]
+        above = keys > threshold
+        ties = np.flatnonzero(keys == threshold)[:n - int(above.sum())]  # the lowest ids
+        keep = np.flatnonzero(above)
+        keep = np.concatenate([keep, ties])
+        ids, keys = ids[keep], keys[keep]
+    order = np.lexsort((ids, -keys))
+    return ids[order].astype(np.int64)
+
+
+def merge_best_passages(parts: list[BestPassages], n: int) -> BestPassages:
+    """The ``n`` best passages of several ranges' best passages."""
+    ids = np.concatenate([p.passage_ids for p in parts]) if parts else np.zeros(0, np.int64)
+    chosen = np.concatenate([p.chosen for p in parts]) if parts else np.zeros(0, np.float32)
+    scores = np.concatenate([p.scores for p in parts]) if parts else np.zeros(0, np.float32)
+    order = np.argsort(ids, kind="stable")           # _top breaks ties by the lowest ids
+    ids, chosen, scores = ids[order], chosen[order], scores[order]
+    keep = np.searchsorted(ids, _top(ids, chosen, n))
+    return BestPassages(passage_ids=ids[keep], scores=scores[keep], chosen=chosen[keep])
+
+
+def merge_best_articles(parts: list[BestArticles], k: int) -> BestArticles:
+    """The ``k`` best articles of several ranges' best articles (the ranges hold different
+    articles)."""
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return BestArticles(empty, np.zeros(0, dtype=np.float32), empty)
+    articles = np.concatenate([p.article_ids for p in parts])
+    scores = np.concatenate([p.scores for p in parts])
+    passages = np.concatenate([p.passage_ids for p in parts])
+    order = np.lexsort((passages, -scores))[:k]
+    return BestArticles(articles[order], scores[order], passages[order])

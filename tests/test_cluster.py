@@ -1,0 +1,318 @@
+"""The cluster backend on a local Ray (2 CPUs, started once for the session): an index built
+on the cluster (segments written by Ray tasks) answers through 2 and 4 shards exactly as the
+local index does, an article added lands on one shard, a shard killed mid-run loses no
+question, a shard down past the timeout says the index is partly unavailable, replicas share
+the load, and a reload (``/reload`` in Discord) swaps in new shards."""
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from retrieval.answerer import Filters, Result
+from retrieval.conversation import Conversation
+from retrieval.errors import ClusterError
+from retrieval.service import QAService
+from retrieval.settings import Settings
+from retrieval.index import TfidfIndex, add_articles
+from tests.conftest import ROOT
+from tests.discord_fixtures import DIMA_QUESTION, FakeInteraction, offline_bot
+from tests.test_seed_answers import NOT_IN_CORPUS, SEED
+
+QUESTIONS = [q for q, *_ in SEED]
+FOLLOW_UPS = [("What did Lavrov say in his interview with Russian Channel Five?",
+               "What else did he say?"),
+              ("What is the Dima Yakovlev Law?", "Who signed it?")]
+UNAVAILABLE = "The index is partly unavailable"
+
+
+@pytest.fixture(scope="module")
+def cluster_settings(local_ray: object, settings: Settings,
+                     tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Settings]:
+    """Settings of the cluster backend, over an index of their own (built on the cluster by
+    the first service; ``index_dir`` for another one)."""
+    shared = tmp_path_factory.mktemp("cluster") / "index"
+
+    def make(shards: int, replicas: int = 1, timeout: float = 60.0,
+             index_dir: Path = shared, **more: object) -> Settings:
+        return settings.with_overrides(**{"cluster.enabled": True, "cluster.shards": shards,
+                                          "cluster.replicas": replicas,
+                                          "cluster.timeout_seconds": timeout,
+                                          "index.dir": str(index_dir), **more})
+    return make
+
+
+@pytest.fixture(scope="module")
+def four_shards(cluster_settings: Callable[..., Settings]) -> Iterator[QAService]:
+    yield QAService(cluster_settings(4))
+
+
+def asked_in_conversation(service: QAService, first: str, follow_up: str) -> Result:
+    turn = service.ask(first, conversation=Conversation()).turn
+    assert turn is not None
+    conversation = Conversation().add(replace(turn, at=1000.0),
+                                      service.settings.conversation)
+    result = service.ask(follow_up, conversation=conversation)
+    assert result.turn is not None
+    return replace(result, turn=replace(result.turn, at=0.0))
+
+
+def same_answers(service: QAService, local: QAService) -> None:
+    for question in QUESTIONS + NOT_IN_CORPUS:
+        assert service.ask(question) == local.ask(question), question
+    for question in QUESTIONS[:6]:
+        for filters in (Filters(source="RT"), Filters(year=2013)):
+            assert service.ask(question, filters=filters) == local.ask(question,
+                                                                      filters=filters)
+    for first, follow_up in FOLLOW_UPS:
+        assert asked_in_conversation(service, first, follow_up) == \
+            asked_in_conversation(local, first, follow_up)
+
+
+def actors(service: QAService) -> tuple[tuple[object, ...], ...]:
+    return service._state.answerer.first_stage.actors  # type: ignore[union-attr]
+
+
+def infos(ray, service: QAService) -> list[list[object]]:
+    """What every actor of the service's shards says of itself (waiting for restarts)."""
+    return [ray.get([a.info.remote() for a in replicas], timeout=120)
+            for replicas in actors(service)]
+
+
+def test_two_and_four_shards_answer_exactly_as_the_local_index(
+        four_shards: QAService, cluster_settings, service: QAService, local_ray) -> None:
+    assert four_shards.last_load.rebuilt                 # built on the cluster...
+    segments = four_shards.index.commit_.names
+    assert len(segments) >= 4 and len(service.index.commit_.names) == 1   # ...not merged
+    shards = infos(local_ray, four_shards)
+    assert len(shards) == 4 and sum(row[0].passages for row in shards) == \
+        service.last_load.passages
+    assert [row[0].first_passage for row in shards] == sorted(
+        {row[0].first_passage for row in shards})
+    assert len({row[0].pid for row in shards}) == 4    # four actors, four processes
+    same_answers(four_shards, service)
+    two = QAService(cluster_settings(2))
+    assert not two.last_load.rebuilt and len(infos(local_ray, two)) == 2
+    same_answers(two, service)
+
+
+def test_the_cli_answers_through_four_shards_configured_by_the_environment(
+        monkeypatch, capsys, four_shards: QAService) -> None:
+    for name, value in (("CLUSTER__ENABLED", "true"), ("CLUSTER__SHARDS", "4"),
+                        ("INDEX__DIR", str(four_shards.settings.index_dir))):
+        monkeypatch.setenv(f"QABOT_{name}", value)
+    assert main(["ask", "--json", "What is the Dima Yakovlev Law?"]) == 0
+    answer = json.loads(capsys.readouterr().out)["answer"]
+    assert answer["text"].startswith("Later, President Putin signed into force the ‘Dima "
+                                     "Yakovlev Law,’") and answer["source"] == "RT"
+
+
+def test_a_shard_killed_mid_run_loses_no_question(cluster_settings, service: QAService,
+                                                  local_ray) -> None:
+    cluster = QAService(cluster_settings(2, timeout=60.0))
+    expected = {q: service.ask(q) for q in QUESTIONS}
+    before = infos(local_ray, cluster)
+    results: list[tuple[str, Result]] = []
+    started = threading.Event()
+    stop = threading.Event()
+
+    def ask_repeatedly() -> None:
+        while not stop.is_set():
+            for question in QUESTIONS:
+                results.append((question, cluster.ask(question)))
+                started.set()
+
+    worker = threading.Thread(target=ask_repeatedly)
+    worker.start()
+    try:
+        assert started.wait(60)
+        local_ray.kill(actors(cluster)[1][0], no_restart=False)   # Ray restarts it
+        after = infos(local_ray, cluster)                          # waits for the restart
+        asked = len(results)
+        while len(results) < asked + len(QUESTIONS) and worker.is_alive():
+            stop.wait(0.05)
+    finally:
+        stop.set()
+        worker.join()
+    assert after[1][0].pid != before[1][0].pid and after[0][0].pid == before[0][0].pid
+    assert len(results) >= 2 * len(QUESTIONS)
+    for question, result in results:
+        assert result == expected[question], question
+
+
+def test_a_shard_restarting_past_the_timeout_makes_the_index_partly_unavailable(
+        cluster_settings, service: QAService, local_ray) -> None:
+    cluster = QAService(cluster_settings(2, timeout=0.3))  # a restart takes longer than that
+    local_ray.kill(actors(cluster)[1][0], no_restart=False)
+    result = cluster.ask(DIMA_QUESTION)
+    assert result.answer is None and result.alternatives == () and result.turn is None
+    assert result.message == (f"{UNAVAILABLE}: shard 2 of 2 did not answer within 0.3 s "
+                              "(restarting?), so the question was not answered from the rest "
+                              "of it. Ask again in a moment.")
+    infos(local_ray, cluster)                              # restarted: answers again
+    assert cluster.ask(DIMA_QUESTION) == service.ask(DIMA_QUESTION)
+
+
+def test_a_shard_dead_for_good_makes_the_index_partly_unavailable(cluster_settings,
+                                                                   local_ray) -> None:
+    cluster = QAService(cluster_settings(2, timeout=5.0))
+    assert cluster.ask(DIMA_QUESTION).answer is not None
+    local_ray.kill(actors(cluster)[0][0], no_restart=True)
+    result = cluster.ask(DIMA_QUESTION)
+    assert result.answer is None and result.alternatives == ()
+    assert result.message.startswith(f"{UNAVAILABLE}: shard 1 of 2 is down")
+
+
+def test_replicas_share_the_load_and_stand_in_for_a_dead_one(
+        cluster_settings, service: QAService, local_ray) -> None:
+    cluster = QAService(cluster_settings(2, replicas=2, timeout=30.0))
+    for question in QUESTIONS:
+        assert cluster.ask(question) == service.ask(question)
+    served = [[info.served for info in row] for row in infos(local_ray, cluster)]
+    assert all(abs(a - b) <= 1 and a + b == len(QUESTIONS) for a, b in served), served
+    local_ray.kill(actors(cluster)[0][1], no_restart=True)    # one replica gone for good
+    for question in QUESTIONS:
+        assert cluster.ask(question) == service.ask(question)
+
+
+def test_a_reload_swaps_in_new_shards_and_answers_meanwhile(
+        cluster_settings, service: QAService, local_ray, tmp_path: Path) -> None:
+    cluster = QAService(cluster_settings(2, index_dir=tmp_path / "index"))
+    old = [info.pid for row in infos(local_ray, cluster) for info in row]
+    expected = service.ask(DIMA_QUESTION)
+    answers: list[Result] = []
+    stop = threading.Event()
+
+    def ask_repeatedly() -> None:
+        while not stop.is_set():
+            answers.append(cluster.ask(DIMA_QUESTION))
+
+    worker = threading.Thread(target=ask_repeatedly)
+    worker.start()
+    try:
+        report = cluster.reload(force_rebuild=True)
+    finally:
+        stop.set()
+        worker.join()
+    assert report.rebuilt
+    assert answers and all(a == expected for a in answers)
+    new = [info.pid for row in infos(local_ray, cluster) for info in row]
+    assert not set(new) & set(old)
+    assert cluster.ask(DIMA_QUESTION) == expected
+
+
+async def test_discord_reload_with_the_cluster_backend(cluster_settings, service: QAService,
+                                                       tmp_path: Path) -> None:
+    cluster = QAService(cluster_settings(2, index_dir=tmp_path / "index"))
+    bot = offline_bot(cluster)
+    await bot._async_setup_hook()
+    await bot.setup_hook()
+    try:
+        questions = bot.get_cog("Questions")
+        interaction = FakeInteraction()
+        await questions.reload.callback(questions, interaction, force=True)  # type: ignore
+        text = interaction.sent().args[0]
+        assert f"Reloaded {len(cluster.articles)} articles" in text and "index rebuilt" in text
+        assert cluster.ask(DIMA_QUESTION) == service.ask(DIMA_QUESTION)
+    finally:
+        bot.executor.shutdown()
+
+
+def test_a_shard_that_opens_another_commit_does_not_start(cluster_settings, four_shards,
+                                                          tmp_path: Path) -> None:
+    from retrieval.cluster.coordinator import Cluster
+    index_dir = tmp_path / "index"
+    QAService(cluster_settings(2, index_dir=index_dir))
+    opened = TfidfIndex.load(index_dir)
+    QAService(cluster_settings(2, index_dir=index_dir)).reload(force_rebuild=True)
+    with pytest.raises(ClusterError, match="not the one the cluster was started with|has no "
+                       "segment"):
+        Cluster(opened, index_dir, cluster_settings(2).cluster).wait_ready()
+
+
+def test_an_article_added_lands_on_one_shard(cluster_settings, settings_for, write_jsonl,
+                                             local_ray, tmp_path: Path) -> None:
+    from retrieval.corpus import load_corpus, scan_corpus
+    records = [{"id": a.id, "title": a.title, "source": a.source, "text": a.text,
+                "date": a.date.iso() if a.date else None}
+               for a in load_corpus(ROOT / "corpus").articles]
+    corpus = write_jsonl(records)
+    index_dir = tmp_path / "cluster-index"
+    cluster = QAService(cluster_settings(2, index_dir=index_dir, **{"corpus.path": str(corpus)}))
+    before = cluster.index.commit_.names
+    added = {"id": "penguins", "title": "Penguins", "source": "Polar Times",
+             "date": "2015-03-01", "text": "The emperor penguins of the Antarctic colony "
+             "elected a new ambassador to the Russian research station on Monday."}
+    corpus = write_jsonl(records + [added])
+    article = next(a for a in load_corpus(corpus).articles if a.id == "penguins")
+    files, fingerprint = scan_corpus(corpus, known=cluster.index.corpus_files_)
+    add_articles(cluster.settings.retrieval.index(), index_dir, [article],
+                 corpus_files=[asdict(f) for f in files], fingerprint=fingerprint)
+    report = cluster.reload()
+    assert not report.rebuilt and report.articles == len(records) + 1
+    after = cluster.index.commit_.names
+    assert after[:len(before)] == before and len(after) == len(before) + 1
+    holders = [names for names in cluster._state.answerer.first_stage.segments
+               if after[-1] in names]
+    assert len(holders) == 1                              # the new segment: one shard
+    local = QAService(settings_for(corpus))               # the same corpus, built locally
+    question = "Who did the emperor penguins elect?"
+    result = cluster.ask(question)
+    assert result.answer is not None and result.answer.source == "Polar Times"
+    assert result == local.ask(question)
+    for question in QUESTIONS[:8]:
+        assert cluster.ask(question) == local.ask(question)
+
+
+def _pid_of(number: int) -> tuple[int, int]:
+    import os
+    return number, os.getpid()
+
+
+def test_segments_are_built_by_ray_tasks_in_order(local_ray) -> None:
+    import os
+    from retrieval.cluster.build import ray_run
+    done = list(ray_run(((n,) for n in range(5)), _pid_of, 1))
+    assert [n for n, _ in done] == list(range(5))
+    assert all(pid != os.getpid() for _, pid in done)
+
+
+# ------------------------------------------------------------------- settings (no Ray needed)
+def test_cluster_settings_come_from_the_environment() -> None:
+    from retrieval.settings import load_settings
+    cluster = load_settings(environ={"QABOT_CLUSTER__ENABLED": "true",
+                                     "QABOT_CLUSTER__SHARDS": "4",
+                                     "QABOT_CLUSTER__ADDRESS": "ray://head.example:10001"}).cluster
+    assert (cluster.enabled, cluster.shards, cluster.replicas, cluster.address) == (
+        True, 4, 1, "ray://head.example:10001")
+    assert not load_settings(environ={}).cluster.enabled
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("ADDRESS", "http://head:8265", 'cluster.address: Value error, expected "auto", '
+                                    '"ray://HOST:PORT", "HOST:PORT" or "" (a local Ray)'),
+    ("SHARDS", "0", "cluster.shards: Input should be greater than or equal to 1"),
+    ("TIMEOUT_SECONDS", "0", "cluster.timeout_seconds: Input should be greater than 0"),
+])
+def test_a_wrong_cluster_setting_is_one_line(key: str, value: str, message: str) -> None:
+    from retrieval.errors import ConfigError
+    from retrieval.settings import load_settings
+    with pytest.raises(ConfigError) as error:
+        load_settings(environ={f"QABOT_CLUSTER__{key}": value})
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+def test_without_ray_the_cluster_says_how_to_install_it(monkeypatch, capsys,
+                                                        settings: Settings) -> None:
+    import sys
+    monkeypatch.setitem(sys.modules, "ray", None)     # import ray raises ImportError
+    monkeypatch.setenv("QABOT_CLUSTER__ENABLED", "true")
+    monkeypatch.setenv("QABOT_INDEX__DIR", str(settings.index_dir))
+    assert main(["ask", "What is the Dima Yakovlev Law?"]) == 1
+    assert capsys.readouterr().err.strip().endswith(
+        "cluster.enabled needs Ray: pip install 'qabot[cluster]'")
