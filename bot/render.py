@@ -208,7 +208,7 @@ def render_sources(articles: Iterable[Article],
     table = Table(title="Articles in the corpus", show_lines=True, expand=True)
     table.add_column("Date", style="green", no_wrap=True)
     table.add_column("Source", style="cyan", ratio=1, min_width=8)
-    table.add_column("Title and id", ratio=2, min_width=20)
+    table.add_column("Title and id", ratio=2, min_width=20, overflow="fold")
     for article in articles:
         cell = Text(article.title, style=f"link {article.url}" if article.url else "")
         cell.append("\n" + article.id, style="dim")

@@ -106,8 +106,8 @@ class Ingester:
     def run(self, job: Job, options: AddOptions = AddOptions()) -> Outcome:
         """Make ``job``'s article and add it (or say what would be added)."""
         try:
-            draft = job.draft()
-            article, urls = self._article(draft, options)
+            draft = self._finished(job.draft(), options)
+            article, urls = self._article(draft)
         except IngestError as exc:
             return Outcome(job.label, "failed", _without_label(str(exc), job.label))
         duplicate = self.finder.duplicate(article.text, urls)
@@ -138,7 +138,8 @@ class Ingester:
         return Outcome(job.label, "would add" if options.dry_run else "added", message,
                        article, origin)
 
-    def _article(self, draft: Draft, options: AddOptions) -> tuple[Article, list[str | None]]:
+    def _finished(self, draft: Draft, options: AddOptions) -> Draft:
+        """``draft`` with the person's flags applied, checked to be an article."""
         for name in ("title", "source", "date"):
             value = getattr(options, name)
             if value is not None:
@@ -151,6 +152,10 @@ class Ingester:
             raise IngestError("no article text found (no paragraph of complete sentences)")
         if draft.date is None:
             draft = draft.with_field("date", None, "not found: the date is unknown")
+        return draft
+
+    def _article(self, draft: Draft) -> tuple[Article, list[str | None]]:
+        """The article of a finished draft, and the URLs it is known by."""
         ident = draft.article_id or article_id(draft.title, text_key(draft.text))
         record = {"id": ident, "title": draft.title, "source": draft.source,
                   "text": draft.text, "url": draft.url, "author": draft.author,
