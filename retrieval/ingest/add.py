@@ -138,6 +138,16 @@ class Ingester:
         return Outcome(job.label, "would add" if options.dry_run else "added", message,
                        article, origin)
 
+    def add_one(self, source: str, options: AddOptions = AddOptions()) -> Outcome:
+        """Add ``source`` when it is one article (a page); a feed or a file of several
+        articles fails, saying so."""
+        planned = list(self.plan([source]))
+        if len(planned) != 1:
+            return Outcome(source, "failed", f"it holds {len(planned)} articles (a feed?), not "
+                                             "one: add it with `qabot add`")
+        item = planned[0]
+        return item if isinstance(item, Outcome) else self.run(item, options)
+
     def _finished(self, draft: Draft, options: AddOptions) -> Draft:
         """``draft`` with the person's flags applied, checked to be an article."""
         for name in ("title", "source", "date"):
