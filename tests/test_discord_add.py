@@ -2,8 +2,7 @@
 called with a stand-in interaction (dpytest has none), pages from the local news server."""
 from __future__ import annotations
 
-import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import discord
@@ -17,22 +16,15 @@ from retrieval.service import QAService
 from tests.conftest import ROOT
 from tests.discord_fixtures import (FakeInteraction, offline_bot, start_offline, stop_offline,
                                     test_settings)
-from tests.ingest_server import NewsServer, news_server
+from tests.ingest_server import NewsServer
 
 FROST_SENTENCE = ("The Valley Growers Association estimates the loss at 2.3 million pounds "
                   "and has asked the regional agency for emergency grants.")
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[NewsServer]:
-    with news_server() as running:
-        yield running
-
-
 @pytest.fixture
-def service(tmp_path: Path) -> QAService:
-    corpus = shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
-    return QAService(test_settings(tmp_path / "index", **{"corpus.path": str(corpus),
+def service(corpus_copy: Path, tmp_path: Path) -> QAService:
+    return QAService(test_settings(tmp_path / "index", **{"corpus.path": str(corpus_copy),
                                                           "ingest.timeout_seconds": 1.0}))
 
 
@@ -61,9 +53,9 @@ async def add(bot: QABot, url: str) -> tuple[FakeInteraction, str]:
 
 
 async def test_add_a_link_then_ask_about_it_at_once(bot: QABot, service: QAService,
-                                                    server: NewsServer) -> None:
+                                                    news_site: NewsServer) -> None:
     before = len(service.articles)
-    _, reply = await add(bot, f"{server.base}/news/orchard-frost")
+    _, reply = await add(bot, f"{news_site.base}/news/orchard-frost")
     assert reply == ("Added “Late frost wipes out a third of the apple blossom” — Valley "
                      "Gazette, 27 April 2023. You can ask about it now.")
     assert len(service.articles) == before + 1
@@ -74,7 +66,7 @@ async def test_add_a_link_then_ask_about_it_at_once(bot: QABot, service: QAServi
     assert FROST_SENTENCE in embed.description
     assert "Valley Gazette" in embed.fields[0].value
     assert "27 April 2023" in embed.fields[0].value
-    _, again = await add(bot, f"{server.base}/news/orchard-frost")
+    _, again = await add(bot, f"{news_site.base}/news/orchard-frost")
     assert again == ("I already have that article: “Late frost wipes out a third of the apple "
                      "blossom” — Valley Gazette, 27 April 2023.")
 
@@ -87,10 +79,10 @@ async def test_add_a_link_then_ask_about_it_at_once(bot: QABot, service: QAServi
     ("/nowhere", "I couldn't add that link: 127.0.0.1 answered 404 Not Found."),
 ])
 async def test_a_failing_fetch_is_one_polite_line(bot: QABot, service: QAService,
-                                                  server: NewsServer, path: str,
+                                                  news_site: NewsServer, path: str,
                                                   reply: str) -> None:
     before = service.articles
-    _, text = await add(bot, server.base + path)
+    _, text = await add(bot, news_site.base + path)
     assert text == reply
     assert service.articles == before
     assert dpytest.verify().message().nothing()   # nothing said in the channel

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,8 +18,7 @@ from retrieval.ingest.fetch import fetch, new_client
 from retrieval.ingest.records import IngestError, Outcome
 from retrieval.settings import IngestSettings, load_settings
 
-from tests.conftest import ROOT
-from tests.ingest_server import BIG_BYTES, FIXTURES, NewsServer, fixture, news_server
+from tests.ingest_server import BIG_BYTES, FIXTURES, NewsServer, fixture
 
 BRIDGE_ID = "harbour-bridge-reopens-after-two-year-repair-1f47e28a"
 CABLES = ("Engineers replaced all 212 steel cables that hold up the deck, after inspectors "
@@ -29,16 +26,9 @@ CABLES = ("Engineers replaced all 212 steel cables that hold up the deck, after 
           "of 2021.")
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[NewsServer]:
-    with news_server() as running:
-        yield running
-
-
 @pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    """A copy of the bundled corpus to add to."""
-    return Path(shutil.copytree(ROOT / "corpus", tmp_path / "corpus"))
+def corpus(corpus_copy: Path) -> Path:
+    return corpus_copy
 
 
 @pytest.fixture
@@ -90,12 +80,12 @@ def test_add_a_saved_page_and_ask_about_it(qabot, corpus: Path) -> None:
         ("The Northern Courier", "2024-03-04", BRIDGE_ID)
 
 
-def test_add_a_link_and_ask_about_it(qabot, corpus: Path, server: NewsServer) -> None:
-    url = f"{server.base}/news/orchard-frost"
+def test_add_a_link_and_ask_about_it(qabot, corpus: Path, news_site: NewsServer) -> None:
+    url = f"{news_site.base}/news/orchard-frost"
     code, out, err = qabot("add", url)
     assert code == 0, err
     assert "Valley Gazette, 27 April 2023 · Late frost wipes out a third" in out
-    assert server.agents[-1] == IngestSettings().user_agent
+    assert news_site.agents[-1] == IngestSettings().user_agent
     answer = ask(qabot, "How much did the growers association estimate the frost loss at?")
     assert answer["text"] == ("The Valley Growers Association estimates the loss at 2.3 "
                               "million pounds and has asked the regional agency for emergency "
@@ -106,9 +96,9 @@ def test_add_a_link_and_ask_about_it(qabot, corpus: Path, server: NewsServer) ->
     assert header["author"] == "Tomasz Nowak"     # from the JSON-LD, the page has no meta tags
 
 
-def test_add_an_rss_feed_file(qabot, corpus: Path, server: NewsServer, tmp_path: Path) -> None:
+def test_add_an_rss_feed_file(qabot, corpus: Path, news_site: NewsServer, tmp_path: Path) -> None:
     feed = tmp_path / "local-news.xml"
-    feed.write_bytes(fixture("local-news.rss", server.base))
+    feed.write_bytes(fixture("local-news.rss", news_site.base))
     code, out, err = qabot("add", str(feed))
     assert code == 0, err
     assert out.count("\nadded ") + out.startswith("added ") == 3
@@ -130,8 +120,8 @@ def test_add_an_rss_feed_file(qabot, corpus: Path, server: NewsServer, tmp_path:
                                                   "2023-11-02")
 
 
-def test_add_an_atom_feed_by_link(qabot, corpus: Path, server: NewsServer) -> None:
-    code, out, err = qabot("add", f"{server.base}/feeds/farming.atom")
+def test_add_an_atom_feed_by_link(qabot, corpus: Path, news_site: NewsServer) -> None:
+    code, out, err = qabot("add", f"{news_site.base}/feeds/farming.atom")
     assert code == 0, err
     assert "2 added" in out
     articles = {a.title: a for a in load_corpus(corpus).articles}
@@ -190,19 +180,19 @@ def test_a_page_without_article_text_fails_alone(qabot, corpus: Path) -> None:
 
 # ---------------------------------------------------------------------- duplicates
 def test_the_same_url_or_text_is_not_added_twice(qabot, corpus: Path,
-                                                 server: NewsServer) -> None:
+                                                 news_site: NewsServer) -> None:
     assert qabot("add", str(FIXTURES / "harbour-bridge.html"))[0] == 0
     # the same page by link (after a redirect): its canonical URL is known
-    code, out, _ = qabot("add", f"{server.base}/redirect/harbour-bridge")
+    code, out, _ = qabot("add", f"{news_site.base}/redirect/harbour-bridge")
     assert code == 0
-    assert out.splitlines()[0] == (f"skipped {server.base}/redirect/harbour-bridge: already "
+    assert out.splitlines()[0] == (f"skipped {news_site.base}/redirect/harbour-bridge: already "
                                    f"in the corpus as {BRIDGE_ID} (same URL)")
     # a page without a canonical link: by link, then the same text from the saved file
-    code, out, _ = qabot("add", f"{server.base}/news/library-visible-date")
+    code, out, _ = qabot("add", f"{news_site.base}/news/library-visible-date")
     assert code == 0 and out.startswith("added town-library-to-open-on-sundays-")
     code, out, _ = qabot("add", str(FIXTURES / "library-visible-date.html"), "--source", "RCN")
     assert code == 0 and "(same text)" in out.splitlines()[0]
-    code, out, _ = qabot("add", f"{server.base}/news/library-visible-date")
+    code, out, _ = qabot("add", f"{news_site.base}/news/library-visible-date")
     assert "(same URL)" in out.splitlines()[0]
 
 
@@ -346,22 +336,22 @@ def limits() -> IngestSettings:
     ("/nowhere", "127.0.0.1 answered 404 Not Found"),
     ("/to-ftp", "the link redirects to a ftp: address, which cannot be added"),
 ])
-def test_fetch_failures_say_why(server: NewsServer, limits: IngestSettings, path: str,
+def test_fetch_failures_say_why(news_site: NewsServer, limits: IngestSettings, path: str,
                                 message: str) -> None:
     assert BIG_BYTES > limits.max_bytes
     with new_client(limits) as client, pytest.raises(IngestError) as failed:
-        fetch(server.base + path, client, limits)
+        fetch(news_site.base + path, client, limits)
     assert str(failed.value) == message
 
 
-def test_fetch_follows_redirects_within_the_limit(server: NewsServer,
+def test_fetch_follows_redirects_within_the_limit(news_site: NewsServer,
                                                   limits: IngestSettings) -> None:
     with new_client(limits) as client:
-        fetched = fetch(f"{server.base}/redirect/orchard-frost", client, limits)
-    assert fetched.final_url == f"{server.base}/news/orchard-frost" and fetched.is_page
+        fetched = fetch(f"{news_site.base}/redirect/orchard-frost", client, limits)
+    assert fetched.final_url == f"{news_site.base}/news/orchard-frost" and fetched.is_page
     strict = limits.model_copy(update={"max_redirects": 0})
     with new_client(strict) as client, pytest.raises(IngestError, match="more than 0 redirects"):
-        fetch(f"{server.base}/redirect/orchard-frost", client, strict)
+        fetch(f"{news_site.base}/redirect/orchard-frost", client, strict)
 
 
 def test_a_closed_port_is_one_line() -> None:
@@ -375,10 +365,10 @@ def test_a_closed_port_is_one_line() -> None:
     assert str(failed.value) == "could not connect to 127.0.0.1"
 
 
-def test_a_failing_feed_entry_does_not_stop_the_others(server: NewsServer,
+def test_a_failing_feed_entry_does_not_stop_the_others(news_site: NewsServer,
                                                         tmp_path: Path) -> None:
     feed = tmp_path / "feed.atom"
-    feed.write_bytes(fixture("farming.atom", server.base).replace(
+    feed.write_bytes(fixture("farming.atom", news_site.base).replace(
         b"/news/undated-statement", b"/report.pdf"))
     settings = load_settings(environ={})
     with Ingester(tmp_path / "new-corpus", settings.ingest,
@@ -387,5 +377,5 @@ def test_a_failing_feed_entry_does_not_stop_the_others(server: NewsServer,
                     for item in ingester.plan([str(feed)])]
     assert [(o.status, o.message) for o in outcomes] == [
         ("added", ""), ("failed", "not a web page or a feed (application/pdf)")]
-    assert outcomes[1].label == f"{feed} › {server.base}/report.pdf"
+    assert outcomes[1].label == f"{feed} › {news_site.base}/report.pdf"
     assert (tmp_path / "new-corpus").is_dir()     # created for the first article
