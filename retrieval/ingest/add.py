@@ -110,7 +110,9 @@ class Ingester:
             article, urls = self._article(draft)
         except IngestError as exc:
             return Outcome(job.label, "failed", _without_label(str(exc), job.label))
-        duplicate = self.finder.duplicate(article.text, urls)
+        # A record with an id of its own (front matter, .jsonl) is told apart by its id and
+        # its text: several records may share a URL (the paragraphs of one page).
+        duplicate = self.finder.duplicate(article.text, urls if draft.article_id is None else ())
         if duplicate is None and article.id in self._ids:
             duplicate_id, why = article.id, "same id"
         elif duplicate is not None:
