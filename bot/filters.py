@@ -53,7 +53,7 @@ def check_year(year: int, known: Iterable[int]) -> int:
 
 def corpus_years(service: QAService) -> list[int]:
     """The years in which the corpus's articles were published, sorted."""
-    return sorted({a.date.year for a in service.articles if a.date is not None})
+    return service.years()
 
 
 def corpus_filters(source: str | None, year: int | None, service: QAService) -> Filters:

@@ -13,6 +13,7 @@ import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Annotated
 
 import numpy as np
@@ -33,6 +34,7 @@ from retrieval.corpus import Article
 from retrieval.dates import PartialDate
 from retrieval.errors import QuestionError
 from retrieval.index import TfidfIndex
+from retrieval.index.facade import FirstStageFunction
 
 # The confidence below which the bot says the articles do not answer: chosen by
 # benchmarks/train_confidence.py on its training data (see benchmarks/README.md).
@@ -167,20 +169,35 @@ class Scored:
 
 @dataclass
 class Answerer:
-    """Answers questions from a fitted ``TfidfIndex`` and the articles it was built from."""
+    """Answers questions from a ``TfidfIndex`` and its articles (by default the index's own
+    article store, read by offset: only the articles quoted are decoded).
+
+    ``first_stage`` finds a question's best passages (default: the index's own); a cluster
+    coordinator passes one that fans the question out to its shards and merges their
+    passages (global passage numbers of the same commit), and every later step is the same."""
 
     index: TfidfIndex
-    articles: Sequence[Article]
+    articles: Sequence[Article] | None = None
     settings: AnswerSettings = field(default_factory=AnswerSettings)
     model: ConfidenceModel = field(default_factory=load_model)
     conversation: ConversationSettings = field(default_factory=ConversationSettings)
+    first_stage: FirstStageFunction | None = None
 
     def __post_init__(self) -> None:
-        self._article_number = {a.id: i for i, a in enumerate(self.articles)}
-        dates = [a.date for a in self.articles]
-        self._ordinals = np.array([d.ordinal() if d else np.nan for d in dates], dtype=np.float64)
-        self._years = np.array([d.year if d else -1 for d in dates], dtype=np.int32)
-        self._sources = np.array([a.source.casefold() for a in self.articles], dtype=object)
+        if self.articles is None:
+            self.articles = self.index.articles_
+        store = self.index.articles_
+        self._ordinals = store.ordinals
+        self._years = store.years
+        self._source_codes = store.source_codes
+        self._source_names = [name.casefold() for name in store.source_names]
+
+    @cached_property
+    def _article_number(self) -> dict[str, int]:
+        """The number of each live article, by id (built on first use: a conversation)."""
+        live = self.index.articles_.live
+        return {a: i for i, a in enumerate(self.index.article_ids_)
+                if live is None or live[i]}
 
     def ask(self, question: str, top_k: int | None = None,
             filters: Filters | None = None, conversation: Conversation | None = None,
@@ -261,10 +278,11 @@ class Answerer:
         scores of sentences outside the preferred articles are scaled down."""
         s, index = self.settings, self.index
         articles = (conversations.article_factor(context, self._article_number,
-                                                 len(self.articles), self.conversation)
+                                                 self._years.size, self.conversation)
                     if context is not None else None)
         candidates = gather(index, term_ids, weights, allowed, s.candidate_passages,
-                            None if articles is None else articles[index.passage_article_])
+                            None if articles is None else articles[index.passage_article_],
+                            self.first_stage)
         if candidates.size == 0:
             return []
         cues = read_cues(text)
@@ -295,9 +313,11 @@ class Answerer:
         """Which passages the filters allow (None when there are no filters)."""
         if filters is None or (not filters.source and not filters.year):
             return None
-        ok = np.ones(len(self.articles), dtype=bool)
+        ok = np.ones(self._years.size, dtype=bool)
         if filters.source:
-            ok &= self._sources == filters.source.casefold()
+            wanted = filters.source.casefold()
+            ok &= np.isin(self._source_codes, [i for i, name in enumerate(self._source_names)
+                                               if name == wanted])
         if filters.year:
             ok &= self._years == filters.year
         return ok[self.index.passage_article_]
@@ -316,7 +336,10 @@ class Answerer:
 
     def _texts(self, sentence_ids: np.ndarray) -> list[str]:
         index = self.index
-        return [self.articles[a].text[b:e] for a, b, e in zip(
+        texts: dict[int, str] = {}   # each article decoded once
+        for a in np.unique(index.sentence_article_[sentence_ids]):
+            texts[int(a)] = self.articles[int(a)].text
+        return [texts[int(a)][b:e] for a, b, e in zip(
             index.sentence_article_[sentence_ids], index.sentence_start_[sentence_ids],
             index.sentence_end_[sentence_ids])]
 

@@ -200,8 +200,8 @@ def _decode(data: bytes, where: str) -> str:
                           f"{exc.start}); re-save the file as UTF-8") from None
 
 
-def _jsonl_articles(path: Path, data: bytes) -> Iterator[tuple[Article, str]]:
-    for number, line in enumerate(data.split(b"\n"), start=1):
+def _jsonl_articles(path: Path, lines: Iterable[bytes]) -> Iterator[tuple[Article, str]]:
+    for number, line in enumerate(lines, start=1):
         if number == 1 and line.startswith(_BOM):
             line = line[len(_BOM):]
         if not line.strip():
@@ -261,7 +261,7 @@ def read_jsonl_file(path: Path) -> list[tuple[Article, str]]:
         data = path.read_bytes()
     except OSError as exc:
         raise CorpusError(f"cannot read {path}: {exc.strerror}") from None
-    return list(_jsonl_articles(path, data))
+    return list(_jsonl_articles(path, data.split(b"\n")))
 
 
 def read_text_file(path: Path) -> str:
@@ -280,7 +280,14 @@ def load_corpus(path: str | Path, known: Iterable[Mapping[str, Any]] = ()) -> Co
     whose name, size, modification time and inode are unchanged keeps its recorded hash, so
     only changed files are hashed. Raises ``CorpusError`` naming the file (and line) of the
     first problem found."""
-    root = Path(path).expanduser()
+    stream = CorpusStream(path, known)
+    articles = tuple(stream)
+    if not articles:
+        log.warning("corpus %s holds no articles", stream.root)
+    return Corpus(articles, stream.fingerprint, str(stream.root), stream.files)
+
+
+def _recorded_hashes(known: Iterable[Mapping[str, Any]]) -> dict[tuple[str, int, int, int], str]:
     recorded = {}
     for item in known:
         try:
@@ -288,36 +295,112 @@ def load_corpus(path: str | Path, known: Iterable[Mapping[str, Any]] = ()) -> Co
             recorded[record.stamp()] = record.blake2b
         except TypeError:
             continue  # a manifest of another layout: hash everything
+    return recorded
+
+
+def _fingerprint(files: Iterable[CorpusFile]) -> str:
     digest = hashlib.blake2b(digest_size=16)
-    articles: list[tuple[Article, str]] = []
-    files: list[CorpusFile] = []
-    for file in _corpus_files(root):
+    for f in files:
+        digest.update(f"{f.name}\0{f.bytes}\0{f.blake2b}\n".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def _stamp(file: Path, info: Any, size: int) -> tuple[str, int, int, int]:
+    racy = info.st_mtime_ns >= time.time_ns() - _RACY_NS or size != info.st_size
+    return file.name, size, -1 if racy else info.st_mtime_ns, info.st_ino
+
+
+def scan_corpus(path: str | Path, known: Iterable[Mapping[str, Any]] = ()
+                ) -> tuple[tuple[CorpusFile, ...], str]:
+    """The files of the corpus at ``path`` and its fingerprint, without parsing it: a file
+    whose stamp (name, size, modification time, inode) is among the ``known`` records keeps
+    its recorded hash; only the others are read and hashed. Raises ``CorpusError``."""
+    recorded = _recorded_hashes(known)
+    files = []
+    for file in _corpus_files(Path(path).expanduser()):
         try:
             info = file.stat()
-            data = file.read_bytes()
+            stamp = _stamp(file, info, info.st_size)
+            content_hash = None if stamp[2] == -1 else recorded.get(stamp)
+            if content_hash is None:
+                digest = hashlib.blake2b(digest_size=16)
+                with open(file, "rb") as handle:
+                    while chunk := handle.read(1 << 20):
+                        digest.update(chunk)
+                content_hash = digest.hexdigest()
         except OSError as exc:
             raise CorpusError(f"cannot read {file}: {exc.strerror}") from None
-        racy = info.st_mtime_ns >= time.time_ns() - _RACY_NS or len(data) != info.st_size
-        stamp = (file.name, len(data), -1 if racy else info.st_mtime_ns, info.st_ino)
-        content_hash = (None if racy else recorded.get(stamp)) or \
-            hashlib.blake2b(data, digest_size=16).hexdigest()
         files.append(CorpusFile(*stamp, content_hash))
-        digest.update(f"{file.name}\0{len(data)}\0{content_hash}\n".encode("utf-8", "surrogatepass"))
-        if file.suffix == ".jsonl":
-            articles.extend(_jsonl_articles(file, data))
-        else:
-            text = _decode(data[len(_BOM):] if data.startswith(_BOM) else data, str(file))
-            articles.append((parse_article_file(text, str(file)), str(file)))
-    if not articles:
-        log.warning("corpus %s holds no articles", root)
-    return Corpus(tuple(_unique(articles)), digest.hexdigest(), str(root), tuple(files))
+    return tuple(files), _fingerprint(files)
 
 
-def _unique(articles: Iterable[tuple[Article, str]]) -> Iterator[Article]:
-    seen: dict[str, str] = {}
-    for article, where in articles:
-        if article.id in seen:
-            raise CorpusError(f"{where}: article id {article.id!r} appears more than once "
-                              f"(first at {seen[article.id]})")
-        seen[article.id] = where
-        yield article
+class CorpusStream:
+    """The articles under ``path``, read one file at a time (a ``.jsonl`` one line at a
+    time), so that a build never holds the whole corpus. Iterate it once; then ``files`` and
+    ``fingerprint`` describe what was read, and ``bytes_read`` grows as it is read (for a
+    progress bar against ``total_bytes``). A file whose stamp is among the ``known`` records
+    keeps its recorded hash; the others are hashed as they are read."""
+
+    def __init__(self, path: str | Path, known: Iterable[Mapping[str, Any]] = ()) -> None:
+        self.root = Path(path).expanduser()
+        self._recorded = _recorded_hashes(known)
+        self._paths = _corpus_files(self.root)
+        self.total_bytes = sum(p.stat().st_size for p in self._paths)
+        self.bytes_read = 0
+        self._files: list[CorpusFile] = []
+        self._done = False
+
+    @property
+    def files(self) -> tuple[CorpusFile, ...]:
+        if not self._done:
+            raise RuntimeError("the corpus has not been read yet")
+        return tuple(self._files)
+
+    @property
+    def fingerprint(self) -> str:
+        return _fingerprint(self.files)
+
+    def __iter__(self) -> Iterator[Article]:
+        seen: dict[str, str] = {}
+        for file in self._paths:
+            for article, where in self._read(file):
+                if article.id in seen:
+                    raise CorpusError(f"{where}: article id {article.id!r} appears more than "
+                                      f"once (first at {seen[article.id]})")
+                seen[article.id] = where
+                yield article
+        self._done = True
+
+    def _read(self, file: Path) -> Iterator[tuple[Article, str]]:
+        try:
+            info = file.stat()
+            handle = open(file, "rb")
+        except OSError as exc:
+            raise CorpusError(f"cannot read {file}: {exc.strerror}") from None
+        stamp = _stamp(file, info, info.st_size)
+        recorded = None if stamp[2] == -1 else self._recorded.get(stamp)
+        digest = hashlib.blake2b(digest_size=16) if recorded is None else None
+        size = 0
+        with handle:
+            if file.suffix == ".jsonl":
+                def lines() -> Iterator[bytes]:
+                    nonlocal size
+                    for line in handle:
+                        if digest is not None:
+                            digest.update(line)
+                        size += len(line)
+                        self.bytes_read += len(line)
+                        yield line[:-1] if line.endswith(b"\n") else line
+                yield from _jsonl_articles(file, lines())
+            else:
+                data = handle.read()
+                if digest is not None:
+                    digest.update(data)
+                size = len(data)
+                self.bytes_read += size
+                text = _decode(data[len(_BOM):] if data.startswith(_BOM) else data, str(file))
+                yield parse_article_file(text, str(file)), str(file)
+        if size != stamp[1]:   # it changed while it was read: hash it next time
+            stamp, recorded = _stamp(file, info, size), None
+        self._files.append(CorpusFile(*stamp, recorded if recorded is not None
+                                      else digest.hexdigest() if digest is not None else ""))

@@ -1,9 +1,12 @@
-"""The question-answering service: owns the corpus, the index and the answerer.
+"""The question-answering service: owns the index (and its article store) and the answerer.
 
-It loads the saved index when it matches the corpus (same content fingerprint, same
-parameters), rebuilds and saves it otherwise, answers questions, and swaps in a rebuilt
-index atomically on ``reload``: a question asked meanwhile is answered from the old one.
-Adapters (CLI, REPL, Discord) hold only a ``QAService``."""
+It opens the saved index (memory-mapped) when it matches the corpus: the corpus files'
+sizes, times and inodes are compared with the stamps the index was built from, and only a
+file whose stamp changed is read and hashed; the corpus is never parsed to answer. Otherwise
+it rebuilds the index (streaming the corpus in batches, in ``index.jobs`` processes) and saves
+it. It answers questions, and swaps in a new state atomically on ``reload`` (a rebuilt index,
+or a new commit written by an ingestion): a question asked meanwhile is answered from the old
+one. Adapters (CLI, REPL, Discord) hold only a ``QAService``."""
 from __future__ import annotations
 
 import logging
@@ -15,9 +18,9 @@ from typing import Any
 
 from retrieval.answerer import Answerer, Filters, Result
 from retrieval.conversation import Conversation
-from retrieval.corpus import Article, Corpus, load_corpus
+from retrieval.corpus import Article, CorpusStream, scan_corpus
 from retrieval.errors import IndexFormatError, IndexLocationError
-from retrieval.index import TfidfIndex
+from retrieval.index import TfidfIndex, build, default_jobs
 from retrieval.settings import Settings
 from retrieval.storage import check_location
 
@@ -39,7 +42,6 @@ class LoadReport:
 
 @dataclass(frozen=True)
 class _State:
-    corpus: Corpus
     index: TfidfIndex
     answerer: Answerer
 
@@ -80,18 +82,29 @@ class QAService:
             return self._state.answerer.ask(question, top_k, filters, conversation)
 
     @property
+    def index(self) -> TfidfIndex:
+        """The index questions are answered from now."""
+        return self._state.index
+
+    @property
     def articles(self) -> tuple[Article, ...]:
-        """The articles of the corpus, in corpus order."""
-        return self._state.corpus.articles
+        """The articles of the index, in order (each read from the store: for listings)."""
+        return tuple(self._state.index.articles_.live_articles())
 
     def sources(self) -> list[str]:
-        """The distinct source outlets of the corpus, sorted."""
-        return sorted({a.source for a in self._state.corpus.articles}, key=str.casefold)
+        """The distinct source outlets of the articles, sorted."""
+        return self._state.index.articles_.live_sources()
+
+    def years(self) -> list[int]:
+        """The years in which the articles were published, sorted."""
+        return self._state.index.articles_.live_years()
 
     # ------------------------------------------------------------------------- (re)loading
     def reload(self, *, force_rebuild: bool = False) -> LoadReport:
-        """Re-read the corpus and rebuild the index if it changed (or when forced), then swap
-        it in. Questions asked during a reload are answered from the previous state."""
+        """Pick up the current state: the index's newest commit when it still matches the
+        corpus (cheap: the commit is opened, memory-mapped), else a rebuilt one (or always
+        a rebuilt one when forced); then swap it in. Questions asked during a reload are
+        answered from the previous state."""
         with self._reload_lock:
             state, report = self._load(force_rebuild=force_rebuild)
             self._state, self.last_load = state, report
@@ -104,18 +117,17 @@ class QAService:
         check_location(index_dir)  # not ours: stop before reading or building anything
         manifest = None if force_rebuild else TfidfIndex.read_manifest(index_dir)
         stamps = manifest.get("corpus_files") if manifest else None  # a hint: saves hashing
-        corpus = load_corpus(settings.corpus.path,
-                             known=stamps if isinstance(stamps, list) else ())
+        known = stamps if isinstance(stamps, list) else ()
         fresh = settings.retrieval.index()
-        reason = "forced rebuild" if force_rebuild else _staleness(fresh, corpus, manifest,
-                                                                   index_dir)
+        if force_rebuild:
+            reason: str | None = "forced rebuild"
+        else:
+            _, fingerprint = scan_corpus(settings.corpus.path, known=known)
+            reason = _staleness(fresh, fingerprint, manifest, index_dir)
         index: TfidfIndex | None = None
         if reason is None:
             try:
                 index, reason = TfidfIndex.load(index_dir), "index up to date"
-                if not index.matches(corpus.articles):
-                    raise IndexFormatError(f"index at {index_dir} does not match the articles "
-                                           "of the corpus")
             except IndexFormatError as exc:
                 index, reason = None, str(exc)
                 if not settings.index.auto_rebuild:
@@ -127,30 +139,43 @@ class QAService:
         rebuilt = index is None
         if index is None:
             log.info("building the index: %s", reason)
-            index = fresh.fit(corpus.articles, fingerprint=corpus.fingerprint,
-                              corpus_files=[asdict(f) for f in corpus.files],
-                              progress=self._progress)
-            try:
-                index.save(index_dir)
-            except OSError as exc:
-                message = f"could not save the index to {index_dir} ({exc.strerror or exc})"
-                if self._save_required:
-                    raise IndexLocationError(message) from None
-                log.warning("%s; answering from memory", message)
-        state = _State(corpus, index, Answerer(index, corpus.articles, settings.answer,
-                                                 conversation=settings.conversation))
-        report = LoadReport(len(corpus), index.n_passages, index.n_sentences, rebuilt, reason,
+            index = self._build(fresh, index_dir, known)
+        state = _State(index, Answerer(index, None, settings.answer,
+                                       conversation=settings.conversation))
+        live = index.articles_.live
+        report = LoadReport(len(index.articles_) if live is None else int(live.sum()),
+                            index.stats_.passages, index.stats_.sentences, rebuilt, reason,
                             round(time.perf_counter() - started, 3), index_dir)
         return state, report
 
+    def _build(self, fresh: TfidfIndex, index_dir: Path, known: Any) -> TfidfIndex:
+        """Build the index of the corpus into ``index_dir`` and open it; when it cannot be
+        saved, build it in memory (with a warning) unless a save is required."""
+        jobs = self.settings.index.jobs or default_jobs()
+        corpus = self.settings.corpus.path
+        stream = CorpusStream(corpus, known)
+        try:
+            build(fresh, index_dir, stream, jobs=jobs, progress=self._progress)
+            return TfidfIndex.load(index_dir)
+        except OSError as exc:
+            message = f"could not save the index to {index_dir} ({exc.strerror or exc})"
+            if self._save_required:
+                raise IndexLocationError(message) from None
+            log.warning("%s; answering from memory", message)
+        stream = CorpusStream(corpus, known)
+        index = fresh.fit(stream, n_jobs=jobs, progress=self._progress)
+        index.fingerprint_ = stream.fingerprint
+        index.corpus_files_ = tuple(asdict(f) for f in stream.files)
+        return index
 
-def _staleness(fresh: TfidfIndex, corpus: Corpus, manifest: dict[str, Any] | None,
+
+def _staleness(fresh: TfidfIndex, fingerprint: str, manifest: dict[str, Any] | None,
                index_dir: Path) -> str | None:
-    """Why the saved index (its ``manifest``) cannot serve ``corpus`` with ``fresh``'s
-    parameters, or None."""
+    """Why the saved index (its ``manifest``) cannot serve the corpus whose content has
+    ``fingerprint`` with ``fresh``'s parameters, or None."""
     if manifest is None:
         return f"no index at {index_dir}"
-    if manifest.get("fingerprint") != corpus.fingerprint:
+    if manifest.get("fingerprint") != fingerprint:
         return "the corpus changed"
     expected = fresh.manifest_params()
     if {k: manifest.get(k) for k in expected} != expected:

@@ -42,6 +42,7 @@ class IndexSettings(_Section):
     dir: Path | None = None
     cache_dir: Path | None = None
     auto_rebuild: bool = True
+    jobs: Annotated[int, Field(ge=0, le=1024)] = 0   # 0: one process per CPU
 
 
 class RetrievalSettings(_Section):

@@ -18,8 +18,13 @@ directories of killed saves are removed by the next save, under the lock. Only e
 names we give (``gen-*``, ``.tmp-*``, ``CURRENT.tmp-*``) are ever removed, and only inside a
 directory holding the marker; a symlinked index directory is followed, never replaced.
 
-The commit point names what a reader loads; a segmented index can list several segments in it
-without changing the rule.
+The index is made of immutable segments (``retrieval.index``): each ``seg-000003/`` directory
+is written aside the same way (``.tmp-*``, then renamed), never changed afterwards, and a
+generation's manifest lists the segments it is made of (``"segments": [{"name": ...}]``).
+A segment no current generation lists is removed with the old generations; a reader that has
+a removed segment's files open (memory-mapped) keeps reading them (POSIX unlink semantics).
+Writers (a build, an add, a delete, a merge) hold the lock from their first segment to their
+commit (``writing``); readers never take it.
 """
 from __future__ import annotations
 
@@ -47,6 +52,7 @@ MANIFEST = "manifest.json"
 LAYOUT = 1
 _MARKER_CONTENT = {"kind": "qabot-index", "layout": LAYOUT}
 _GENERATION = re.compile(r"^gen-(\d{6,})$")
+_SEGMENT = re.compile(r"^seg-(\d{6,})$")
 _TEMPORARY = re.compile(r"^(?:\.tmp-.+|" + POINTER + r"\.tmp-.+)$")
 _MARKER_BEING_WRITTEN = re.compile(r"^" + MARKER + r"\.tmp-.+$")
 _HASH_CHUNK = 1 << 20
@@ -96,6 +102,87 @@ def check_location(path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------- saving
+class Writer:
+    """What a writer holding the lock of an index directory may do: write directories aside,
+    publish them as segments, and commit a new generation."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._made: list[Path] = []
+
+    def new_directory(self) -> Path:
+        """A fresh temporary directory under the index directory (removed when the writer
+        fails, or by the next writer if this process is killed)."""
+        tmp = self.root / f".tmp-{os.getpid()}-{time.monotonic_ns()}"
+        tmp.mkdir()
+        self._made.append(tmp)
+        return tmp
+
+    def publish_segment(self, tmp: Path, manifest: Mapping[str, Any]) -> str:
+        """Finish the directory ``tmp`` (its files' sizes and checksums added to
+        ``manifest``, everything fsynced) and rename it to a new ``seg-N``; returns the name.
+        It is part of the index once a generation lists it."""
+        finish_directory(tmp, manifest)
+        name = f"seg-{_next_number(self.root, _SEGMENT):06d}"
+        os.rename(tmp, self.root / name)
+        self._made.remove(tmp)
+        return name
+
+    def commit(self, write: Callable[[Path], Mapping[str, Any]]) -> Path:
+        """Commit a new generation: ``write(directory)`` writes its files and returns its
+        manifest. Returns the generation's directory."""
+        tmp = self.new_directory()
+        manifest = dict(write(tmp))
+        finish_directory(tmp, manifest)
+        generation = self.root / f"gen-{_next_number(self.root, _GENERATION):06d}"
+        os.rename(tmp, generation)
+        self._made.remove(tmp)
+        _fsync_dir(self.root)
+        _write_atomically(self.root / POINTER, json.dumps({"commit": generation.name}).encode())
+        _remove_stale(self.root, keep=generation.name)
+        return generation
+
+    def discard(self) -> None:
+        for tmp in self._made:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self._made.clear()
+
+
+@contextmanager
+def writing(root: Path) -> Iterator[Writer]:
+    """Hold the writer's lock of index directory ``root`` (created, with its marker, when
+    needed). Raises ``IndexLocationError`` when ``root`` is not ours, ``OSError`` when it
+    cannot be written; on any failure the current generation stays the current one."""
+    check_location(root)
+    created = not os.path.lexists(root)
+    root.mkdir(parents=True, exist_ok=True)
+    if not is_index_dir(root):
+        marker = {**_MARKER_CONTENT, "created": created}  # may remove_index remove the directory?
+        _write_atomically(root / MARKER, json.dumps(marker).encode())
+    try:
+        with _locked(root):
+            _remove_stale(root, keep=_current_name(root))
+            writer = Writer(root)
+            try:
+                yield writer
+            finally:
+                writer.discard()
+    except BaseException:
+        if created and _current_name(root) is None:
+            remove_index(root)   # a first build that failed leaves nothing behind
+        raise
+
+
+def finish_directory(directory: Path, manifest: Mapping[str, Any]) -> None:
+    """Write ``manifest`` (with every file's size and CRC-32 added) into ``directory`` and
+    fsync it."""
+    manifest = dict(manifest)
+    manifest["files"] = {p.name: {"bytes": p.stat().st_size, "crc32": _file_crc(p)}
+                         for p in sorted(directory.iterdir())}
+    _write_file(directory / MANIFEST, json.dumps(manifest, indent=1).encode())
+    _fsync_dir(directory)
+
+
 def save_generation(root: Path, write: Callable[[Path], Mapping[str, Any]]) -> Path:
     """Commit a new generation of the index under ``root``: ``write(directory)`` writes the
     index's files into a fresh directory and returns its manifest; the file sizes and checksums
@@ -103,31 +190,8 @@ def save_generation(root: Path, write: Callable[[Path], Mapping[str, Any]]) -> P
 
     Raises ``IndexLocationError`` when ``root`` is not ours, ``OSError`` when it cannot be
     written; in both cases the previous generation stays the current one."""
-    check_location(root)
-    created = not os.path.lexists(root)
-    root.mkdir(parents=True, exist_ok=True)
-    if not is_index_dir(root):
-        marker = {**_MARKER_CONTENT, "created": created}  # may remove_index remove the directory?
-        _write_atomically(root / MARKER, json.dumps(marker).encode())
-    with _locked(root):
-        _remove_stale(root, keep=_current_name(root))
-        tmp = root / f".tmp-{os.getpid()}-{time.monotonic_ns()}"
-        tmp.mkdir()
-        try:
-            manifest = dict(write(tmp))
-            manifest["files"] = {p.name: {"bytes": p.stat().st_size, "crc32": _file_crc(p)}
-                                 for p in sorted(tmp.iterdir())}
-            _write_file(tmp / MANIFEST, json.dumps(manifest, indent=1).encode())
-            _fsync_dir(tmp)
-            generation = root / f"gen-{_next_number(root):06d}"
-            os.rename(tmp, generation)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        _fsync_dir(root)
-        _write_atomically(root / POINTER, json.dumps({"commit": generation.name}).encode())
-        _remove_stale(root, keep=generation.name)
-    return generation
+    with writing(root) as writer:
+        return writer.commit(write)
 
 
 @contextmanager
@@ -174,22 +238,41 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _next_number(root: Path) -> int:
-    numbers = [int(m.group(1)) for m in (_GENERATION.match(p.name) for p in root.iterdir()) if m]
+def _next_number(root: Path, pattern: re.Pattern[str]) -> int:
+    numbers = [int(m.group(1)) for m in (pattern.match(p.name) for p in root.iterdir()) if m]
     return max(numbers, default=0) + 1
 
 
 def _remove_stale(root: Path, keep: str | None) -> None:
-    """Remove the generations other than ``keep`` and the temporaries of killed saves (the
-    caller holds the lock, so no save is under way)."""
+    """Remove the generations other than ``keep``, the segments it does not list and the
+    temporaries of killed saves (the caller holds the lock, so no save is under way)."""
+    used = segments_of(read_generation_manifest(root, keep)) if keep else set()
     for entry in root.iterdir():
-        if entry.name == keep:
+        if entry.name == keep or entry.name in used:
             continue
-        if _GENERATION.match(entry.name) or _TEMPORARY.match(entry.name):
+        if _GENERATION.match(entry.name) or _SEGMENT.match(entry.name) or \
+                _TEMPORARY.match(entry.name):
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
             else:
                 entry.unlink(missing_ok=True)
+
+
+def segments_of(manifest: Mapping[str, Any] | None) -> set[str]:
+    """The names of the segments a generation's manifest lists."""
+    listed = manifest.get("segments") if isinstance(manifest, Mapping) else None
+    if not isinstance(listed, list):
+        return set()
+    return {s["name"] for s in listed if isinstance(s, dict) and isinstance(s.get("name"), str)
+            and _SEGMENT.match(s["name"])}
+
+
+def read_generation_manifest(root: Path, name: str) -> dict[str, Any] | None:
+    try:
+        manifest = json.loads((root / name / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def remove_index(root: Path) -> bool:
@@ -298,6 +381,21 @@ def load_generation(root: Path, read: Callable[[VerifiedFiles], T]) -> T:
             raise IndexFormatError(f"index at {root} is damaged (a file of {name} is missing); "
                                    "rebuild it with `qabot index`") from None
     raise AssertionError("unreachable")
+
+
+def check_file(path: Path, expected: Any, where: Path, *, checksum: bool) -> None:
+    """Raise ``IndexFormatError`` unless file ``path`` has the size (and, with ``checksum``,
+    the CRC-32) that ``expected`` (its manifest entry) records."""
+    name = path.name
+    if not isinstance(expected, dict) or not isinstance(expected.get("bytes"), int):
+        raise IndexFormatError(f"index at {where} is damaged ({name} is not in its manifest)")
+    size = path.stat().st_size
+    if size != expected["bytes"]:
+        raise IndexFormatError(f"index at {where} is damaged ({name} has {size:,} "
+                               f"bytes, the manifest says {expected['bytes']:,})")
+    if checksum and _file_crc(path) != expected.get("crc32"):
+        raise IndexFormatError(f"index at {where} is damaged ({name} does not match its "
+                               "checksum)")
 
 
 def _file_crc(path: Path) -> int:

@@ -79,3 +79,9 @@ def news_site() -> Iterator["NewsServer"]:
 def corpus_copy(tmp_path: Path) -> Path:
     """A copy of the bundled corpus, to add articles to."""
     return Path(shutil.copytree(ROOT / "corpus", tmp_path / "corpus"))
+
+
+def segment(index_dir: Path) -> Path:
+    """The directory of the (first) segment the current generation lists."""
+    manifest = json.loads((generation(index_dir) / "manifest.json").read_text())
+    return index_dir / manifest["segments"][0]["name"]

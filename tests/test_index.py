@@ -12,7 +12,7 @@ from retrieval.corpus import load_corpus
 from retrieval.errors import IndexFormatError
 from retrieval.index import TfidfIndex
 
-from tests.conftest import ROOT, generation
+from tests.conftest import ROOT, generation, segment
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_a_crash_while_saving_leaves_the_previous_index(fitted, tmp_path, monkey
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("retrieval.index.np.save", boom)
+    monkeypatch.setattr("retrieval.index.segment.np.save", boom)
     with pytest.raises(OSError):
         fitted.save(target)
     assert sorted(p.name for p in target.iterdir()) == before
@@ -89,7 +89,7 @@ def test_other_format_version(fitted, tmp_path):
 
 def test_damaged_index(fitted, tmp_path):
     fitted.save(tmp_path / "idx")
-    (generation(tmp_path / "idx") / "sentence_matrix.data.npy").write_bytes(b"garbage")
+    (segment(tmp_path / "idx") / "sentence_tf.npy").write_bytes(b"garbage")
     with pytest.raises(IndexFormatError, match="damaged"):
         TfidfIndex.load(tmp_path / "idx")
 

@@ -36,11 +36,16 @@ def _corpus(tmp_path: Path, name: str, text: str = ARTICLE) -> Path:
 
 
 def _only_index_entries(index_dir: Path) -> None:
-    """What a finished save leaves: the marker, the lock, the pointer and one generation."""
+    """What a finished save leaves: the marker, the lock, the pointer, one generation and
+    the segments it lists."""
     names = sorted(p.name for p in index_dir.iterdir())
     generations = [n for n in names if n.startswith("gen-")]
     assert len(generations) == 1, names
-    assert sorted(set(names) - set(generations)) == ["CURRENT", "QABOT-INDEX", "lock"], names
+    manifest = json.loads((index_dir / generations[0] / "manifest.json").read_text())
+    segments = [s["name"] for s in manifest["segments"]]
+    assert segments and all((index_dir / s).is_dir() for s in segments), names
+    assert sorted(set(names) - set(generations) - set(segments)) == [
+        "CURRENT", "QABOT-INDEX", "lock"], names
 
 
 # --------------------------------------------------------------------------- item 1: not ours
@@ -127,6 +132,7 @@ def test_leftovers_of_killed_saves_are_cleaned_at_the_next_save(tmp_path):
     (target / ".tmp-123-456").mkdir()
     (target / ".tmp-123-456" / "idf.npy").write_bytes(b"half")
     (target / "gen-000000").mkdir()
+    (target / "seg-000000").mkdir()   # a segment of a killed build, never committed
     (target / "CURRENT.tmp-99").write_text("{")
     index.save(target)
     _only_index_entries(target)
@@ -190,13 +196,16 @@ setattr(module, attr, wrapper)
 sys.exit(main(sys.argv[4:]))
 """
 
-# Every stage of a save: files written (each ends with an fsync), the finished generation
-# renamed into place, the commit pointer replaced, the old generation removed.
+# Every stage of a save: files written (each ends with an fsync), the finished segment
+# renamed into place, then the finished generation, the commit pointer replaced, the old
+# generation and segment removed.
 _KILL_POINTS = [
     ("os.fsync", "after", 1),          # write: the first array on disk
     ("os.fsync", "before", 6),         # write: mid-way through the arrays
-    ("os.rename", "before", 1),        # swap: generation complete, not yet renamed
-    ("os.rename", "after", 1),         # swap: generation in place, pointer not yet written
+    ("os.rename", "before", 1),        # segment complete, not yet renamed
+    ("os.rename", "after", 1),         # segment in place, no generation lists it
+    ("os.rename", "before", 2),        # swap: generation complete, not yet renamed
+    ("os.rename", "after", 2),         # swap: generation in place, pointer not yet written
     ("os.replace", "before", 1),       # pointer: its temporary written, not yet replaced
     ("os.replace", "after", 1),        # pointer: replaced, cleanup not yet done
     ("shutil.rmtree", "before", 1),    # cleanup: the old generation still there

@@ -24,22 +24,31 @@ ANSWER_START = "Later, President Putin signed into force the ‘Dima Yakovlev La
 
 
 def _files(index_dir: Path) -> Path:
-    """Where the index's files are (the current generation)."""
-    pointer = index_dir / "CURRENT"
-    if pointer.exists():
-        return index_dir / json.loads(pointer.read_text())["commit"]
-    return index_dir
+    """Where the commit's own files are (the current generation)."""
+    return index_dir / json.loads((index_dir / "CURRENT").read_text())["commit"]
+
+
+def _directories(index_dir: Path) -> list[Path]:
+    """The current generation, then the segments it lists."""
+    manifest = json.loads((_files(index_dir) / "manifest.json").read_text())
+    return [_files(index_dir)] + [index_dir / s["name"] for s in manifest["segments"]]
+
+
+def _holder(index_dir: Path, name: str) -> Path:
+    """The directory (the generation's or a segment's) holding file ``name``."""
+    return next(d for d in _directories(index_dir) if (d / name).is_file())
 
 
 def _largest(index_dir: Path, prefix: str) -> Path:
     """The largest file of the index whose name starts with ``prefix``."""
-    return max(_files(index_dir).glob(f"{prefix}*"), key=lambda p: p.stat().st_size)
+    return max((p for d in _directories(index_dir) for p in d.glob(f"{prefix}*")),
+               key=lambda p: p.stat().st_size)
 
 
 def _rewrite(index_dir: Path, name: str, data: bytes) -> None:
     """Replace one file of the index by a valid one, updating the manifest's size and
     checksum: damage that keeps a valid format and a consistent manifest."""
-    files = _files(index_dir)
+    files = _holder(index_dir, name)
     (files / name).write_bytes(data)
     manifest = json.loads((files / "manifest.json").read_text())
     if "files" in manifest:
@@ -48,7 +57,7 @@ def _rewrite(index_dir: Path, name: str, data: bytes) -> None:
 
 
 def _rewrite_array(index_dir: Path, name: str, change) -> None:
-    array = np.load(_files(index_dir) / f"{name}.npy")
+    array = np.load(_holder(index_dir, f"{name}.npy") / f"{name}.npy")
     buffer = io.BytesIO()
     np.save(buffer, change(array))
     _rewrite(index_dir, f"{name}.npy", buffer.getvalue())
@@ -68,7 +77,7 @@ def _cli(settings, *args: str) -> list[str]:
 
 
 def test_a_truncated_matrix_is_rebuilt_by_ask_with_one_notice(built, capsys, caplog):
-    path = _largest(built.index.dir, "sentence_matrix")
+    path = _largest(built.index.dir, "sentence_terms")
     path.write_bytes(path.read_bytes()[:1000])
     code = main(_cli(built, "ask", QUESTION, "--json"))
     assert code == 0
@@ -78,7 +87,7 @@ def test_a_truncated_matrix_is_rebuilt_by_ask_with_one_notice(built, capsys, cap
 
 
 def test_index_without_force_rebuilds_a_bit_flipped_index(built, capsys):
-    path = _largest(built.index.dir, "passage_matrix")
+    path = _largest(built.index.dir, "passage_ids")
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x10
     path.write_bytes(bytes(data))
@@ -88,7 +97,7 @@ def test_index_without_force_rebuilds_a_bit_flipped_index(built, capsys):
 
 
 def test_without_auto_rebuild_a_damaged_index_stops_with_one_line(built, capsys):
-    path = _files(built.index.dir) / "idf.npy"
+    path = _files(built.index.dir) / "df.npy"
     path.write_bytes(path.read_bytes()[:-8])
     settings = built.with_overrides(**{"index.auto_rebuild": False})
     with pytest.raises(IndexFormatError, match="damaged"):
@@ -96,7 +105,7 @@ def test_without_auto_rebuild_a_damaged_index_stops_with_one_line(built, capsys)
 
 
 @pytest.mark.parametrize(("name", "change", "problem"), [
-    ("idf", lambda a: np.where(np.arange(a.size) == 3, np.nan, a).astype(a.dtype), "idf"),
+    ("df", lambda a: np.where(np.arange(a.size) == 3, 0, a).astype(a.dtype), "df"),
     ("sentence_start", lambda a: np.roll(a, 1), "spans"),
     ("sentence_article", lambda a: a + 5, "article"),
     ("passage_first_sentence", lambda a: a[::-1].copy(), "disagree"),

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.index import TfidfIndex
+from retrieval.index import FirstStage, TfidfIndex
+from retrieval.index.facade import FirstStageFunction
 
 
 @dataclass(frozen=True, eq=False)
@@ -24,30 +25,33 @@ class Candidates:
 
 def gather(index: TfidfIndex, term_ids: np.ndarray, weights: np.ndarray,
            allowed: np.ndarray | None, n_passages: int,
-           preference: np.ndarray | None = None) -> Candidates:
+           preference: np.ndarray | None = None,
+           first_stage: FirstStageFunction | None = None) -> Candidates:
     """The answerable sentences of the ``n_passages`` best-scoring passages (among the
-    ``allowed`` ones, a boolean per passage, when given). A ``preference`` (a factor per
-    passage: a conversation's preferred articles) weighs the choice, not the scores."""
-    p_scores = index.passage_scores(term_ids, weights)
-    if allowed is not None:
-        p_scores = np.where(allowed, p_scores, 0.0)
-    chosen = p_scores if preference is None else p_scores * preference
-    # Select among the passages holding a question term only: on a large corpus they are
-    # a fraction of all, and the partial sort is the costliest step of a question.
-    matched = np.flatnonzero(chosen > 0)
-    n = min(n_passages, matched.size)
+    ``allowed`` ones, a boolean per passage, when given), found by ``first_stage`` (default:
+    the index's own). A ``preference`` (a factor per passage: a conversation's preferred
+    articles) weighs the choice, not the scores."""
+    top = (first_stage or index.first_stage)(term_ids, weights, n_passages, allowed, preference)
+    return candidates_of(index, top, term_ids, weights)
+
+
+def candidates_of(index: TfidfIndex, top: FirstStage, term_ids: np.ndarray,
+                  weights: np.ndarray) -> Candidates:
+    """The answerable sentences of the passages ``top`` (wherever they were found), with
+    their own scores and their passages'."""
     empty = np.zeros(0, dtype=np.float32)
-    if n == 0:
+    if top.passage_ids.size == 0:
         return Candidates(np.zeros(0, dtype=np.int64), empty, empty)
-    top = (matched[np.argpartition(-chosen[matched], n - 1)[:n]] if n < matched.size
-           else matched)
-    starts, ends = index.passage_first_sentence_[top], index.passage_first_sentence_[top + 1]
+    starts = index.passage_first_sentence_[top.passage_ids]
+    ends = index.passage_first_sentence_[top.passage_ids + 1]
     sentence_ids = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
-    sentence_ids = sentence_ids[index.sentence_answerable_[sentence_ids]]
+    passage_scores = np.repeat(top.scores, ends - starts)
+    answerable = np.asarray(index.sentence_answerable_[sentence_ids], dtype=bool)
+    sentence_ids, passage_scores = sentence_ids[answerable], passage_scores[answerable]
     if sentence_ids.size == 0:
         return Candidates(sentence_ids, empty, empty)
     return Candidates(sentence_ids, index.sentence_scores(sentence_ids, term_ids, weights),
-                      p_scores[index.sentence_passage_[sentence_ids]])
+                      passage_scores)
 
 
 def combine(candidates: Candidates, sentence_weight: float) -> np.ndarray:

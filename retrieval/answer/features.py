@@ -34,14 +34,13 @@ def term_presence(index: TfidfIndex, sentence_ids: np.ndarray,
                   term_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Which of ``term_ids`` each sentence holds, and which its whole passage holds (two
     boolean matrices, a row per sentence)."""
-    matrix = index.sentence_matrix_
-    in_sentence = matrix[sentence_ids][:, term_ids].toarray() > 0
+    in_sentence = index.sentence_counts(sentence_ids)[:, term_ids].toarray() > 0
     # Every sentence of the candidates' passages in one slice, then summed per passage.
     passages = index.sentence_passage_[sentence_ids]
     starts = index.passage_first_sentence_[passages]
     ends = index.passage_first_sentence_[passages + 1]
     members = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
-    counts = matrix[members][:, term_ids].toarray() > 0
+    counts = index.sentence_counts(members)[:, term_ids].toarray() > 0
     offsets = np.concatenate([[0], np.cumsum(ends - starts)[:-1]]).astype(np.int64)
     in_passage = np.add.reduceat(counts.astype(np.int32), offsets, axis=0) > 0
     return in_sentence, in_passage
@@ -87,6 +86,6 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
         "type_met": (type_met.astype(np.float64) if type_met is not None else np.zeros(n)),
         "negation_unmet": negation_unmet.astype(np.float64),
         "answer_room": 1.0 - in_sentence.sum(axis=1) / np.maximum(
-            np.diff(index.sentence_matrix_[sentence_ids].indptr), 1),
+            np.diff(index.sentence_counts(sentence_ids).indptr), 1),
     }
     return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])

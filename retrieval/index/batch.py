@@ -1,0 +1,141 @@
+"""One batch of articles analysed into the arrays of one segment (in memory).
+
+A batch is segmented into passages and sentences (``retrieval.text``), its sentences'
+terms are counted by scikit-learn's ``CountVectorizer`` with our ``Analyzer`` over a local
+vocabulary, and a passage's counts are the sum of its sentences'. Nothing here depends on any
+other batch: weights are applied at question time with the global statistics
+(``retrieval.index.stats``), so a batch analysed alone, in a worker process, is final.
+Runs in worker processes when building in parallel."""
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from retrieval.analysis import Analyzer
+from retrieval.corpus import Article
+from retrieval.errors import CorpusError
+from retrieval.text import SegmentationRules, segment_article
+
+_INT32_MAX = np.iinfo(np.int32).max
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentArrays:
+    """The arrays of one segment. Article, passage and sentence numbers are local to it.
+
+    Term counts are kept twice, as Lucene keeps postings and term vectors: passages by term
+    (``passage_indptr`` per local term, into ``passage_ids``/``passage_tf``), for the first
+    stage; sentences by row (``sentence_indptr`` per sentence, into ``sentence_terms``/
+    ``sentence_tf``), for scoring a question's candidate sentences. Lengths are the sums of
+    the counts (what BM25 normalises by)."""
+
+    vocabulary: list[str]
+    passage_indptr: np.ndarray        # int64, terms + 1
+    passage_ids: np.ndarray           # int32 local passage numbers, ascending per term
+    passage_tf: np.ndarray            # uint16 (uint32 if a count needs it)
+    sentence_indptr: np.ndarray       # int64, sentences + 1
+    sentence_terms: np.ndarray        # int32 local term numbers, ascending per sentence
+    sentence_tf: np.ndarray
+    passage_length: np.ndarray        # int32
+    sentence_length: np.ndarray       # int32
+    passage_article: np.ndarray       # int32
+    passage_start: np.ndarray         # int32 character offsets into the article's text
+    passage_end: np.ndarray
+    passage_first_sentence: np.ndarray  # int64, passages + 1
+    sentence_article: np.ndarray      # int32
+    sentence_start: np.ndarray        # int32
+    sentence_end: np.ndarray
+    sentence_passage: np.ndarray      # int32
+    sentence_answerable: np.ndarray   # bool
+    sentence_hash: np.ndarray         # uint32 CRC-32 of the sentence's text (quote check)
+
+    @property
+    def n_passages(self) -> int:
+        return int(self.passage_start.shape[0])
+
+    @property
+    def n_sentences(self) -> int:
+        return int(self.sentence_start.shape[0])
+
+
+ARRAY_NAMES: tuple[str, ...] = tuple(
+    name for name in SegmentArrays.__dataclass_fields__ if name != "vocabulary")
+
+
+def text_hash(text: str) -> int:
+    """A 32-bit checksum of a sentence's text, stored at build time and compared when quoting."""
+    return zlib.crc32(text.encode("utf-8", "surrogatepass"))
+
+
+def compact_counts(counts: np.ndarray) -> np.ndarray:
+    """Term counts as uint16 when they fit (they always do in news text), else uint32."""
+    top = int(counts.max()) if counts.size else 0
+    return counts.astype(np.uint16 if top <= np.iinfo(np.uint16).max else np.uint32)
+
+
+def analyse_batch(articles: Sequence[Article], analyzer: Analyzer,
+                  rules: SegmentationRules) -> SegmentArrays:
+    """Segment and analyse ``articles`` (numbered from 0 in this batch) into a segment's
+    arrays. Raises ``CorpusError`` for an article too long for 32-bit offsets."""
+    p_article, p_start, p_end, p_first = [], [], [], []
+    s_article, s_start, s_end, s_passage, s_answerable, s_hash = [], [], [], [], [], []
+    sentences: list[str] = []
+    for number, article in enumerate(articles):
+        text = article.text
+        if len(text) > _INT32_MAX:
+            raise CorpusError(f"article {article.id!r} is {len(text):,} characters long; "
+                              f"the limit is {_INT32_MAX:,}")
+        for passage in segment_article(text, article.title, rules):
+            p_first.append(len(s_start))
+            p_article.append(number)
+            p_start.append(passage.span.start)
+            p_end.append(passage.span.end)
+            for sentence in passage.sentences:
+                s_article.append(number)
+                s_start.append(sentence.span.start)
+                s_end.append(sentence.span.end)
+                s_passage.append(len(p_start) - 1)
+                s_answerable.append(sentence.answerable)
+                sentences.append(text[sentence.span.start:sentence.span.end])
+                s_hash.append(text_hash(sentences[-1]))
+    if sentences:
+        from sklearn.feature_extraction.text import CountVectorizer
+        counter = CountVectorizer(analyzer=analyzer, dtype=np.int32)
+        counts = counter.fit_transform(sentences).tocsr()
+        vocabulary = counter.get_feature_names_out().tolist()
+    else:
+        counts, vocabulary = sp.csr_matrix((0, 0), dtype=np.int32), []
+    counts.sort_indices()
+    n_passages, n_sentences = len(p_start), len(s_start)
+    membership = sp.csr_matrix(
+        (np.ones(n_sentences, dtype=np.int32), (np.asarray(s_passage, dtype=np.int64),
+                                                np.arange(n_sentences))),
+        shape=(n_passages, n_sentences))
+    by_term = (membership @ counts).tocsc()
+    by_term.sort_indices()
+    return SegmentArrays(
+        vocabulary=vocabulary,
+        passage_indptr=by_term.indptr.astype(np.int64),
+        passage_ids=by_term.indices.astype(np.int32),
+        passage_tf=compact_counts(by_term.data),
+        sentence_indptr=counts.indptr.astype(np.int64),
+        sentence_terms=counts.indices.astype(np.int32),
+        sentence_tf=compact_counts(counts.data),
+        passage_length=np.bincount(by_term.indices, weights=by_term.data,
+                                   minlength=n_passages).astype(np.int32),
+        sentence_length=np.asarray(counts.sum(axis=1), dtype=np.int32).ravel(),
+        passage_article=np.asarray(p_article, dtype=np.int32),
+        passage_start=np.asarray(p_start, dtype=np.int32),
+        passage_end=np.asarray(p_end, dtype=np.int32),
+        passage_first_sentence=np.asarray(p_first + [n_sentences], dtype=np.int64),
+        sentence_article=np.asarray(s_article, dtype=np.int32),
+        sentence_start=np.asarray(s_start, dtype=np.int32),
+        sentence_end=np.asarray(s_end, dtype=np.int32),
+        sentence_passage=np.asarray(s_passage, dtype=np.int32),
+        sentence_answerable=np.asarray(s_answerable, dtype=bool),
+        sentence_hash=np.asarray(s_hash, dtype=np.uint32),
+    )

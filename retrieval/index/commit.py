@@ -1,0 +1,561 @@
+"""Building, committing, growing, shrinking and merging an index of segments on disk.
+
+Layout of an index directory (``retrieval.storage`` keeps the marker, lock and ``CURRENT``)::
+
+    seg-000001/          a segment: postings, spans, article store, manifest (never changed)
+    seg-000004/
+    gen-000007/          a commit: manifest.json (parameters, corpus stamps, the segments in
+                         order with their counts, the global statistics' numbers),
+                         vocabulary.json and df.npy (the live terms and their document
+                         frequencies), terms.seg-N.npy (each segment's term numbers in the
+                         vocabulary, -1: no live passage holds it), deleted.seg-N.npy (a
+                         segment's tombstones: a boolean per article), stop_words.json
+
+A build streams the corpus in batches of ``batch_chars`` characters, analyses each batch in
+one of ``jobs`` processes and writes it as a segment (memory bounded by the batches in
+flight); a commit then lists the segments. ``add_articles`` writes one new segment,
+``delete_articles`` new tombstones, ``compact`` one segment in place of several; each commits
+a new generation, so a reader opens a whole old or a whole new state."""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from retrieval import storage
+from retrieval.analysis import Analyzer
+from retrieval.corpus import Article
+from retrieval.errors import IndexFormatError
+from retrieval.index.batch import ARRAY_NAMES, SegmentArrays, analyse_batch, compact_counts
+from retrieval.index.segment import Segment, open_segment, write_segment
+from retrieval.index.stats import GlobalStats, combine
+from retrieval.index.store import STORE_ARRAYS, ArticleStore, StoreData, store_data
+from retrieval.text import SegmentationRules
+
+if TYPE_CHECKING:
+    from retrieval.index.facade import TfidfIndex
+
+BATCH_CHARS = 32_000_000    # characters of article text per segment built (about 200 MB of
+                            # memory in its worker)
+MAX_SEGMENTS = 8            # more segments than this are merged into one after a commit
+
+
+def default_jobs() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+# --------------------------------------------------------------------------------- batches
+def batches(articles: Iterable[Article], batch_chars: int = BATCH_CHARS,
+            batch_articles: int | None = None) -> Iterator[list[Article]]:
+    """``articles`` in consecutive batches of about ``batch_chars`` characters (or
+    ``batch_articles`` articles)."""
+    batch: list[Article] = []
+    chars = 0
+    for article in articles:
+        batch.append(article)
+        chars += len(article.text)
+        if chars >= batch_chars or (batch_articles is not None and len(batch) >= batch_articles):
+            yield batch
+            batch, chars = [], 0
+    if batch:
+        yield batch
+
+
+def _analyse(articles: list[Article], analyzer: Analyzer, rules: SegmentationRules
+             ) -> tuple[SegmentArrays, StoreData]:
+    return analyse_batch(articles, analyzer, rules), store_data(articles)
+
+
+def _analyse_and_write(articles: list[Article], analyzer: Analyzer, rules: SegmentationRules,
+                       directory: Path, params: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
+    arrays, store = _analyse(articles, analyzer, rules)
+    return directory, write_segment(directory, arrays, store, params)
+
+
+def _run(tasks: Iterable[tuple[Any, ...]], function: Any, jobs: int) -> Iterator[Any]:
+    """``function(*task)`` for each task, in order, in ``jobs`` processes (in this one when
+    ``jobs`` is 1 or there is a single task), with at most ``jobs + 1`` tasks in flight
+    (memory stays bounded by the batches)."""
+    tasks = iter(tasks)
+    first = next(tasks, None)
+    second = next(tasks, None) if first is not None else None
+    if second is None or jobs <= 1:
+        for task in (t for t in (first, second) if t is not None):
+            yield function(*task)
+        for task in tasks:
+            yield function(*task)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        pending: list[Future[Any]] = [pool.submit(function, *first), pool.submit(function, *second)]
+        for task in tasks:
+            pending.append(pool.submit(function, *task))
+            if len(pending) > jobs:
+                yield pending.pop(0).result()
+        for future in pending:
+            yield future.result()
+
+
+class _Progress:
+    """A progress bar over the corpus's bytes (when the stream says how many) or its
+    articles, with an ETA."""
+
+    def __init__(self, articles: Iterable[Article], show: bool) -> None:
+        total = getattr(articles, "total_bytes", None)
+        self._stream = articles if total is not None else None
+        if total is None and isinstance(articles, Sequence):
+            total = sum(len(a.text) for a in articles)
+        self.bar = tqdm(total=total, desc="indexing", unit="B" if self._stream else "char",
+                        unit_scale=True, disable=not show, leave=False)
+        self._done = 0
+
+    def advance(self, batch: Sequence[Article]) -> None:
+        done = (self._stream.bytes_read if self._stream is not None  # type: ignore[attr-defined]
+                else self._done + sum(len(a.text) for a in batch))
+        self.bar.update(done - self._done)
+        self._done = done
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def build_segments(index: "TfidfIndex", articles: Iterable[Article], *, n_jobs: int = 1,
+                   progress: bool = False, batch_articles: int | None = None,
+                   batch_chars: int = BATCH_CHARS) -> Iterator[Segment]:
+    """``articles`` as in-memory segments (one per batch), analysed in ``n_jobs`` processes."""
+    bar = _Progress(articles, progress)
+
+    def tasks() -> Iterator[tuple[Any, ...]]:
+        for batch in batches(articles, batch_chars, batch_articles):
+            bar.advance(batch)
+            yield batch, index.analyzer, index.rules
+
+    try:
+        for arrays, store in _run(tasks(), _analyse, n_jobs):
+            yield Segment(arrays, ArticleStore.from_data(store))
+    finally:
+        bar.close()
+
+
+# ------------------------------------------------------------------------------- commits
+@dataclass(frozen=True)
+class CommitInfo:
+    """What a commit holds: its directory, the segments (in order) and the live counts."""
+
+    generation: Path
+    segments: tuple[str, ...]
+    articles: int
+    passages: int
+    sentences: int
+
+
+def _write_commit(writer: storage.Writer, index: "TfidfIndex", segments: Sequence[Segment],
+                  deleted: Sequence[np.ndarray | None], fingerprint: str,
+                  corpus_files: Sequence[Mapping[str, Any]]) -> CommitInfo:
+    stats, maps = combine(segments, deleted)
+
+    def write(directory: Path) -> dict[str, Any]:
+        def save(name: str, array: np.ndarray) -> None:
+            storage.write_with(directory / name, lambda f: np.save(f, array, allow_pickle=False))
+
+        for name, value in (("vocabulary", stats.vocabulary),
+                            ("stop_words", sorted(index.analyzer.stop_set()))):
+            data = json.dumps(value, ensure_ascii=False).encode("utf-8")
+            storage.write_with(directory / f"{name}.json", lambda f, d=data: f.write(d))
+        save("df.npy", stats.df)
+        listed = []
+        for segment, gone, terms in zip(segments, deleted, maps):
+            save(f"terms.{segment.name}.npy", terms)
+            if gone is not None and gone.any():
+                save(f"deleted.{segment.name}.npy", gone)
+            listed.append({"name": segment.name, **segment.summary(),
+                           "deleted": int(gone.sum()) if gone is not None else 0})
+        live = sum(s.n_articles - e["deleted"] for s, e in zip(segments, listed))
+        return {**index.manifest_params(), "fingerprint": fingerprint,
+                "corpus_files": [dict(f) for f in corpus_files], "articles": live,
+                "passages": stats.passages, "sentences": stats.sentences,
+                "terms": len(stats.vocabulary), "stats": stats.numbers(), "segments": listed}
+
+    generation = writer.commit(write)
+    return CommitInfo(generation, tuple(s.name or "" for s in segments),
+                      sum(e.n_articles for e in segments) - sum(
+                          int(d.sum()) for d in deleted if d is not None),
+                      stats.passages, stats.sentences)
+
+
+def _publish(writer: storage.Writer, index: "TfidfIndex", segment: Segment) -> Segment:
+    """Write an in-memory segment as a new segment directory."""
+    tmp = writer.new_directory()
+    store = segment.store
+    data = StoreData(bytes(store._text), bytes(store._meta), dict(store.arrays), store.ids,
+                     store.sources)
+    manifest = write_segment(tmp, segment.arrays, data, index.segment_params())
+    return Segment(segment.arrays, segment.store, writer.publish_segment(tmp, manifest))
+
+
+def save_index(index: "TfidfIndex", root: Path) -> Path:
+    """Write a fitted (or loaded) index under ``root`` as new segments and a commit."""
+    with storage.writing(root) as writer:
+        segments = [_publish(writer, index, s) for s in index.segments_]
+        _write_commit(writer, index, segments, index.deleted_, index.fingerprint_,
+                      index.corpus_files_)
+    return root
+
+
+def _write_segments(writer: storage.Writer, index: "TfidfIndex", articles: Iterable[Article],
+                    jobs: int, progress: bool, batch_chars: int) -> list[str]:
+    """Stream ``articles`` into new segments (published, not yet committed)."""
+    params = index.segment_params()
+    bar = _Progress(articles, progress)
+
+    def tasks() -> Iterator[tuple[Any, ...]]:
+        for batch in batches(articles, batch_chars):
+            bar.advance(batch)
+            yield batch, index.analyzer, index.rules, writer.new_directory(), params
+
+    try:
+        return [writer.publish_segment(directory, manifest)
+                for directory, manifest in _run(tasks(), _analyse_and_write, jobs)]
+    finally:
+        bar.close()
+
+
+def build(index: "TfidfIndex", root: Path, articles: Iterable[Article], *,
+          jobs: int | None = None, progress: bool = False, fingerprint: str = "",
+          corpus_files: Sequence[Mapping[str, Any]] | None = None,
+          batch_chars: int = BATCH_CHARS) -> CommitInfo:
+    """Build the index of ``articles`` (any iterable: a ``CorpusStream`` is read once, in
+    bounded memory) under ``root`` with ``index``'s parameters: segments written by ``jobs``
+    processes (default: every CPU), merged into one when there are several, and committed.
+    ``corpus_files`` (default: the stream's ``files``, once read) and ``fingerprint``
+    (default: the stream's) go into the commit, for staleness. Raises
+    ``IndexLocationError`` when ``root`` is not ours, ``OSError`` when it cannot be written;
+    the previous commit stays current on any failure."""
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    with storage.writing(root) as writer:
+        names = _write_segments(writer, index, articles, jobs, progress, batch_chars)
+        if corpus_files is None:
+            corpus_files = [asdict(f) for f in getattr(articles, "files", ())]
+            fingerprint = fingerprint or getattr(articles, "fingerprint", "")
+        segments = [open_segment(root, name, index.segment_params()) for name in names]
+        if len(segments) > 1:
+            segments = [_merge(writer, index, segments, [None] * len(segments))]
+        return _write_commit(writer, index, segments, [None] * len(segments), fingerprint,
+                             corpus_files)
+
+
+# ---------------------------------------------------------------------------------- reading
+@dataclass(frozen=True, eq=False)
+class Commit:
+    """A commit as read: its manifest, its segments' names in order with each one's first
+    (article, passage, sentence) number, tombstones, term numbers and the statistics."""
+
+    manifest: dict[str, Any]
+    names: tuple[str, ...]
+    bases: dict[str, tuple[int, int, int]]
+    deleted: dict[str, np.ndarray | None]
+    maps: dict[str, np.ndarray]
+    stats: GlobalStats
+    stop_words: frozenset[str]
+
+
+def read_commit(root: Path) -> Commit:
+    """The current commit of ``root`` (its own small files, checksums verified). Raises
+    ``IndexFormatError`` when there is none or it is damaged."""
+    from retrieval.index.facade import FORMAT_VERSION
+
+    def read(files: storage.VerifiedFiles) -> Commit:
+        manifest = dict(files.manifest)
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexFormatError(f"index at {root} has format version "
+                                   f"{manifest.get('format_version')}, expected "
+                                   f"{FORMAT_VERSION}; rebuild it with `qabot index`")
+        try:
+            def load_json(name: str) -> Any:
+                return json.loads(files.read(f"{name}.json").tobytes().decode("utf-8"))
+
+            def load_npy(name: str) -> np.ndarray:
+                import io
+                return np.load(io.BytesIO(files.read(name).tobytes()), allow_pickle=False)
+
+            listed = manifest["segments"]
+            names = tuple(str(s["name"]) for s in listed)
+            counts = np.array([[s["articles"], s["passages"], s["sentences"]] for s in listed],
+                              dtype=np.int64).reshape(-1, 3)
+            starts = np.vstack([np.zeros((1, 3), dtype=np.int64), np.cumsum(counts, axis=0)])
+            bases = {n: tuple(int(x) for x in starts[i]) for i, n in enumerate(names)}
+            deleted = {s["name"]: (load_npy(f"deleted.{s['name']}.npy").astype(bool)
+                                   if s.get("deleted") else None) for s in listed}
+            maps = {n: load_npy(f"terms.{n}.npy").astype(np.int32) for n in names}
+            vocabulary = load_json("vocabulary")
+            numbers = manifest["stats"]
+            stats = GlobalStats(vocabulary, load_npy("df.npy").astype(np.int64),
+                                int(numbers["passages"]), int(numbers["passage_length"]),
+                                int(numbers["sentences"]), int(numbers["sentence_length"]))
+            stop_words = frozenset(load_json("stop_words"))
+        except (FileNotFoundError, IndexFormatError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever damage makes json/numpy raise
+            raise IndexFormatError(f"index at {root} is damaged ({type(exc).__name__}: {exc}); "
+                                   "rebuild it with `qabot index`") from None
+        problem = _commit_problem(stats, maps, names, counts, deleted)
+        if problem:
+            raise IndexFormatError(f"index at {root} is damaged ({problem}); "
+                                   "rebuild it with `qabot index`")
+        return Commit(manifest, names, bases, deleted, maps, stats, stop_words)
+
+    return storage.load_generation(root, read)
+
+
+def _commit_problem(stats: GlobalStats, maps: Mapping[str, np.ndarray], names: Sequence[str],
+                    counts: np.ndarray, deleted: Mapping[str, np.ndarray | None]) -> str | None:
+    vocabulary = stats.vocabulary
+    if not isinstance(vocabulary, list) or not all(isinstance(t, str) for t in vocabulary) \
+            or any(a >= b for a, b in zip(vocabulary, vocabulary[1:])):
+        return "the vocabulary is not sorted and unique"
+    if stats.df.shape != (len(vocabulary),) or np.any(stats.df <= 0) or (
+            stats.df.size and stats.df.max() > stats.passages):
+        return "the document frequencies (df) are out of range"
+    for name, row in zip(names, counts):
+        terms = maps[name]
+        if terms.size and (terms.min() < -1 or terms.max() >= len(vocabulary)):
+            return f"the term numbers of {name} are out of range"
+        gone = deleted[name]
+        if gone is not None and gone.shape != (row[0],):
+            return f"the tombstones of {name} do not fit it"
+    return None
+
+
+def open_index(cls: type["TfidfIndex"], root: Path, names: Sequence[str] | None = None
+               ) -> "TfidfIndex":
+    """Open the current commit of ``root`` (only the segments ``names``, when given)."""
+    from retrieval.analysis import Analyzer as _Analyzer
+    for attempt in range(2):
+        commit = read_commit(root)
+        manifest = commit.manifest
+        try:
+            index = cls(_Analyzer(**manifest["analyzer"], stop_list=commit.stop_words),
+                        sublinear_tf=manifest["sublinear_tf"],
+                        rules=SegmentationRules(**manifest["rules"]),
+                        weighting=manifest["weighting"], **manifest["bm25"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IndexFormatError(f"index at {root} is damaged (its manifest: {exc}); "
+                                   "rebuild it with `qabot index`") from None
+        chosen = commit.names if names is None else tuple(names)
+        unknown = [n for n in chosen if n not in commit.bases]
+        if unknown:
+            raise IndexFormatError(f"index at {root} has no segment {unknown[0]} (it has "
+                                   f"{', '.join(commit.names)})")
+        try:
+            segments = [open_segment(root, n, index.segment_params()) for n in chosen]
+        except FileNotFoundError:
+            if attempt == 0:
+                continue   # merged away by a newer commit meanwhile: read that one
+            raise IndexFormatError(f"index at {root} is damaged (a segment is missing); "
+                                   "rebuild it with `qabot index`") from None
+        index.fingerprint_ = manifest.get("fingerprint", "")
+        stamps = manifest.get("corpus_files", ())
+        index.corpus_files_ = tuple(stamps) if isinstance(stamps, list) else ()
+        index.commit_ = commit
+        return index.attach(segments, [commit.deleted[n] for n in chosen], commit.stats,
+                            [commit.maps[n] for n in chosen],
+                            commit_bases={n: commit.bases[n] for n in chosen})
+    raise AssertionError("unreachable")
+
+
+# ------------------------------------------------------------------ changing a committed index
+def _open_all(root: Path, index: "TfidfIndex") -> tuple[Commit, list[Segment],
+                                                         list[np.ndarray | None]]:
+    commit = read_commit(root)
+    params = index.manifest_params()
+    if {k: commit.manifest.get(k) for k in params} != params:
+        raise IndexFormatError(f"the index at {root} was built with other retrieval settings; "
+                               "rebuild it with `qabot index`")
+    segments = [open_segment(root, n, index.segment_params()) for n in commit.names]
+    return commit, segments, [commit.deleted[n] for n in commit.names]
+
+
+def add_articles(index: "TfidfIndex", root: Path, articles: Iterable[Article], *,
+                 corpus_files: Sequence[Mapping[str, Any]] | None = None,
+                 fingerprint: str | None = None, jobs: int = 1, progress: bool = False,
+                 replace: bool = True) -> CommitInfo:
+    """Add ``articles`` to the committed index at ``root`` as new segment(s) and commit.
+    An article whose id the index already holds replaces it (the old one is tombstoned)
+    when ``replace``, else ``ValueError``. ``corpus_files``/``fingerprint`` (the corpus as it
+    now is) replace the commit's when given. Merges when segments pile up."""
+    articles = list(articles)
+    with storage.writing(root) as writer:
+        commit, segments, deleted = _open_all(root, index)
+        new_ids = {a.id for a in articles}
+        if len(new_ids) != len(articles):
+            raise ValueError("the articles to add repeat an id")
+        deleted = _tombstone(segments, deleted, new_ids, must_exist=False,
+                             allow=replace)
+        names = _write_segments(writer, index, articles, jobs, progress, BATCH_CHARS)
+        segments += [open_segment(root, n, index.segment_params()) for n in names]
+        deleted += [None] * len(names)
+        return _finish(writer, index, commit, segments, deleted, corpus_files, fingerprint)
+
+
+def delete_articles(index: "TfidfIndex", root: Path, article_ids: Iterable[str], *,
+                    corpus_files: Sequence[Mapping[str, Any]] | None = None,
+                    fingerprint: str | None = None) -> CommitInfo:
+    """Delete the articles ``article_ids`` from the committed index at ``root`` (tombstones;
+    no segment is rewritten) and commit. Raises ``KeyError`` naming an id it does not hold."""
+    with storage.writing(root) as writer:
+        commit, segments, deleted = _open_all(root, index)
+        deleted = _tombstone(segments, deleted, set(article_ids), must_exist=True)
+        return _finish(writer, index, commit, segments, deleted, corpus_files, fingerprint)
+
+
+def compact(index: "TfidfIndex", root: Path) -> CommitInfo:
+    """Merge every segment of the committed index at ``root`` into one, without its deleted
+    articles, and commit."""
+    with storage.writing(root) as writer:
+        commit, segments, deleted = _open_all(root, index)
+        merged = _merge(writer, index, segments, deleted)
+        return _write_commit(writer, index, [merged], [None], commit.manifest["fingerprint"],
+                             commit.manifest.get("corpus_files") or ())
+
+
+def _tombstone(segments: Sequence[Segment], deleted: list[np.ndarray | None], ids: set[str],
+               *, must_exist: bool, allow: bool = True) -> list[np.ndarray | None]:
+    found: set[str] = set()
+    result = []
+    for segment, gone in zip(segments, deleted):
+        hit = np.fromiter((i in ids for i in segment.store.ids), dtype=bool,
+                          count=segment.n_articles)
+        if gone is not None:
+            hit &= ~gone
+        if hit.any():
+            found.update(i for i, h in zip(segment.store.ids, hit) if h)
+            gone = hit if gone is None else (gone | hit)
+        result.append(gone)
+    if must_exist and found != ids:
+        raise KeyError(sorted(ids - found)[0])
+    if found and not allow:
+        raise ValueError(f"the index already holds article {sorted(found)[0]!r}")
+    return result
+
+
+def _finish(writer: storage.Writer, index: "TfidfIndex", commit: Commit,
+            segments: list[Segment], deleted: list[np.ndarray | None],
+            corpus_files: Sequence[Mapping[str, Any]] | None, fingerprint: str | None
+            ) -> CommitInfo:
+    if len(segments) > MAX_SEGMENTS:
+        segments, deleted = [_merge(writer, index, segments, deleted)], [None]
+    return _write_commit(writer, index, segments, deleted,
+                         commit.manifest["fingerprint"] if fingerprint is None else fingerprint,
+                         commit.manifest.get("corpus_files") or ()
+                         if corpus_files is None else corpus_files)
+
+
+# ----------------------------------------------------------------------------------- merging
+def _merge(writer: storage.Writer, index: "TfidfIndex", segments: Sequence[Segment],
+           deleted: Sequence[np.ndarray | None]) -> Segment:
+    """One new segment holding the live articles of ``segments``, in order (published, its
+    files written directly; the old segments are removed once a commit no longer lists
+    them)."""
+    arrays, store = merge_arrays(segments, deleted)
+    tmp = writer.new_directory()
+    manifest = write_segment(tmp, arrays, store, index.segment_params())
+    name = writer.publish_segment(tmp, manifest)
+    return open_segment(writer.root, name, index.segment_params())
+
+
+def merge_arrays(segments: Sequence[Segment], deleted: Sequence[np.ndarray | None]
+                 ) -> tuple[SegmentArrays, StoreData]:
+    """The arrays and store of the live articles of ``segments`` as one segment."""
+    union = sorted(set().union(*(s.vocabulary for s in segments)))
+    position = {t: i for i, t in enumerate(union)}
+    parts: dict[str, list[np.ndarray]] = {n: [] for n in ARRAY_NAMES}
+    postings: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    store_parts: dict[str, list[Any]] = {"text": [], "meta": [], "ids": [], "sources": [],
+                                         **{n: [] for n in STORE_ARRAYS}}
+    n_art = n_p = n_s = 0
+    for segment, gone in zip(segments, deleted):
+        a, st = segment.arrays, segment.store
+        keep_art = np.ones(len(st), dtype=bool) if gone is None else ~gone
+        keep_p, keep_s = keep_art[a.passage_article], keep_art[a.sentence_article]
+        new_art = np.cumsum(keep_art) - 1 + n_art
+        new_p = np.cumsum(keep_p) - 1 + n_p
+        new_s = np.cumsum(keep_s) - 1 + n_s
+        remap = np.fromiter((position[t] for t in a.vocabulary), dtype=np.int64,
+                            count=len(a.vocabulary))
+        # postings: (union term, new passage, tf) of the kept passages
+        terms = np.repeat(remap, np.diff(a.passage_indptr))
+        alive = keep_p[a.passage_ids]
+        postings.append((terms[alive], new_p[a.passage_ids[alive]], np.asarray(a.passage_tf)[alive]))
+        # sentence rows of the kept sentences, terms renumbered (the order is kept: sorted)
+        lengths = np.diff(a.sentence_indptr)[keep_s]
+        rows_alive = np.repeat(keep_s, np.diff(a.sentence_indptr))
+        parts["sentence_indptr"].append(lengths)
+        parts["sentence_terms"].append(remap[np.asarray(a.sentence_terms)[rows_alive]])
+        parts["sentence_tf"].append(np.asarray(a.sentence_tf)[rows_alive])
+        for name in ("passage_length", "passage_start", "passage_end"):
+            parts[name].append(np.asarray(getattr(a, name))[keep_p])
+        for name in ("sentence_length", "sentence_start", "sentence_end", "sentence_answerable",
+                     "sentence_hash"):
+            parts[name].append(np.asarray(getattr(a, name))[keep_s])
+        parts["passage_article"].append(new_art[a.passage_article[keep_p]])
+        parts["sentence_article"].append(new_art[a.sentence_article[keep_s]])
+        parts["sentence_passage"].append(new_p[a.sentence_passage[keep_s]])
+        # the store
+        kept = np.flatnonzero(keep_art)
+        text_off, meta_off = st.arrays["article_text_offsets"], st.arrays["article_meta_offsets"]
+        store_parts["text"].extend(bytes(st._text[text_off[i]:text_off[i + 1]]) for i in kept)
+        store_parts["meta"].extend(bytes(st._meta[meta_off[i]:meta_off[i + 1]]) for i in kept)
+        store_parts["ids"].extend(st.ids[i] for i in kept)
+        for name in ("article_length", "article_year", "article_ordinal"):
+            store_parts[name].append(np.asarray(st.arrays[name])[kept])
+        store_parts["sources"].append([st.sources[c] for c in st.arrays["article_source"][kept]])
+        n_art, n_p, n_s = n_art + kept.size, n_p + int(keep_p.sum()), n_s + int(keep_s.sum())
+    term, passage, tf = (np.concatenate(x) for x in zip(*postings))
+    order = np.lexsort((passage, term))
+    indptr = np.zeros(len(union) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(term, minlength=len(union)), out=indptr[1:])
+    s_indptr = np.zeros(n_s + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(parts["sentence_indptr"]), out=s_indptr[1:])
+    cat = {n: np.concatenate(parts[n]) for n in parts if n not in (
+        "sentence_indptr", "passage_indptr", "passage_ids", "passage_tf",
+        "passage_first_sentence")}
+    sentence_passage = cat["sentence_passage"].astype(np.int32)
+    first = np.searchsorted(sentence_passage, np.arange(n_p + 1)).astype(np.int64)
+    arrays = SegmentArrays(
+        vocabulary=union, passage_indptr=indptr, passage_ids=passage[order].astype(np.int32),
+        passage_tf=compact_counts(tf[order]), sentence_indptr=s_indptr,
+        sentence_terms=cat["sentence_terms"].astype(np.int32),
+        sentence_tf=compact_counts(cat["sentence_tf"]),
+        passage_length=cat["passage_length"], sentence_length=cat["sentence_length"],
+        passage_article=cat["passage_article"].astype(np.int32),
+        passage_start=cat["passage_start"], passage_end=cat["passage_end"],
+        passage_first_sentence=first, sentence_article=cat["sentence_article"].astype(np.int32),
+        sentence_start=cat["sentence_start"], sentence_end=cat["sentence_end"],
+        sentence_passage=sentence_passage, sentence_answerable=cat["sentence_answerable"],
+        sentence_hash=cat["sentence_hash"])
+    sources = [s for part in store_parts["sources"] for s in part]
+    names = sorted(set(sources))
+    number = {s: i for i, s in enumerate(names)}
+    texts, metas = store_parts["text"], store_parts["meta"]
+    store_arrays = {
+        "article_text_offsets": np.concatenate([[0], np.cumsum([len(t) for t in texts])]
+                                               ).astype(np.int64),
+        "article_meta_offsets": np.concatenate([[0], np.cumsum([len(m) for m in metas])]
+                                               ).astype(np.int64),
+        **{n: np.concatenate(store_parts[n]) for n in ("article_length", "article_year",
+                                                        "article_ordinal")},
+        "article_source": np.fromiter((number[s] for s in sources), dtype=np.int32,
+                                      count=len(sources)),
+    }
+    return arrays, StoreData(b"".join(texts), b"".join(metas), store_arrays,
+                             store_parts["ids"], names)

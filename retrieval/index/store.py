@@ -1,0 +1,221 @@
+"""The article store of a segment: the articles' text and metadata, read by offset.
+
+Files (in the segment's directory, beside its postings)::
+
+    article_text.bin, article_text_offsets.npy   the texts, UTF-8, one after another; byte offsets
+    article_meta.bin, article_meta_offsets.npy   per article a JSON object: title, source, date,
+                                                 url, author
+    article_ids.json                             the ids, in article order
+    article_length.npy                           int32: characters of each text
+    article_year.npy, article_ordinal.npy        int32 year (-1: no date), float64 date ordinal
+                                                 (NaN: no date), for the filters and date cues
+    article_source.npy, article_sources.json     int32 number of each article's outlet in the
+                                                 segment's list of outlets
+
+A process answering one question decodes only the articles it quotes; filters and cues work
+from the per-article arrays, never from ``Article`` objects."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, overload
+
+import numpy as np
+
+from retrieval.corpus import Article
+from retrieval.dates import PartialDate
+
+STORE_ARRAYS = ("article_text_offsets", "article_meta_offsets", "article_length",
+                "article_year", "article_ordinal", "article_source")
+STORE_BLOBS = ("article_text.bin", "article_meta.bin")
+STORE_JSON = ("article_ids", "article_sources")
+
+
+@dataclass(frozen=True, eq=False)
+class StoreData:
+    """A store's contents in memory: the blobs, the arrays and the two lists."""
+
+    text: bytes
+    meta: bytes
+    arrays: dict[str, np.ndarray]
+    ids: list[str]
+    sources: list[str]
+
+
+def store_data(articles: Sequence[Article]) -> StoreData:
+    """The store of ``articles``, in their order."""
+    texts = [a.text.encode("utf-8", "surrogatepass") for a in articles]
+    metas = [json.dumps({"title": a.title, "source": a.source,
+                         "date": a.date.iso() if a.date else None, "url": a.url,
+                         "author": a.author}, ensure_ascii=False).encode("utf-8")
+             for a in articles]
+    sources = sorted({a.source for a in articles})
+    number = {s: i for i, s in enumerate(sources)}
+    arrays = {
+        "article_text_offsets": _offsets(texts),
+        "article_meta_offsets": _offsets(metas),
+        "article_length": np.fromiter((len(a.text) for a in articles), dtype=np.int32,
+                                      count=len(articles)),
+        "article_year": np.fromiter((a.date.year if a.date else -1 for a in articles),
+                                    dtype=np.int32, count=len(articles)),
+        "article_ordinal": np.fromiter((a.date.ordinal() if a.date else np.nan
+                                        for a in articles), dtype=np.float64,
+                                       count=len(articles)),
+        "article_source": np.fromiter((number[a.source] for a in articles), dtype=np.int32,
+                                      count=len(articles)),
+    }
+    return StoreData(b"".join(texts), b"".join(metas), arrays, [a.id for a in articles],
+                     sources)
+
+
+def _offsets(blobs: list[bytes]) -> np.ndarray:
+    offsets = np.zeros(len(blobs) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in blobs], out=offsets[1:])
+    return offsets
+
+
+class ArticleStore:
+    """The articles of one segment, read by offset from its files (or from memory)."""
+
+    def __init__(self, text: np.ndarray | bytes, meta: np.ndarray | bytes,
+                 arrays: dict[str, np.ndarray], ids: list[str] | None, sources: list[str],
+                 ids_file: Path | None = None) -> None:
+        self._text = text
+        self._meta = meta
+        self.arrays = arrays
+        self._ids = ids
+        self._ids_file = ids_file
+        self.sources = sources
+
+    @classmethod
+    def from_data(cls, data: StoreData) -> "ArticleStore":
+        return cls(data.text, data.meta, data.arrays, data.ids, data.sources)
+
+    def __len__(self) -> int:
+        return int(self.arrays["article_length"].shape[0])
+
+    @property
+    def ids(self) -> list[str]:
+        """The article ids (read on first use: a process answering one question without a
+        conversation never needs them)."""
+        if self._ids is None:
+            assert self._ids_file is not None
+            self._ids = json.loads(self._ids_file.read_text(encoding="utf-8"))
+        return self._ids
+
+    def text(self, number: int) -> str:
+        offsets = self.arrays["article_text_offsets"]
+        lo, hi = int(offsets[number]), int(offsets[number + 1])
+        return bytes(self._text[lo:hi]).decode("utf-8", "surrogatepass")
+
+    def article(self, number: int) -> Article:
+        offsets = self.arrays["article_meta_offsets"]
+        lo, hi = int(offsets[number]), int(offsets[number + 1])
+        meta: dict[str, Any] = json.loads(bytes(self._meta[lo:hi]).decode("utf-8"))
+        date = meta.get("date")
+        return Article(id=self.ids[number], title=meta["title"], source=meta["source"],
+                       text=self.text(number), date=PartialDate.parse(date) if date else None,
+                       url=meta.get("url"), author=meta.get("author"))
+
+
+class Articles(Sequence[Article]):
+    """The articles of several segments as one sequence, numbered globally in segment order
+    (the numbering of the index's passages and sentences). Deleted articles keep their
+    numbers (nothing quotes them: their passages never score); ``live`` says which are not."""
+
+    def __init__(self, stores: Sequence[ArticleStore], live: np.ndarray | None = None) -> None:
+        self._stores = tuple(stores)
+        self._bases = np.zeros(len(self._stores) + 1, dtype=np.int64)
+        np.cumsum([len(s) for s in self._stores], out=self._bases[1:])
+        self.live = live          # None: every article is live
+
+    def __len__(self) -> int:
+        return int(self._bases[-1])
+
+    def _locate(self, number: int) -> tuple[ArticleStore, int]:
+        if not 0 <= number < len(self):
+            raise IndexError(f"article number {number} out of range")
+        segment = int(np.searchsorted(self._bases, number, side="right")) - 1
+        return self._stores[segment], number - int(self._bases[segment])
+
+    @overload
+    def __getitem__(self, number: int) -> Article: ...
+    @overload
+    def __getitem__(self, number: slice) -> list[Article]: ...
+
+    def __getitem__(self, number: int | slice) -> Article | list[Article]:
+        if isinstance(number, slice):
+            return [self[i] for i in range(*number.indices(len(self)))]
+        store, local = self._locate(int(number))
+        return store.article(local)
+
+    def __iter__(self) -> Iterator[Article]:
+        for store in self._stores:
+            for local in range(len(store)):
+                yield store.article(local)
+
+    def text(self, number: int) -> str:
+        """The text of article ``number`` alone (its metadata left unread)."""
+        store, local = self._locate(int(number))
+        return store.text(local)
+
+    def live_articles(self) -> Iterator[Article]:
+        """The articles not deleted, in order."""
+        if self.live is None:
+            yield from self
+            return
+        for number in np.flatnonzero(self.live):
+            yield self[int(number)]
+
+    def _concat(self, name: str) -> np.ndarray:
+        parts = [s.arrays[name] for s in self._stores]
+        return np.concatenate(parts) if len(parts) != 1 else np.asarray(parts[0])
+
+    @cached_property
+    def ids(self) -> list[str]:
+        return [i for s in self._stores for i in s.ids]
+
+    @cached_property
+    def lengths(self) -> np.ndarray:
+        return self._concat("article_length")
+
+    @cached_property
+    def years(self) -> np.ndarray:
+        return self._concat("article_year")
+
+    @cached_property
+    def ordinals(self) -> np.ndarray:
+        return self._concat("article_ordinal")
+
+    @cached_property
+    def _source_table(self) -> tuple[list[str], np.ndarray]:
+        names = sorted({n for s in self._stores for n in s.sources})
+        position = {n: i for i, n in enumerate(names)}
+        codes = [np.asarray([position[n] for n in s.sources], dtype=np.int32)[
+            s.arrays["article_source"]] if s.sources else np.zeros(0, dtype=np.int32)
+                 for s in self._stores]
+        return names, (np.concatenate(codes) if codes else np.zeros(0, dtype=np.int32))
+
+    @property
+    def source_names(self) -> list[str]:
+        """Every outlet named by an article (deleted ones included), sorted."""
+        return self._source_table[0]
+
+    @property
+    def source_codes(self) -> np.ndarray:
+        """Per article, its outlet's position in ``source_names``."""
+        return self._source_table[1]
+
+    def live_sources(self) -> list[str]:
+        """The outlets of the live articles, sorted as people read them."""
+        codes = self.source_codes if self.live is None else self.source_codes[self.live]
+        names = self.source_names
+        return sorted({names[c] for c in np.unique(codes)}, key=str.casefold)
+
+    def live_years(self) -> list[int]:
+        """The years of the live articles that have a date, sorted."""
+        years = self.years if self.live is None else self.years[self.live]
+        return sorted(int(y) for y in np.unique(years) if y >= 0)

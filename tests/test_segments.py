@@ -1,0 +1,200 @@
+"""The index as segments: answers identical to the monolithic index of before (recorded from
+main in tests/data/main_answers.json), an index grown by segments with deletions answering
+exactly as a full rebuild, merges, shards with global statistics, streaming parallel builds,
+the article store, and a service that picks up a new commit."""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.data import SQUAD_DEV, load_squad
+from retrieval.answer.candidates import candidates_of
+from retrieval.answerer import Answerer, Filters
+from retrieval.corpus import Article, CorpusStream, load_corpus, scan_corpus
+from retrieval.index import (FirstStage, TfidfIndex, add_articles, build, compact,
+                             delete_articles, read_commit)
+from retrieval.service import QAService
+from retrieval.settings import load_settings
+
+from tests.conftest import ROOT
+
+GOLDEN = json.loads((ROOT / "tests" / "data" / "main_answers.json").read_text(encoding="utf-8"))
+needs_squad = pytest.mark.skipif(not SQUAD_DEV.exists(),
+                                 reason=f"SQuAD v1.1 dev set not found at {SQUAD_DEV}")
+
+
+def _ranked(result) -> list[dict]:
+    return [{"article_id": a.article_id, "text": a.text, "source": a.source,
+             "date": a.date.iso() if a.date else None, "score": a.score,
+             "confidence": a.confidence} for a in result.ranked]
+
+
+def _answerer(index: TfidfIndex) -> Answerer:
+    settings = load_settings(environ={})
+    return Answerer(index, settings=replace(settings.answer, min_confidence=0.0))
+
+
+def _params() -> TfidfIndex:
+    return load_settings(environ={}).retrieval.index()
+
+
+@pytest.fixture(scope="module")
+def squad(tmp_path_factory):
+    articles, questions = load_squad(SQUAD_DEV)
+    return articles, {q.id: q for q in questions}
+
+
+def test_seed_answers_are_main_s_exactly(tmp_path):
+    build(_params(), tmp_path / "idx", CorpusStream(ROOT / "corpus"), jobs=1)
+    answerer = _answerer(TfidfIndex.load(tmp_path / "idx"))
+    for expected in GOLDEN["seed"]:
+        assert _ranked(answerer.ask(expected["question"], top_k=3)) == expected["ranked"], \
+            expected["question"]
+
+
+@needs_squad
+def test_held_out_squad_answers_are_main_s_exactly(squad, tmp_path):
+    articles, _ = squad
+    build(_params(), tmp_path / "idx", articles, jobs=1)
+    answerer = _answerer(TfidfIndex.load(tmp_path / "idx"))
+    assert len(GOLDEN["squad"]) == 300
+    for expected in GOLDEN["squad"]:
+        assert _ranked(answerer.ask(expected["question"], top_k=3)) == expected["ranked"], \
+            expected["question"]
+
+
+@needs_squad
+def test_an_index_grown_by_segments_answers_as_a_full_rebuild(squad, tmp_path):
+    articles, _ = squad
+    gone = {a.id for a in articles[::7]} | {articles[1600].id}
+    grown, full = tmp_path / "grown", tmp_path / "full"
+    build(_params(), grown, articles[:1500], jobs=1)
+    add_articles(_params(), grown, articles[1500:1800])
+    add_articles(_params(), grown, articles[1800:])
+    delete_articles(_params(), grown, gone)
+    build(_params(), full, [a for a in articles if a.id not in gone], jobs=1)
+    grown_index, full_index = TfidfIndex.load(grown), TfidfIndex.load(full)
+    assert len(grown_index.segments_) == 3 and len(full_index.segments_) == 1
+    np.testing.assert_array_equal(grown_index.idf_, full_index.idf_)
+    assert grown_index.vocabulary_ == full_index.vocabulary_
+    questions = [g["question"] for g in GOLDEN["squad"]]
+    a, b = _answerer(grown_index), _answerer(full_index)
+    for question in questions:
+        assert _ranked(a.ask(question, top_k=3)) == _ranked(b.ask(question, top_k=3)), question
+    assert not any(x.article_id in gone for q in questions[:50]
+                   for x in a.ask(q, top_k=10).ranked)
+
+    compact(_params(), grown)
+    compacted = TfidfIndex.load(grown)
+    assert len(compacted.segments_) == 1 and compacted.n_passages == full_index.n_passages
+    c = _answerer(compacted)
+    for question in questions[:100]:
+        assert _ranked(c.ask(question, top_k=3)) == _ranked(b.ask(question, top_k=3)), question
+    # the merged-away segments are gone; only the commit's own are left
+    listed = {s["name"] for s in read_commit(grown).manifest["segments"]}
+    assert {p.name for p in grown.glob("seg-*")} == listed
+
+
+@needs_squad
+def test_shards_with_global_statistics_merge_to_the_whole_first_stage(squad, tmp_path):
+    articles, _ = squad
+    root = tmp_path / "idx"
+    build(_params(), root, articles[:700], jobs=1)
+    add_articles(_params(), root, articles[700:1400])
+    add_articles(_params(), root, articles[1400:])
+    names = read_commit(root).names
+    whole = TfidfIndex.load(root)
+    shards = [TfidfIndex.load(root, segments=[n]) for n in names]
+    assert all(s.vocabulary_ == whole.vocabulary_ for s in shards)
+
+    def merged(term_ids, weights, n, allowed=None, preference=None) -> FirstStage:
+        parts = [s.first_stage(term_ids, weights, n) for s in shards]
+        ids = np.concatenate([p.passage_ids for p in parts])
+        scores = np.concatenate([p.scores for p in parts])
+        best = np.argsort(-scores, kind="stable")[:n]
+        return FirstStage(ids[best], scores[best])
+
+    for expected in GOLDEN["squad"][:60]:
+        ids, weights = whole.query_vector(expected["question"])
+        mine = whole.first_stage(ids, weights, 30)
+        theirs = merged(ids, weights, 30)
+        # the same scores; the same passages, but where the 30th place is a tie
+        assert sorted(mine.scores.tolist()) == sorted(theirs.scores.tolist())
+        floor = mine.scores.min()
+        assert set(mine.passage_ids[mine.scores > floor].tolist()) == \
+            set(theirs.passage_ids[theirs.scores > floor].tolist())
+        a = candidates_of(whole, mine, ids, weights)
+        b = candidates_of(whole, theirs, ids, weights)
+        if np.sum(whole.passage_scores(ids, weights) == floor) == 1:   # no tie for 30th
+            assert sorted(a.sentence_ids.tolist()) == sorted(b.sentence_ids.tolist())
+    # the coordinator runs the rest of the answerer on the merged passages
+    coordinator = replace(_answerer(whole), first_stage=merged)
+    single = _answerer(whole)
+    for expected in GOLDEN["squad"][:60]:
+        question = expected["question"]
+        assert [a.text for a in coordinator.ask(question, top_k=3).ranked] == \
+            [a.text for a in single.ask(question, top_k=3).ranked]
+
+
+def test_a_build_in_several_batches_and_processes_answers_as_one_batch(tmp_path):
+    corpus = load_corpus(ROOT / "corpus")
+    one, many = tmp_path / "one", tmp_path / "many"
+    build(_params(), one, corpus.articles, jobs=1)
+    build(_params(), many, corpus.articles, jobs=2, batch_chars=3000)
+    a, b = TfidfIndex.load(one), TfidfIndex.load(many)
+    assert len(a.segments_) == len(b.segments_) == 1   # the batches were merged into one
+    for name in ("sentence_start_", "sentence_end_", "sentence_article_", "passage_start_",
+                 "sentence_hash_"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    np.testing.assert_array_equal(a.idf_, b.idf_)
+    for expected in GOLDEN["seed"]:
+        assert _ranked(_answerer(b).ask(expected["question"], top_k=3)) == expected["ranked"]
+
+
+def test_the_store_reads_articles_by_offset_and_filters_work_from_arrays(tmp_path):
+    corpus = load_corpus(ROOT / "corpus")
+    build(_params(), tmp_path / "idx", corpus.articles, jobs=1)
+    index = TfidfIndex.load(tmp_path / "idx")
+    assert list(index.articles_) == list(corpus.articles)
+    assert index.articles_.live_sources() == sorted({a.source for a in corpus.articles},
+                                                    key=str.casefold)
+    answerer = _answerer(index)
+    result = answerer.ask("What did Lavrov say?", top_k=5, filters=Filters(source="china topix"))
+    assert result.ranked and all(a.source == "China Topix" for a in result.ranked)
+    result = answerer.ask("What did Lavrov say?", top_k=5, filters=Filters(year=2009))
+    assert result.ranked and all(a.date.year == 2009 for a in result.ranked)
+
+
+def test_deleting_an_unknown_article_says_which(tmp_path):
+    build(_params(), tmp_path / "idx", load_corpus(ROOT / "corpus").articles, jobs=1)
+    with pytest.raises(KeyError, match="no-such-id"):
+        delete_articles(_params(), tmp_path / "idx", ["no-such-id"])
+
+
+def test_a_service_reload_picks_up_a_new_commit_without_rebuilding(settings_for, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    settings = settings_for(corpus)
+    service = QAService(settings)
+    question = "What did the walrus keeper announce in Tromso?"
+    assert service.ask(question).answer is None
+    article = Article("walrus-1", "Walrus news", "Arctic Daily",
+                      "The walrus keeper in Tromso announced on Friday that the colony of "
+                      "walruses had doubled in size over the winter months.")
+    (corpus / "walrus.jsonl").write_text(json.dumps(
+        {"id": article.id, "title": article.title, "source": article.source,
+         "text": article.text}) + "\n", encoding="utf-8")
+    files, fingerprint = scan_corpus(corpus)
+    add_articles(settings.retrieval.index(), settings.index_dir, [article],
+                 corpus_files=[asdict(f) for f in files], fingerprint=fingerprint)
+    report = service.reload()
+    assert not report.rebuilt and report.reason == "index up to date"
+    answer = service.ask(question).answer
+    assert answer is not None and answer.article_id == "walrus-1" and \
+        answer.source == "Arctic Daily"
+    assert "Arctic Daily" in service.sources()
