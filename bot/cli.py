@@ -25,6 +25,7 @@ from bot.render import (article_to_dict, render_alternatives, render_result, ren
                         result_to_dict, screen)
 from retrieval.answerer import TOP_K_MAX, Filters
 from retrieval.conversation import Conversation
+from retrieval.corpus import Article
 from retrieval.dates import PartialDate, human_date
 from retrieval.errors import QABotError, QuestionError
 from retrieval.evaluation import EvalQuestion, EvalSetError, evaluate, load_eval_set
@@ -101,7 +102,8 @@ examples:
     "index": """\
 examples:
   qabot index                       (builds only when the corpus or settings changed)
-  qabot index --force --corpus articles.jsonl --index-dir /tmp/articles-index""",
+  qabot index --force --corpus articles.jsonl --index-dir /tmp/articles-index
+  qabot index --compact             (merges the segments that adding and removing made)""",
     "add": """\
 examples:
   qabot add saved-page.html
@@ -171,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     index = command("index", help="build the index",
                     description="Build (or rebuild) the index of the corpus.")
     index.add_argument("--force", action="store_true", help="rebuild even if it is up to date")
+    index.add_argument("--compact", action="store_true",
+                       help="merge the index's segments into one, without removed articles")
 
     add = command("add", help="add articles from pages, links, feeds or files",
                   description="Add articles to the corpus directory: saved pages (.html), "
@@ -500,6 +504,13 @@ def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     state = "built" if report.rebuilt else "up to date"
     print(f"index {state}: {report.articles:,} articles, {report.passages:,} passages, "
           f"{report.sentences:,} sentences in {report.index_dir} ({report.seconds:.2f} s)")
+    if args.compact:
+        from retrieval.index import compact, read_commit
+        started = time.perf_counter()
+        before = len(read_commit(report.index_dir).names)
+        info = compact(settings.retrieval.index(), report.index_dir)
+        print(f"index compacted: {before} segment{'s' if before != 1 else ''} merged into "
+              f"{len(info.segments)} ({time.perf_counter() - started:.2f} s)")
     return 0
 
 
@@ -525,9 +536,11 @@ def _cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 
     from retrieval.ingest.add import AddOptions, Ingester
     from retrieval.ingest.records import Outcome
+    from retrieval.ingest.store import article_file_name
     options = AddOptions(title=args.title, source=args.source, date=args.date,
                          dry_run=args.dry_run)
     counts = {"added": 0, "would add": 0, "duplicate": 0, "failed": 0}
+    added = []
     with Ingester(settings.corpus.path, settings.ingest, settings.retrieval.rules()) as ingester:
         planned = list(ingester.plan(args.sources))
         jobs = [item for item in planned if not isinstance(item, Outcome)]
@@ -538,6 +551,8 @@ def _cmd_add(args: argparse.Namespace, settings: Settings) -> int:
             for item in planned:
                 outcome = item if isinstance(item, Outcome) else ingester.run(item, options)
                 counts[outcome.status] += 1
+                if outcome.status == "added" and outcome.article is not None:
+                    added.append(outcome.article)
                 line = _outcome_line(outcome)
                 if outcome.status == "failed":
                     bar.write(line, file=sys.stderr)
@@ -551,8 +566,8 @@ def _cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     if counts["failed"]:
         parts.append(f"{counts['failed']} failed")
     print(", ".join(parts) + ("" if args.dry_run else f" ({settings.corpus.path})"))
-    if counts["added"]:
-        _update_index(settings)
+    if added:
+        _update_index(settings, added=added, files=[article_file_name(a.id) for a in added])
     return 1 if counts["failed"] else 0
 
 
@@ -571,18 +586,26 @@ def _outcome_line(outcome: Any) -> str:
 def _cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     from retrieval.ingest.store import REMOVED_DIR, corpus_directory, remove_articles
     directory = corpus_directory(settings.corpus.path)
-    for removed in remove_articles(directory, args.ids):
-        print(f"removed {removed.article_id} (its files are in {directory / REMOVED_DIR})")
-    _update_index(settings)
+    removed = remove_articles(directory, args.ids)
+    for item in removed:
+        print(f"removed {item.article_id} (its files are in {directory / REMOVED_DIR})")
+    _update_index(settings, removed=[r.article_id for r in removed],
+                  files=[r.file for r in removed])
     return 0
 
 
-def _update_index(settings: Settings) -> None:
-    """Bring the index up to date with the corpus after an add or a remove."""
+def _update_index(settings: Settings, *, added: Sequence[Article] = (),
+                  removed: Sequence[str] = (), files: Sequence[str] = ()) -> None:
+    """Record an add or a remove in the index (a new segment, tombstones), or rebuild it
+    when it cannot be (say why), and say how the index is now."""
+    from retrieval.service import record_change
+    started = time.perf_counter()
     settings = settings.with_overrides(**{"index.auto_rebuild": True})
+    reason = record_change(settings, added, removed, files)
     report = _service(settings).last_load
-    print(f"index {'updated' if report.rebuilt else 'up to date'}: {report.articles:,} "
-          f"articles, {report.passages:,} passages ({report.seconds:.2f} s)")
+    how = f"rebuilt ({reason})" if report.rebuilt else "updated"
+    print(f"index {how}: {report.articles:,} articles, {report.passages:,} passages "
+          f"({time.perf_counter() - started:.2f} s)")
 
 
 def _check_expected_articles(questions: Sequence[EvalQuestion], service: QAService,

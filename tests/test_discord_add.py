@@ -59,6 +59,7 @@ async def test_add_a_link_then_ask_about_it_at_once(bot: QABot, service: QAServi
     assert reply == ("Added “Late frost wipes out a third of the apple blossom” — Valley "
                      "Gazette, 27 April 2023. You can ask about it now.")
     assert len(service.articles) == before + 1
+    assert not service.last_load.rebuilt        # the article is a new segment of the index
     assert bot.user is not None
     await dpytest.message(f"<@{bot.user.id}> How much did the growers association estimate "
                           "the frost loss at?")

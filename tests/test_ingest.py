@@ -56,10 +56,12 @@ def stored(corpus: Path, article_id: str) -> tuple[dict, str]:
 
 
 # --------------------------------------------------------------------- end to end
-def test_add_a_saved_page_and_ask_about_it(qabot, corpus: Path) -> None:
+def test_add_a_saved_page_and_ask_about_it(qabot, corpus: Path, tmp_path: Path) -> None:
     page = FIXTURES / "harbour-bridge.html"
     code, out, err = qabot("add", str(page))
     assert code == 0, err
+    assert out.splitlines()[-1].startswith(f"index rebuilt (no index at {tmp_path / 'index'}): "
+                                           "6 articles")
     assert out.splitlines()[0] == (f"added {BRIDGE_ID}: The Northern Courier, 4 March 2024 · "
                                    "Harbour Bridge reopens after two-year repair")
     header, text = stored(corpus, BRIDGE_ID)
@@ -81,9 +83,11 @@ def test_add_a_saved_page_and_ask_about_it(qabot, corpus: Path) -> None:
 
 
 def test_add_a_link_and_ask_about_it(qabot, corpus: Path, news_site: NewsServer) -> None:
+    assert qabot("index")[0] == 0
     url = f"{news_site.base}/news/orchard-frost"
     code, out, err = qabot("add", url)
     assert code == 0, err
+    assert out.splitlines()[-1].startswith("index updated: 6 articles")   # a new segment
     assert "Valley Gazette, 27 April 2023 · Late frost wipes out a third" in out
     assert news_site.agents[-1] == IngestSettings().user_agent
     answer = ask(qabot, "How much did the growers association estimate the frost loss at?")
@@ -245,6 +249,16 @@ def test_flags_fill_and_win(qabot, corpus: Path) -> None:
     assert header["origin"]["fields"]["source"] == "--source given to qabot add"
 
 
+def test_a_change_elsewhere_in_the_corpus_rebuilds(qabot, corpus: Path) -> None:
+    assert qabot("index")[0] == 0
+    with (corpus / "001_621f8abafa2ba000.txt").open("a", encoding="utf-8") as article:
+        article.write("\nA paragraph added by hand to the article, after it was indexed.\n")
+    code, out, _ = qabot("add", str(FIXTURES / "orchard-frost.html"))
+    assert code == 0
+    assert out.splitlines()[-1].startswith("index rebuilt (the corpus changed in other files "
+                                           "too (001_621f8abafa2ba000.txt)): 6 articles")
+
+
 def test_markdown_front_matter_and_jsonl(qabot, corpus: Path, tmp_path: Path) -> None:
     notes = FIXTURES / "council-notes.md"
     code, out, err = qabot("add", str(notes))
@@ -299,6 +313,7 @@ def test_adding_to_a_jsonl_corpus_is_refused(capsys, tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------- remove
 def test_remove_moves_the_files_aside(qabot, corpus: Path) -> None:
+    qabot("index")
     qabot("add", str(FIXTURES / "harbour-bridge.html"))
     assert ask(qabot, "How many steel cables did engineers replace?")["text"] == CABLES
     code, out, err = qabot("remove", BRIDGE_ID, "004_c4062019a5f7e961")
@@ -306,7 +321,10 @@ def test_remove_moves_the_files_aside(qabot, corpus: Path) -> None:
     assert out.splitlines()[0] == f"removed {BRIDGE_ID} (its files are in {corpus / '.removed'})"
     assert sorted(p.name for p in (corpus / ".removed").iterdir()) == [
         "004_c4062019a5f7e961.txt", f"{BRIDGE_ID}.html", f"{BRIDGE_ID}.txt"]
-    assert "index updated: 4 articles" in out
+    assert "index updated: 4 articles" in out     # tombstones
+    code, out, _ = qabot("index", "--compact")
+    assert code == 0 and out.splitlines()[-1].startswith("index compacted: 2 segments merged "
+                                                         "into 1")
     code, out, _ = qabot("ask", "How many steel cables did engineers replace?", "--json")
     answer = json.loads(out)["answer"]
     assert answer is None or answer["article_id"] != BRIDGE_ID

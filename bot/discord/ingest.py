@@ -21,6 +21,7 @@ from retrieval.errors import QABotError
 from retrieval.ingest.add import Ingester
 from retrieval.ingest.fetch import is_url
 from retrieval.ingest.records import Outcome
+from retrieval.ingest.store import article_file_name
 
 if TYPE_CHECKING:
     from bot.discord.app import QABot
@@ -70,7 +71,8 @@ class IngestCog(commands.Cog, name="Ingestion"):
         if outcome.status != "added":
             return reply_for(outcome)
         try:
-            self.bot.service.reload()
+            self.bot.service.apply_change([outcome.article],
+                                          files=[article_file_name(outcome.article.id)])
         except QABotError as exc:
             return (f"I added “{outcome.article.title}”, but could not update the index, so "
                     f"I keep answering from the previous articles: {sentence(str(exc))}")

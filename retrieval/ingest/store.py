@@ -77,7 +77,7 @@ def write_article(directory: Path, article: Article, origin: Origin,
     """Write ``article`` (and the ``original`` page beside it) into ``directory``, creating
     it if needed. Raises ``IngestError`` when a file of that name exists already."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / (article.id + ARTICLE_SUFFIX)
+    path = directory / article_file_name(article.id)
     if path.exists():
         raise IngestError(f"{path} exists already")
     if original is not None:
@@ -99,9 +99,15 @@ def _write_aside(path: Path, data: bytes) -> None:
         raise IngestError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def article_file_name(article_id: str) -> str:
+    """The name of the file ``write_article`` writes for the article ``article_id``."""
+    return article_id + ARTICLE_SUFFIX
+
+
 @dataclass(frozen=True)
 class Removed:
     article_id: str
+    file: str                   # the name the article file had in the corpus directory
     moved: tuple[Path, ...]     # where its files are now
 
 
@@ -127,7 +133,7 @@ def remove_articles(directory: Path, ids: Iterable[str]) -> list[Removed]:
                 target = _free_name(trash / source.name)
                 os.replace(source, target)
                 moved.append(target)
-        removed.append(Removed(ident, tuple(moved)))
+        removed.append(Removed(ident, path.name, tuple(moved)))
     return removed
 
 
