@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from rich.console import Console
@@ -536,12 +536,16 @@ def _cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 
     from retrieval.ingest.add import AddOptions, Ingester
     from retrieval.ingest.records import Outcome
-    from retrieval.ingest.store import article_file_name
+    from retrieval.ingest.store import article_file_name, corpus_directory, has_articles
     options = AddOptions(title=args.title, source=args.source, date=args.date,
                          dry_run=args.dry_run)
     counts = {"added": 0, "would add": 0, "duplicate": 0, "failed": 0}
     added = []
-    with Ingester(settings.corpus.path, settings.ingest, settings.retrieval.rules()) as ingester:
+    settings = settings.with_overrides(**{"index.auto_rebuild": True})
+    corpus_directory(settings.corpus.path)   # a .jsonl corpus: refused before any work
+    service = _service(settings) if has_articles(settings.corpus.path) else None
+    with Ingester(settings.corpus.path, settings.ingest, settings.retrieval.rules(),
+                  index=service.index if service is not None else None) as ingester:
         planned = list(ingester.plan(args.sources))
         jobs = [item for item in planned if not isinstance(item, Outcome)]
         if args.title is not None and len(jobs) > 1:
@@ -567,7 +571,8 @@ def _cmd_add(args: argparse.Namespace, settings: Settings) -> int:
         parts.append(f"{counts['failed']} failed")
     print(", ".join(parts) + ("" if args.dry_run else f" ({settings.corpus.path})"))
     if added:
-        _update_index(settings, added=added, files=[article_file_name(a.id) for a in added])
+        _update_index(settings, service, added=added,
+                      files=[article_file_name(a.id) for a in added])
     return 1 if counts["failed"] else 0
 
 
@@ -589,21 +594,28 @@ def _cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
     removed = remove_articles(directory, args.ids)
     for item in removed:
         print(f"removed {item.article_id} (its files are in {directory / REMOVED_DIR})")
-    _update_index(settings, removed=[r.article_id for r in removed],
+    _update_index(settings, None, removed=[r.article_id for r in removed],
                   files=[r.file for r in removed])
     return 0
 
 
-def _update_index(settings: Settings, *, added: Sequence[Article] = (),
-                  removed: Sequence[str] = (), files: Sequence[str] = ()) -> None:
-    """Record an add or a remove in the index (a new segment, tombstones), or rebuild it
-    when it cannot be (say why), and say how the index is now."""
+def _update_index(settings: Settings, service: QAService | None, *,
+                  added: Sequence[Article] = (), removed: Sequence[str] = (),
+                  files: Sequence[str] = ()) -> None:
+    """Record an add or a remove in the index (a new segment, tombstones) and open it, or
+    rebuild the index when the change cannot be recorded (say why); then say how it is.
+    ``service`` is the one open since before the change, if any."""
     from retrieval.service import record_change
     started = time.perf_counter()
     settings = settings.with_overrides(**{"index.auto_rebuild": True})
-    reason = record_change(settings, added, removed, files)
-    report = _service(settings).last_load
-    how = f"rebuilt ({reason})" if report.rebuilt else "updated"
+    if service is not None:
+        report = service.apply_change(added, removed, files)
+    else:
+        reason = record_change(settings, added, removed, files)
+        report = _service(settings).last_load
+        if report.rebuilt and reason is not None:
+            report = replace(report, reason=reason)
+    how = f"rebuilt ({report.reason})" if report.rebuilt else "updated"
     print(f"index {how}: {report.articles:,} articles, {report.passages:,} passages "
           f"({time.perf_counter() - started:.2f} s)")
 

@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -144,9 +144,11 @@ class QAService:
         names ``files``): record the ``added`` articles and the ``removed`` ids in the index
         (see ``record_change``: time in proportion to the change) and open the result."""
         reason = record_change(self.settings, added, removed, files)
-        if reason is not None:
-            log.info("the index is rebuilt instead: %s", reason)
-        return self.reload()
+        report = self.reload()
+        if reason is not None and report.rebuilt:
+            report = replace(report, reason=reason)
+            self.last_load = report
+        return report
 
     def _load(self, *, force_rebuild: bool) -> tuple[_State, LoadReport]:
         started = time.perf_counter()

@@ -63,8 +63,8 @@ class IngestCog(commands.Cog, name="Ingestion"):
         if not is_url(url):   # never a file name: a member must not make the bot read files
             return COULD_NOT_ADD.format(why="it is not a link (one starts with https://).")
         try:
-            with Ingester(settings.corpus.path, settings.ingest,
-                          settings.retrieval.rules()) as ingester:
+            with Ingester(settings.corpus.path, settings.ingest, settings.retrieval.rules(),
+                          index=self.bot.service.index) as ingester:
                 outcome = ingester.add_one(url)
         except QABotError as exc:      # the corpus cannot be added to
             return COULD_NOT_ADD.format(why=sentence(str(exc)))

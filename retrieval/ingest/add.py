@@ -15,19 +15,24 @@ from pathlib import Path
 
 import httpx
 
-from retrieval.corpus import Article, article_from_record, load_corpus
+import numpy as np
+
+from retrieval.corpus import Article, article_from_record
 from retrieval.dates import PartialDate
 from retrieval.errors import CorpusError
-from retrieval.ingest.duplicates import DuplicateFinder, text_key
+from retrieval.index import TfidfIndex
+from retrieval.ingest.duplicates import Candidates, Duplicate, DuplicateFinder, Known, text_key
 from retrieval.ingest.fetch import Fetched, fetch, is_url, new_client
 from retrieval.ingest.records import Draft, IngestError, Origin, Outcome
 from retrieval.ingest.sources import Job, jobs
-from retrieval.ingest.store import (article_id, corpus_directory, stored_origins,
-                                    write_article)
+from retrieval.ingest.store import article_id, corpus_directory, origin_of, write_article
 from retrieval.settings import IngestSettings
 from retrieval.text import SegmentationRules, segment_article
 
 log = logging.getLogger(__name__)
+
+QUERY_TERMS = 24          # a new text's rarest terms, asked of the index...
+CANDIDATE_PASSAGES = 10   # ...for this many passages, whose articles are compared with it
 
 
 @dataclass(frozen=True)
@@ -51,31 +56,19 @@ class Ingester:
     duplicates) from the start and those it adds as it goes."""
 
     def __init__(self, corpus: Path, settings: IngestSettings, rules: SegmentationRules, *,
-                 client: httpx.Client | None = None,
+                 index: TfidfIndex | None = None, client: httpx.Client | None = None,
                  clock: Callable[[], str] = _utc_now) -> None:
+        """``index`` is the corpus's current index (duplicates are looked for in it); without
+        one, only among the articles added by this ``Ingester``."""
         self.directory = corpus_directory(corpus)
         self.settings = settings
         self.rules = rules
         self._client = client
         self._clock = clock
-        self.finder = DuplicateFinder(settings.syndicated_similarity)
-        self._ids: set[str] = set()
-        self._know_corpus()
-
-    def _know_corpus(self) -> None:
-        if not self.directory.is_dir() or not any(self.directory.iterdir()):
-            return
-        fetched = {s.article_id: (s.origin.fetched, s.origin.given)
-                   for s in stored_origins(self.directory) if s.origin is not None}
-        try:
-            articles = load_corpus(self.directory).articles
-        except CorpusError as exc:
-            if "holds no article files" in str(exc):
-                return
-            raise
-        for article in articles:
-            self._ids.add(article.id)
-            self.finder.add(article, fetched.get(article.id, ()))
+        self.finder = DuplicateFinder(settings.syndicated_similarity,
+                                      None if index is None
+                                      else indexed_candidates(index, self.directory))
+        self._ids: set[str] = set(index.articles_.ids) if index is not None else set()
 
     # ------------------------------------------------------------------------ fetching
     def fetch(self, url: str) -> Fetched:
@@ -112,17 +105,13 @@ class Ingester:
             return Outcome(job.label, "failed", _without_label(str(exc), job.label))
         # A record with an id of its own (front matter, .jsonl) is told apart by its id and
         # its text: several records may share a URL (the paragraphs of one page).
-        duplicate = self.finder.duplicate(article.text, urls if draft.article_id is None else ())
-        if duplicate is None and article.id in self._ids:
-            duplicate_id, why = article.id, "same id"
-        elif duplicate is not None:
-            duplicate_id, why = duplicate.article_id, duplicate.why
-        else:
-            duplicate_id = why = None
-        if duplicate_id is not None:
-            return Outcome(job.label, "duplicate", f"already in the corpus as {duplicate_id} "
-                                                   f"({why})", article)
-        copy = self.finder.copy_of(article.text)
+        judged = self.finder.judge(article.text, urls if draft.article_id is None else ())
+        if not isinstance(judged, Duplicate) and article.id in self._ids:
+            judged = Duplicate(article.id, "same id")
+        if isinstance(judged, Duplicate):
+            return Outcome(job.label, "duplicate", f"already in the corpus as "
+                                                   f"{judged.article_id} ({judged.why})", article)
+        copy = judged
         origin = Origin(added=self._clock(), given=draft.given, fetched=draft.fetched,
                         feed=draft.feed,
                         original=article.id + ".html" if draft.original is not None else None,
@@ -182,3 +171,25 @@ class Ingester:
 def _without_label(message: str, label: str) -> str:
     """An error message without the source's name at its start (the line names it)."""
     return message.removeprefix(label + ": ")
+
+
+def indexed_candidates(index: TfidfIndex, directory: Path) -> Candidates:
+    """The candidates for duplicates of a text in ``index``: the articles of the passages that
+    best match its rarest terms (a copy, or the same text, matches them all), each with its
+    URL and those its origin in ``directory`` records."""
+    def candidates(text: str) -> list[Known]:
+        term_ids, weights = index.query_vector(text)
+        if term_ids.size > QUERY_TERMS:
+            keep = np.argsort(-index.idf_[term_ids], kind="stable")[:QUERY_TERMS]
+            term_ids, weights = term_ids[keep], weights[keep]
+        if term_ids.size == 0:
+            return []
+        top = index.first_stage(term_ids, weights, CANDIDATE_PASSAGES)
+        found = []
+        for number in dict.fromkeys(int(n) for n in index.passage_article_[top.passage_ids]):
+            article = index.articles_[number]
+            origin = origin_of(directory, article.id)
+            urls = (article.url,) + ((origin.fetched, origin.given) if origin else ())
+            found.append(Known(article.id, article.text, tuple(u for u in urls if u)))
+        return found
+    return candidates

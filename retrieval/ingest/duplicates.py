@@ -5,13 +5,20 @@
 * A near-identical copy (a syndicated story republished by another outlet, with its own
   headline and furniture) is added, and recognised as a copy of the first: the share of
   5-word runs the two texts have in common (their Jaccard similarity) is at least
-  ``ingest.syndicated_similarity``. MinHash signatures (64 hashes per article) find the
-  candidates in one vectorised pass; the exact similarity is then computed for the best.
+  ``ingest.syndicated_similarity``.
+
+The articles compared with a new one are found in time independent of the corpus's size:
+in the corpus's index, the passages that best match the new text's rarest terms (a copy or
+the same text matches them all) give the candidate articles; the articles added in the same
+run are kept in memory, with MinHash signatures (64 hashes each) to find the candidates
+among them in one vectorised pass. The exact similarity is then computed for the candidates.
+A page whose URL we have but whose text has since changed beyond recognition is therefore
+not recognised by its URL (unless added in the same run).
 """
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -78,11 +85,25 @@ class Copy:
     similarity: float
 
 
-class DuplicateFinder:
-    """The URLs, texts and MinHash signatures of the articles we have; ``add`` what is added."""
+@dataclass(frozen=True)
+class Known:
+    """An article we have, as duplicates are judged: its id, text and the URLs it is known by."""
 
-    def __init__(self, syndicated_similarity: float) -> None:
+    article_id: str
+    text: str
+    urls: tuple[str, ...]
+
+
+Candidates = Callable[[str], Iterable[Known]]   # the articles of the corpus nearest a text
+
+
+class DuplicateFinder:
+    """Finds what a new article duplicates or copies among the articles ``candidates`` gives
+    for its text (the corpus's, from its index) and those ``add``-ed since."""
+
+    def __init__(self, syndicated_similarity: float, candidates: Candidates | None = None) -> None:
         self.syndicated_similarity = syndicated_similarity
+        self._candidates = candidates
         self._a, self._b = _permutations()
         self._urls: dict[str, str] = {}
         self._texts: dict[str, str] = {}
@@ -102,29 +123,40 @@ class DuplicateFinder:
         self._signatures.append(self._signature(shingles(article.text)))
         self._matrix = None
 
-    def duplicate(self, text: str, urls: Iterable[str | None]) -> Duplicate | None:
-        """The article that ``text`` (found at ``urls``) already is, or None."""
-        for url in urls:
-            if url and normal_url(url) in self._urls:
-                return Duplicate(self._urls[normal_url(url)], "same URL")
-        known = self._texts.get(text_key(text))
-        return Duplicate(known, "same text") if known is not None else None
-
-    def copy_of(self, text: str) -> Copy | None:
-        """The article ``text`` is a near-identical copy of (the most similar), or None."""
-        if not self._ids:
-            return None
-        if self._matrix is None:
-            self._matrix = np.vstack(self._signatures)
+    def judge(self, text: str, urls: Iterable[str | None]) -> Duplicate | Copy | None:
+        """What ``text`` (found at ``urls``) is: a duplicate of an article we have (the same
+        URL or the same text), a near-identical copy of one (the most similar), or None."""
+        wanted = {normal_url(u) for u in urls if u}
+        for url in wanted:
+            if url in self._urls:
+                return Duplicate(self._urls[url], "same URL")
+        key = text_key(text)
+        if key in self._texts:
+            return Duplicate(self._texts[key], "same text")
         own = shingles(text)
-        estimates = (self._matrix == self._signature(own)).mean(axis=1)
+        nearest = list(self._candidates(text)) if self._candidates is not None else []
+        for known in nearest:
+            if wanted & {normal_url(u) for u in known.urls}:
+                return Duplicate(known.article_id, "same URL")
+            if text_key(known.text) == key:
+                return Duplicate(known.article_id, "same text")
         best: Copy | None = None
-        for row in np.flatnonzero(estimates >= self.syndicated_similarity - _SLACK):
-            similarity = jaccard(own, shingles(self._bodies[row]))
+        for article_id, body in [(k.article_id, k.text) for k in nearest] + self._near(own):
+            similarity = jaccard(own, shingles(body))
             if similarity >= self.syndicated_similarity and \
                     (best is None or similarity > best.similarity):
-                best = Copy(self._ids[row], round(similarity, 3))
+                best = Copy(article_id, round(similarity, 3))
         return best
+
+    def _near(self, own: set[str]) -> list[tuple[str, str]]:
+        """The articles added since, whose MinHash estimate is near the threshold."""
+        if not self._ids:
+            return []
+        if self._matrix is None:
+            self._matrix = np.vstack(self._signatures)
+        estimates = (self._matrix == self._signature(own)).mean(axis=1)
+        return [(self._ids[row], self._bodies[row])
+                for row in np.flatnonzero(estimates >= self.syndicated_similarity - _SLACK)]
 
     def _signature(self, items: set[str]) -> np.ndarray:
         if not items:

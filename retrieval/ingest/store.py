@@ -15,6 +15,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from retrieval.corpus import (ORIGIN_TABLE, ORIGINAL_SUFFIX, Article, format_article_file,
                               split_front_matter)
@@ -53,23 +54,45 @@ def corpus_directory(path: Path) -> Path:
     return path
 
 
+def has_articles(path: Path) -> bool:
+    """Whether the corpus at ``path`` holds article files (a corpus file, or a directory with
+    ``*.txt`` or ``*.jsonl`` files) to be indexed."""
+    path = path.expanduser()
+    if path.is_file():
+        return True
+    return path.is_dir() and any(p.suffix in (ARTICLE_SUFFIX, ".jsonl") and p.is_file()
+                                 for p in path.iterdir())
+
+
 def stored_origins(directory: Path) -> Iterator[StoredOrigin]:
     """Every article file of ``directory`` with its origin, in file-name order. Files that
     cannot be read as articles are left to the corpus loader to report."""
     if not directory.is_dir():
         return
     for path in sorted(directory.glob("*" + ARTICLE_SUFFIX)):
-        try:
-            raw = path.read_text(encoding="utf-8-sig")
-            header, _ = split_front_matter(raw, str(path))
-        except (OSError, UnicodeDecodeError, CorpusError):
-            continue
-        ident = header.get("id")
-        if not isinstance(ident, str):
-            continue
-        table = header.get(ORIGIN_TABLE)
-        yield StoredOrigin(ident.strip(), path,
-                           Origin.from_table(table) if isinstance(table, dict) else None)
+        header = _header(path)
+        ident = header.get("id") if header is not None else None
+        if isinstance(ident, str):
+            yield StoredOrigin(ident.strip(), path, _origin(header))
+
+
+def origin_of(directory: Path, article_id: str) -> Origin | None:
+    """The origin of the article ``article_id`` when ``qabot add`` wrote its file."""
+    header = _header(directory / article_file_name(article_id))
+    return _origin(header) if header is not None else None
+
+
+def _header(path: Path) -> dict[str, Any] | None:
+    try:
+        header, _ = split_front_matter(path.read_text(encoding="utf-8-sig"), str(path))
+    except (OSError, UnicodeDecodeError, CorpusError):
+        return None
+    return header
+
+
+def _origin(header: dict[str, Any]) -> Origin | None:
+    table = header.get(ORIGIN_TABLE)
+    return Origin.from_table(table) if isinstance(table, dict) else None
 
 
 def write_article(directory: Path, article: Article, origin: Origin,
