@@ -53,7 +53,8 @@ def run(passages: int, added: int, n_questions: int, out: Path | None) -> dict:
     figures["base_build"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    ingester = Ingester(settings.corpus.path, settings.ingest, settings.retrieval.rules())
+    ingester = Ingester(settings.corpus.path, settings.ingest, settings.retrieval.rules(),
+                        index=service.index)
     figures["duplicates_index"] = time.perf_counter() - started
     started = time.perf_counter()
     with ingester:
