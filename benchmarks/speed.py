@@ -1,23 +1,29 @@
 """Speed and size at scale, ours beside bm25s on the same corpus in the same run.
 
-For each corpus size: index build time, index size on disk, load time, peak memory (RSS),
-single-threaded queries per second and p50/p95 latency of one question end to end. Every
-build and every serving run is its own child process, so each peak RSS is its own.
+For each corpus size: index build time and peak memory, index size on disk, load time, the
+serving process's own peak memory (RSS), single-threaded queries per second and p50/p95
+latency of one question end to end, and a cold ``qabot ask`` (a whole process: start-up,
+opening the index, one answer). Every build and every serving run is its own child process,
+so each peak RSS is its own.
 
-* ours: ``TfidfIndex.fit`` (2 processes) + ``save``; serving: ``TfidfIndex.load`` and
+* ours: ``retrieval.index.build`` over the streamed corpus, in ``index.jobs`` processes (one
+  per CPU), the path of ``qabot index`` and of the service; serving: ``TfidfIndex.load``
+  (memory-mapped segments and article store: the corpus is not read) and
   ``Answerer.ask(question, top_k=10)``, the bot's own code path.
 * bm25s: the same passages split into sentences by the same segmenter (2 processes), then
   ``bm25s.tokenize`` (Snowball stemmer, English stop words) and ``BM25.index`` + ``save``;
   serving: ``BM25.load``, then tokenize the question, ``retrieve(k=10)`` and cut the 10
-  sentence texts out of their articles. One build is served twice: with bm25s's default
-  numpy backend ("bm25s") and, when numba is installed (the ``bench`` extra), with its
-  numba backend ("bm25s-nb"), its fastest single-query configuration.
+  texts out of their articles (the corpus is loaded for that: "corpus s"). Two units: over
+  sentences ("bm25s", the unit we answer with) and over the same passages as ours
+  ("bm25s-p", the unit our first stage ranks). Each is served with bm25s's numpy backend
+  and, when numba is installed (the ``bench`` extra), its numba backend ("-nb"), its fastest
+  single-query configuration.
+* paired: one process loads ours and bm25s-p-nb and asks each question of both in turn, so
+  the ratio of their latencies is measured under the same load ("paired" rows).
 
 Questions are timed one at a time after 20 warm-up questions; a system still answering after
 ``SERVE_BUDGET_S`` stops there once ``MIN_TIMED`` questions are timed ("timed" in the table).
-
-"load" is the index; the corpus (the articles' text, which both need to quote) is loaded
-separately and reported as "corpus load".
+bm25s is not built above ``BM25S_MAX`` passages (it does not fit in memory at 10M).
 
     python -m benchmarks.speed --sizes 1000 10000 [--queries 500]
 """
@@ -68,28 +74,31 @@ def _our_settings():
 
 
 def child_build_ours(corpus: Path, out: Path) -> dict:
-    from retrieval.corpus import load_corpus
-    c = load_corpus(corpus)
+    from retrieval.corpus import CorpusStream
+    from retrieval.index import TfidfIndex, build, default_jobs
     t0 = time.perf_counter()
-    index = _our_settings().retrieval.index().fit(c.articles, fingerprint=c.fingerprint,
-                                                  n_jobs=2)
-    index.save(out)
-    return {"build_s": time.perf_counter() - t0, "passages": index.n_passages,
+    build(_our_settings().retrieval.index(), out, CorpusStream(corpus), jobs=default_jobs())
+    build_s = time.perf_counter() - t0
+    index = TfidfIndex.load(out)
+    return {"build_s": build_s, "passages": index.n_passages,
             "sentences": index.n_sentences, "terms": len(index.vocabulary_)}
 
 
 def _segment_chunk(work):
     from retrieval.text import SegmentationRules, segment_article
-    texts, offset = work
+    texts, offset, unit = work
     rules, rows = SegmentationRules(), []
     for i, (text, title) in enumerate(texts):
         for passage in segment_article(text, title, rules):
-            rows.extend((offset + i, s.span.start, s.span.end)
-                        for s in passage.sentences if s.answerable)
+            if unit == "passage":
+                rows.append((offset + i, passage.span.start, passage.span.end))
+            else:
+                rows.extend((offset + i, s.span.start, s.span.end)
+                            for s in passage.sentences if s.answerable)
     return rows
 
 
-def child_build_bm25s(corpus: Path, out: Path) -> dict:
+def child_build_bm25s(corpus: Path, out: Path, unit: str) -> dict:
     import bm25s
     import Stemmer
     from retrieval.corpus import load_corpus
@@ -97,7 +106,8 @@ def child_build_bm25s(corpus: Path, out: Path) -> dict:
     t0 = time.perf_counter()
     arts = c.articles
     size = max(1, min(20_000, len(arts) // 8 or 1))
-    work = [([(a.text, a.title) for a in arts[lo:lo + size]], lo) for lo in range(0, len(arts), size)]
+    work = [([(a.text, a.title) for a in arts[lo:lo + size]], lo, unit)
+            for lo in range(0, len(arts), size)]
     with ProcessPoolExecutor(max_workers=2) as pool:
         rows = [r for part in pool.map(_segment_chunk, work) for r in part]
     spans = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
@@ -108,51 +118,52 @@ def child_build_bm25s(corpus: Path, out: Path) -> dict:
     retriever = bm25s.BM25()
     retriever.index(tokens, show_progress=False)
     retriever.save(out, show_progress=False)
-    np.save(out / "sentence_spans.npy", spans)
+    np.save(out / "spans.npy", spans)
     return {"build_s": time.perf_counter() - t0, "sentences": int(spans.shape[0]),
             "terms": len(tokens.vocab)}
 
 
-def child_serve(system: str, corpus: Path, index_dir: Path, questions: list[str]) -> dict:
-    # Single-threaded: the environment sets OMP/BLAS/numba threads to 1 as well.
-    from retrieval.corpus import load_corpus
+def _ours(index_dir: Path):
+    """Load our index and answerer: (seconds to load, ask)."""
+    from dataclasses import replace
+
+    from retrieval.answerer import Answerer
+    from retrieval.index import TfidfIndex
     t0 = time.perf_counter()
-    c = load_corpus(corpus)
-    corpus_load = time.perf_counter() - t0
-    if system == "ours":
-        from dataclasses import replace
+    index = TfidfIndex.load(index_dir)
+    answerer = Answerer(index, settings=replace(_our_settings().answer, min_confidence=0.0))
+    load = time.perf_counter() - t0
 
-        from retrieval.answerer import Answerer
-        from retrieval.index import TfidfIndex
-        t0 = time.perf_counter()
-        index = TfidfIndex.load(index_dir)
-        load = time.perf_counter() - t0
-        answerer = Answerer(index, c.articles, replace(_our_settings().answer, min_confidence=0.0))
+    def ask(q: str) -> int:
+        r = answerer.ask(q, top_k=10)
+        return len(r.alternatives) + (r.answer is not None)
+    return load, ask
 
-        def ask(q: str) -> int:
-            r = answerer.ask(q, top_k=10)
-            return len(r.alternatives) + (r.answer is not None)
-    else:
-        import bm25s
-        import Stemmer
-        t0 = time.perf_counter()
-        backend = "numba" if system == "bm25s-nb" else "numpy"
-        retriever = bm25s.BM25.load(index_dir, mmap=False, show_progress=False,
-                                    override_params={"backend": backend})
-        assert retriever.backend == backend
-        spans = np.load(index_dir / "sentence_spans.npy")
-        load = time.perf_counter() - t0
-        stemmer, arts = Stemmer.Stemmer("english"), c.articles
 
-        def ask(q: str) -> int:
-            tokens = bm25s.tokenize([q], stopwords="en", stemmer=stemmer, return_ids=False,
-                                    show_progress=False)
-            if not tokens[0]:
-                return 0
-            docs, _ = retriever.retrieve(tokens, k=10, show_progress=False, n_threads=1)
-            answers = [arts[spans[d, 0]].text[spans[d, 1]:spans[d, 2]] for d in docs[0]]
-            return len(answers)
+def _bm25s(index_dir: Path, backend: str, articles):
+    """Load a bm25s index: (seconds to load, ask)."""
+    import bm25s
+    import Stemmer
+    t0 = time.perf_counter()
+    retriever = bm25s.BM25.load(index_dir, mmap=False, show_progress=False,
+                                override_params={"backend": backend})
+    assert retriever.backend == backend
+    spans = np.load(index_dir / "spans.npy")
+    load = time.perf_counter() - t0
+    stemmer = Stemmer.Stemmer("english")
 
+    def ask(q: str) -> int:
+        tokens = bm25s.tokenize([q], stopwords="en", stemmer=stemmer, return_ids=False,
+                                show_progress=False)
+        if not tokens[0]:
+            return 0
+        docs, _ = retriever.retrieve(tokens, k=10, show_progress=False, n_threads=1)
+        answers = [articles[spans[d, 0]].text[spans[d, 1]:spans[d, 2]] for d in docs[0]]
+        return len(answers)
+    return load, ask
+
+
+def _time(ask, questions: list[str]) -> list[float]:
     for q in questions[:20]:      # warm-up: caches, lazy imports
         ask(q)
     latencies = []
@@ -164,18 +175,85 @@ def child_serve(system: str, corpus: Path, index_dir: Path, questions: list[str]
         # A slow system stops early, once it has answered enough questions to be measured.
         if len(latencies) >= MIN_TIMED and time.perf_counter() - started > SERVE_BUDGET_S:
             break
-    total = time.perf_counter() - started
-    latencies.sort()
-    return {"load_s": load, "corpus_load_s": corpus_load, "queries": len(latencies),
-            "qps": len(latencies) / total, "p50_ms": statistics.median(latencies),
-            "p95_ms": latencies[int(0.95 * (len(latencies) - 1))],
-            "mean_ms": statistics.fmean(latencies)}
+    return latencies
+
+
+def _figures(latencies: list[float]) -> dict:
+    ordered = sorted(latencies)
+    return {"queries": len(ordered), "qps": 1000.0 * len(ordered) / sum(ordered),
+            "p50_ms": statistics.median(ordered),
+            "p95_ms": ordered[int(0.95 * (len(ordered) - 1))],
+            "mean_ms": statistics.fmean(ordered)}
+
+
+def _bm25s_backend(system: str) -> str:
+    return "numba" if system.endswith("-nb") else "numpy"
+
+
+def child_serve(system: str, corpus: Path, index_dir: Path, questions: list[str]) -> dict:
+    # Single-threaded: the environment sets OMP/BLAS/numba threads to 1 as well.
+    corpus_load = 0.0
+    if system == "ours":   # the corpus is not read: the index holds the articles
+        load, ask = _ours(index_dir)
+    else:
+        from retrieval.corpus import load_corpus
+        t0 = time.perf_counter()
+        articles = load_corpus(corpus).articles
+        corpus_load = time.perf_counter() - t0
+        load, ask = _bm25s(index_dir, _bm25s_backend(system), articles)
+    return {"load_s": load, "corpus_load_s": corpus_load, **_figures(_time(ask, questions))}
+
+
+def child_paired(corpus: Path, ours_dir: Path, bm25s_dir: Path, system: str,
+                 questions: list[str]) -> dict:
+    """Ours and a bm25s in one process, each question asked of both in turn."""
+    from retrieval.corpus import load_corpus
+    _, ours = _ours(ours_dir)
+    _, theirs = _bm25s(bm25s_dir, _bm25s_backend(system), load_corpus(corpus).articles)
+    for q in questions[:20]:
+        ours(q)
+        theirs(q)
+    mine, other = [], []
+    started = time.perf_counter()
+    for q in questions:
+        for ask, into in ((ours, mine), (theirs, other)):
+            t = time.perf_counter()
+            ask(q)
+            into.append((time.perf_counter() - t) * 1000.0)
+        if len(mine) >= MIN_TIMED and time.perf_counter() - started > SERVE_BUDGET_S:
+            break
+    a, b = _figures(mine), _figures(other)
+    return {"ours": a, "bm25s": b, "p50_ratio": a["p50_ms"] / b["p50_ms"],
+            "qps_ratio": a["qps"] / b["qps"]}
+
+
+def cold_ask(corpus: Path, index_dir: Path, question: str) -> dict:
+    """One whole ``qabot ask`` process: its wall time and its own peak RSS."""
+    env = {**os.environ, **SINGLE_THREAD}
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "bot", "ask", question, "--corpus",
+                                str(corpus), "--index-dir", str(index_dir), "--json"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    out = process.stdout.read() if process.stdout else b""
+    for stream in (process.stdout, process.stderr):
+        if stream:
+            stream.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"qabot ask failed: {out[-500:]!r}")
+    return {"cold_ask_s": wall, "cold_ask_rss_mib": usage.ru_maxrss / 1024.0}
 
 
 def _child_main(argv: list[str]) -> int:
     kind, system, corpus, out = argv[0], argv[1], Path(argv[2]), Path(argv[3])
     if kind == "build":
-        result = (child_build_ours if system == "ours" else child_build_bm25s)(corpus, out)
+        result = (child_build_ours(corpus, out) if system == "ours"
+                  else child_build_bm25s(corpus, out, "passage" if "-p" in system
+                                         else "sentence"))
+    elif kind == "paired":
+        questions = json.loads(Path(argv[5]).read_text(encoding="utf-8"))
+        result = child_paired(corpus, out, Path(argv[4]), system, questions)
     else:
         questions = json.loads(Path(argv[4]).read_text(encoding="utf-8"))
         result = child_serve(system, corpus, out, questions)
@@ -197,6 +275,9 @@ def _run_child(*args: str) -> dict:
 
 
 # -------------------------------------------------------------------------------- driver
+BM25S_MAX = 1_000_000    # bm25s is not built above this many passages (10M does not fit)
+
+
 def run(sizes: list[int], n_queries: int, out: Path | None, keep: bool = False) -> dict:
     from benchmarks.data import load_squad, scaled_corpus, write_jsonl
     from benchmarks.report import machine, write_json
@@ -206,23 +287,31 @@ def run(sizes: list[int], n_queries: int, out: Path | None, keep: bool = False) 
     WORK.mkdir(parents=True, exist_ok=True)
     qfile = WORK / "questions.json"
     qfile.write_text(json.dumps(asked), encoding="utf-8")
-    rows = []
+    rows, paired = [], []
     try:
         import numba  # noqa: F401
-        bm25s_backends = ["bm25s", "bm25s-nb"]
     except ImportError:
+        numba_ok = False
         print("numba is not installed: bm25s is measured with its numpy backend only")
-        bm25s_backends = ["bm25s"]
+    else:
+        numba_ok = True
     for n in sizes:
         corpus = WORK / f"corpus-{n}.jsonl"
         t0 = time.perf_counter()
         write_jsonl(scaled_corpus(n, articles), corpus)  # streamed: the parent stays small
         print(f"[{n:,} passages] corpus written in {time.perf_counter() - t0:.1f}s "
               f"({corpus.stat().st_size / 2**20:.0f} MiB)", flush=True)
-        for system, servings in (("ours", ["ours"]), ("bm25s", bm25s_backends)):
+        systems = [("ours", ["ours"])]
+        if n <= BM25S_MAX:
+            systems += [(unit, [unit] + ([f"{unit}-nb"] if numba_ok else []))
+                        for unit in ("bm25s", "bm25s-p")]
+        dirs = {}
+        for system, servings in systems:
             index_dir = WORK / f"index-{system}-{n}"
             shutil.rmtree(index_dir, ignore_errors=True)
             built = _run_child("build", system, str(corpus), str(index_dir))
+            dirs[system] = index_dir
+            extra = cold_ask(corpus, index_dir, asked[0]) if system == "ours" else {}
             for serving in servings:
                 served = _run_child("serve", serving, str(corpus), str(index_dir), str(qfile))
                 row = {"passages": n, "system": serving,
@@ -231,15 +320,22 @@ def run(sizes: list[int], n_queries: int, out: Path | None, keep: bool = False) 
                        "build_worker_peak_rss_mib": built["worker_peak_rss_mib"],
                        "sentences": built["sentences"], "terms": built["terms"],
                        **{k: v for k, v in served.items() if "peak_rss" not in k},
-                       "serve_peak_rss_mib": served["peak_rss_mib"]}
+                       "serve_peak_rss_mib": served["peak_rss_mib"], **extra}
                 rows.append(row)
                 print(_format_row(row), flush=True)
-            if not keep:
-                shutil.rmtree(index_dir, ignore_errors=True)
+        if "bm25s-p" in dirs:
+            system = "bm25s-p-nb" if numba_ok else "bm25s-p"
+            pair = _run_child("paired", system, str(corpus), str(dirs["ours"]),
+                              str(dirs["bm25s-p"]), str(qfile))
+            pair = {"passages": n, "against": system, **pair}
+            paired.append(pair)
+            print(_format_pair(pair), flush=True)
         if not keep:
+            for index_dir in dirs.values():
+                shutil.rmtree(index_dir, ignore_errors=True)
             corpus.unlink()
     report = {"benchmark": "speed and size at scale", "machine": machine(),
-              "queries": len(asked), "sizes": sizes, "rows": rows,
+              "queries": len(asked), "sizes": sizes, "rows": rows, "paired": paired,
               "corpus": "SQuAD v1.1 dev paragraphs, then paragraphs of 3-8 of their sentences "
                         "recombined at random (seed 0)"}
     print_table(report)
@@ -247,27 +343,39 @@ def run(sizes: list[int], n_queries: int, out: Path | None, keep: bool = False) 
     return report
 
 
-_HEADER = (f"{'passages':>10} {'system':<9}{'build s':>8}{'index MiB':>10}{'load s':>8}"
+_HEADER = (f"{'passages':>10} {'system':<11}{'build s':>8}{'index MiB':>10}{'load s':>8}"
            f"{'corpus s':>9}{'RSS MiB':>9}{'build RSS':>10}{'timed':>6}{'q/s':>8}{'p50 ms':>8}"
-           f"{'p95 ms':>8}")
+           f"{'p95 ms':>8}{'cold ask':>9}{'ask RSS':>8}")
 
 
 def _format_row(r: dict) -> str:
     build_rss = max(r["build_peak_rss_mib"], r.get("build_worker_peak_rss_mib", 0.0))
-    return (f"{r['passages']:>10,} {r['system']:<9}{r['build_s']:>8.1f}{r['index_mib']:>10.1f}"
+    cold = (f"{r['cold_ask_s']:>9.2f}{r['cold_ask_rss_mib']:>8.0f}" if "cold_ask_s" in r
+            else f"{'':>9}{'':>8}")
+    return (f"{r['passages']:>10,} {r['system']:<11}{r['build_s']:>8.1f}{r['index_mib']:>10.1f}"
             f"{r['load_s']:>8.2f}{r['corpus_load_s']:>9.2f}{r['serve_peak_rss_mib']:>9.0f}"
             f"{build_rss:>10.0f}{r['queries']:>6}{r['qps']:>8.0f}{r['p50_ms']:>8.2f}"
-            f"{r['p95_ms']:>8.2f}")
+            f"{r['p95_ms']:>8.2f}{cold}")
+
+
+def _format_pair(p: dict) -> str:
+    a, b = p["ours"], p["bm25s"]
+    return (f"{p['passages']:>10,} paired: ours p50 {a['p50_ms']:.2f} ms, p95 {a['p95_ms']:.2f} "
+            f"ms, {a['qps']:.0f} q/s; {p['against']} p50 {b['p50_ms']:.2f} ms, p95 "
+            f"{b['p95_ms']:.2f} ms, {b['qps']:.0f} q/s; ours/theirs p50 {p['p50_ratio']:.2f}x, "
+            f"q/s {p['qps_ratio']:.2f}x")
 
 
 def print_table(report: dict) -> None:
     print(f"\nSpeed and size: up to {report['queries']} SQuAD questions, one at a time, "
           f"single-threaded"
-          f" (RSS = peak while serving, corpus text included; build RSS = the larger of the "
-          f"building process and its largest worker)")
+          f" (RSS = the serving process's own peak; build RSS = the larger of the building "
+          f"process and its largest worker; cold ask = one whole `qabot ask` process)")
     print(_HEADER)
     for r in report["rows"]:
         print(_format_row(r))
+    for p in report.get("paired", ()):
+        print(_format_pair(p))
 
 
 def plot(report: dict, path: Path) -> Path:
@@ -275,7 +383,8 @@ def plot(report: dict, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
-    for system, style in (("ours", "o-"), ("bm25s", "s--"), ("bm25s-nb", "^:")):
+    for system, style in (("ours", "o-"), ("bm25s", "s--"), ("bm25s-nb", "^:"),
+                          ("bm25s-p-nb", "v-.")):
         rows = [r for r in report["rows"] if r["system"] == system]
         if not rows:
             continue
@@ -283,7 +392,7 @@ def plot(report: dict, path: Path) -> Path:
         ax1.plot(sizes, [r["p50_ms"] for r in rows], style, label=f"{system} p50")
         ax1.plot(sizes, [r["p95_ms"] for r in rows], style, alpha=0.5, label=f"{system} p95")
         ax2.plot(sizes, [r["serve_peak_rss_mib"] for r in rows], style, label=f"{system} serving")
-        if system != "bm25s-nb":  # the same build as bm25s
+        if not system.endswith("-nb"):  # the same build as without numba
             ax2.plot(sizes, [max(r["build_peak_rss_mib"], r["build_worker_peak_rss_mib"])
                              for r in rows], style, alpha=0.5, label=f"{system} building")
     for ax, label in ((ax1, "latency per question (ms)"), (ax2, "peak RSS (MiB)")):

@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
                     description="Build (or rebuild) the index of the corpus.")
     index.add_argument("--force", action="store_true", help="rebuild even if it is up to date")
     index.add_argument("--compact", action="store_true",
-                       help="merge the index's segments into one, without removed articles")
+                       help="merge the index's segments into one (dropping deleted articles)")
 
     add = command("add", help="add articles from pages, links, feeds or files",
                   description="Add articles to the corpus directory: saved pages (.html), "
@@ -500,17 +500,15 @@ def _run_batch(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.with_overrides(**{"index.auto_rebuild": True})
-    report = _service(settings, rebuild=args.force, save_required=True).last_load
+    service = _service(settings, rebuild=args.force, save_required=True)
+    report = service.last_load
     state = "built" if report.rebuilt else "up to date"
+    if args.compact:
+        merged = len(service.index.segments_)
+        report = service.compact()
+        state = f"compacted ({merged} segment{'s' if merged != 1 else ''} into 1)"
     print(f"index {state}: {report.articles:,} articles, {report.passages:,} passages, "
           f"{report.sentences:,} sentences in {report.index_dir} ({report.seconds:.2f} s)")
-    if args.compact:
-        from retrieval.index import compact, read_commit
-        started = time.perf_counter()
-        before = len(read_commit(report.index_dir).names)
-        info = compact(settings.retrieval.index(), report.index_dir)
-        print(f"index compacted: {before} segment{'s' if before != 1 else ''} merged into "
-              f"{len(info.segments)} ({time.perf_counter() - started:.2f} s)")
     return 0
 
 

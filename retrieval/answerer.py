@@ -336,9 +336,9 @@ class Answerer:
 
     def _texts(self, sentence_ids: np.ndarray) -> list[str]:
         index = self.index
-        texts: dict[int, str] = {}   # each article decoded once
+        texts: dict[int, str] = {}   # each article's text decoded once, from the store
         for a in np.unique(index.sentence_article_[sentence_ids]):
-            texts[int(a)] = self.articles[int(a)].text
+            texts[int(a)] = index.articles_.text(int(a))
         return [texts[int(a)][b:e] for a, b, e in zip(
             index.sentence_article_[sentence_ids], index.sentence_start_[sentence_ids],
             index.sentence_end_[sentence_ids])]
@@ -363,6 +363,6 @@ class Answerer:
             before=sentence(sid - 1), after=sentence(sid + 1),
             paragraph=article.text[index.passage_start_[passage]:index.passage_end_[passage]],
             also_in=tuple(SourceRef(a.id, a.title, a.source, a.date, a.url)
-                          for a in (self.articles[i] for i in scored.others)),
+                          for a in (index.articles_.info(i) for i in scored.others)),
             confidence=round(scored.confidence, 4),
         )

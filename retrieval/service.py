@@ -22,7 +22,8 @@ from retrieval.answerer import Answerer, Filters, Result
 from retrieval.conversation import Conversation
 from retrieval.corpus import Article, CorpusStream, scan_corpus
 from retrieval.errors import IndexFormatError, IndexLocationError, QABotError
-from retrieval.index import TfidfIndex, add_articles, build, default_jobs, delete_articles
+from retrieval.index import (TfidfIndex, add_articles, build, compact, default_jobs,
+                             delete_articles)
 from retrieval.settings import Settings
 from retrieval.storage import POINTER, check_location
 
@@ -149,6 +150,13 @@ class QAService:
             report = replace(report, reason=reason)
             self.last_load = report
         return report
+
+    def compact(self) -> LoadReport:
+        """Merge the saved index's segments into one (without its deleted articles), commit,
+        and swap the result in."""
+        with self._reload_lock:
+            compact(self.settings.retrieval.index(), self.settings.index_dir)
+        return self.reload()
 
     def _load(self, *, force_rebuild: bool) -> tuple[_State, LoadReport]:
         started = time.perf_counter()

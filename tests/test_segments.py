@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import asdict, replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -198,3 +197,20 @@ def test_a_service_reload_picks_up_a_new_commit_without_rebuilding(settings_for,
     assert answer is not None and answer.article_id == "walrus-1" and \
         answer.source == "Arctic Daily"
     assert "Arctic Daily" in service.sources()
+
+
+def test_qabot_index_compact_merges_the_segments(settings_for, tmp_path, capsys):
+    from bot.cli import main
+    corpus = load_corpus(ROOT / "corpus")
+    root = tmp_path / "idx"
+    settings = settings_for(ROOT / "corpus", **{"index.dir": str(root)})
+    QAService(settings)
+    delete_articles(_params(), root, [corpus.articles[0].id])
+    add_articles(_params(), root, corpus.articles[:1])
+    assert len(read_commit(root).names) == 2
+    assert main(["index", "--compact", "--corpus", str(ROOT / "corpus"),
+                 "--index-dir", str(root)]) == 0
+    assert "compacted (2 segments into 1)" in capsys.readouterr().out
+    assert len(read_commit(root).names) == 1
+    index = TfidfIndex.load(root)
+    assert sorted(index.article_ids_) == sorted(a.id for a in corpus.articles)

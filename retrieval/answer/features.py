@@ -6,6 +6,7 @@ another (scores are the BM25-weighted share of the question matched, see ``retri
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from retrieval.answer.query import Query
 from retrieval.index import TfidfIndex
@@ -30,19 +31,22 @@ FEATURES: tuple[str, ...] = (
 )
 
 
-def term_presence(index: TfidfIndex, sentence_ids: np.ndarray,
-                  term_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def term_presence(index: TfidfIndex, sentence_ids: np.ndarray, term_ids: np.ndarray,
+                  counts: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Which of ``term_ids`` each sentence holds, and which its whole passage holds (two
-    boolean matrices, a row per sentence)."""
-    in_sentence = index.sentence_counts(sentence_ids)[:, term_ids].toarray() > 0
+    boolean matrices, a row per sentence). ``counts``: the sentences' term counts, when the
+    caller has them (``index.sentence_counts(sentence_ids)``)."""
+    if counts is None:
+        counts = index.sentence_counts(sentence_ids)
+    in_sentence = counts[:, term_ids].toarray() > 0
     # Every sentence of the candidates' passages in one slice, then summed per passage.
     passages = index.sentence_passage_[sentence_ids]
     starts = index.passage_first_sentence_[passages]
     ends = index.passage_first_sentence_[passages + 1]
     members = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
-    counts = index.sentence_counts(members)[:, term_ids].toarray() > 0
+    members_hold = index.sentence_counts(members)[:, term_ids].toarray() > 0
     offsets = np.concatenate([[0], np.cumsum(ends - starts)[:-1]]).astype(np.int64)
-    in_passage = np.add.reduceat(counts.astype(np.int32), offsets, axis=0) > 0
+    in_passage = np.add.reduceat(members_hold.astype(np.int32), offsets, axis=0) > 0
     return in_sentence, in_passage
 
 
@@ -59,7 +63,8 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
     # Unknown terms are a feature of their own (unknown_share): a word the corpus lacks may
     # be a paraphrase ("mention") as well as a missing subject ("Germany").
     mass = float(idf.sum())
-    in_sentence, in_passage = term_presence(index, sentence_ids, query.term_ids)
+    counts = index.sentence_counts(sentence_ids)
+    in_sentence, in_passage = term_presence(index, sentence_ids, query.term_ids, counts)
 
     def matched(present: np.ndarray) -> np.ndarray:
         return (present @ idf) / mass if mass > 0 else np.zeros(n)
@@ -86,6 +91,6 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
         "type_met": (type_met.astype(np.float64) if type_met is not None else np.zeros(n)),
         "negation_unmet": negation_unmet.astype(np.float64),
         "answer_room": 1.0 - in_sentence.sum(axis=1) / np.maximum(
-            np.diff(index.sentence_counts(sentence_ids).indptr), 1),
+            np.diff(counts.indptr), 1),
     }
     return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])

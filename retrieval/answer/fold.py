@@ -32,10 +32,12 @@ def fold_duplicates(index: TfidfIndex, sentence_ids: np.ndarray, k: int,
     # up to MAX_FOLD_WINDOW (fewer than k answers beyond it).
     sentence_ids = sentence_ids[:MAX_FOLD_WINDOW]
     window = 2 * k + 10
+    computed = 0
     while True:
         rows = min(window, sentence_ids.size)
-        vectors = index.sentence_terms(sentence_ids[:rows])
-        similar = (vectors @ vectors.T).toarray() >= similarity
+        if rows > computed:   # the vectors and their cosines, once for each window size
+            similar = index.sentence_cosines(sentence_ids[:rows]) >= similarity
+            computed = rows
         kept: list[int] = []          # rows of the kept sentences, best first
         also: list[list[int]] = []    # for each kept row, the other articles reporting it
         complete = False

@@ -33,16 +33,17 @@ from retrieval import storage
 from retrieval.analysis import Analyzer
 from retrieval.corpus import Article
 from retrieval.errors import IndexFormatError
-from retrieval.index.batch import ARRAY_NAMES, SegmentArrays, analyse_batch, compact_counts
+from retrieval.index.batch import SegmentArrays, analyse_batch
+from retrieval.index.merge import merge_segments
 from retrieval.index.segment import Segment, open_segment, write_segment
 from retrieval.index.stats import GlobalStats, combine
-from retrieval.index.store import STORE_ARRAYS, ArticleStore, StoreData, store_data
+from retrieval.index.store import ArticleStore, StoreData, store_data
 from retrieval.text import SegmentationRules
 
 if TYPE_CHECKING:
     from retrieval.index.facade import TfidfIndex
 
-BATCH_CHARS = 32_000_000    # characters of article text per segment built (about 200 MB of
+BATCH_CHARS = 8_000_000     # characters of article text per segment built (about 100 MB of
                             # memory in its worker)
 MAX_SEGMENTS = 8            # more segments than this are merged into one after a commit
 
@@ -463,99 +464,10 @@ def _finish(writer: storage.Writer, index: "TfidfIndex", commit: Commit,
 # ----------------------------------------------------------------------------------- merging
 def _merge(writer: storage.Writer, index: "TfidfIndex", segments: Sequence[Segment],
            deleted: Sequence[np.ndarray | None]) -> Segment:
-    """One new segment holding the live articles of ``segments``, in order (published, its
-    files written directly; the old segments are removed once a commit no longer lists
-    them)."""
-    arrays, store = merge_arrays(segments, deleted)
+    """One new segment holding the live articles of ``segments``, in order, written in
+    bounded memory (``retrieval.index.merge``) and published; the old segments are removed
+    once a commit no longer lists them."""
     tmp = writer.new_directory()
-    manifest = write_segment(tmp, arrays, store, index.segment_params())
+    manifest = merge_segments(tmp, segments, deleted, index.segment_params())
     name = writer.publish_segment(tmp, manifest)
     return open_segment(writer.root, name, index.segment_params())
-
-
-def merge_arrays(segments: Sequence[Segment], deleted: Sequence[np.ndarray | None]
-                 ) -> tuple[SegmentArrays, StoreData]:
-    """The arrays and store of the live articles of ``segments`` as one segment."""
-    union = sorted(set().union(*(s.vocabulary for s in segments)))
-    position = {t: i for i, t in enumerate(union)}
-    parts: dict[str, list[np.ndarray]] = {n: [] for n in ARRAY_NAMES}
-    postings: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    store_parts: dict[str, list[Any]] = {"text": [], "meta": [], "ids": [], "sources": [],
-                                         **{n: [] for n in STORE_ARRAYS}}
-    n_art = n_p = n_s = 0
-    for segment, gone in zip(segments, deleted):
-        a, st = segment.arrays, segment.store
-        keep_art = np.ones(len(st), dtype=bool) if gone is None else ~gone
-        keep_p, keep_s = keep_art[a.passage_article], keep_art[a.sentence_article]
-        new_art = np.cumsum(keep_art) - 1 + n_art
-        new_p = np.cumsum(keep_p) - 1 + n_p
-        new_s = np.cumsum(keep_s) - 1 + n_s
-        remap = np.fromiter((position[t] for t in a.vocabulary), dtype=np.int64,
-                            count=len(a.vocabulary))
-        # postings: (union term, new passage, tf) of the kept passages
-        terms = np.repeat(remap, np.diff(a.passage_indptr))
-        alive = keep_p[a.passage_ids]
-        postings.append((terms[alive], new_p[a.passage_ids[alive]], np.asarray(a.passage_tf)[alive]))
-        # sentence rows of the kept sentences, terms renumbered (the order is kept: sorted)
-        lengths = np.diff(a.sentence_indptr)[keep_s]
-        rows_alive = np.repeat(keep_s, np.diff(a.sentence_indptr))
-        parts["sentence_indptr"].append(lengths)
-        parts["sentence_terms"].append(remap[np.asarray(a.sentence_terms)[rows_alive]])
-        parts["sentence_tf"].append(np.asarray(a.sentence_tf)[rows_alive])
-        for name in ("passage_length", "passage_start", "passage_end"):
-            parts[name].append(np.asarray(getattr(a, name))[keep_p])
-        for name in ("sentence_length", "sentence_start", "sentence_end", "sentence_answerable",
-                     "sentence_hash"):
-            parts[name].append(np.asarray(getattr(a, name))[keep_s])
-        parts["passage_article"].append(new_art[a.passage_article[keep_p]])
-        parts["sentence_article"].append(new_art[a.sentence_article[keep_s]])
-        parts["sentence_passage"].append(new_p[a.sentence_passage[keep_s]])
-        # the store
-        kept = np.flatnonzero(keep_art)
-        text_off, meta_off = st.arrays["article_text_offsets"], st.arrays["article_meta_offsets"]
-        store_parts["text"].extend(bytes(st._text[text_off[i]:text_off[i + 1]]) for i in kept)
-        store_parts["meta"].extend(bytes(st._meta[meta_off[i]:meta_off[i + 1]]) for i in kept)
-        store_parts["ids"].extend(st.ids[i] for i in kept)
-        for name in ("article_length", "article_year", "article_ordinal"):
-            store_parts[name].append(np.asarray(st.arrays[name])[kept])
-        store_parts["sources"].append([st.sources[c] for c in st.arrays["article_source"][kept]])
-        n_art, n_p, n_s = n_art + kept.size, n_p + int(keep_p.sum()), n_s + int(keep_s.sum())
-    term, passage, tf = (np.concatenate(x) for x in zip(*postings))
-    order = np.lexsort((passage, term))
-    indptr = np.zeros(len(union) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(term, minlength=len(union)), out=indptr[1:])
-    s_indptr = np.zeros(n_s + 1, dtype=np.int64)
-    np.cumsum(np.concatenate(parts["sentence_indptr"]), out=s_indptr[1:])
-    cat = {n: np.concatenate(parts[n]) for n in parts if n not in (
-        "sentence_indptr", "passage_indptr", "passage_ids", "passage_tf",
-        "passage_first_sentence")}
-    sentence_passage = cat["sentence_passage"].astype(np.int32)
-    first = np.searchsorted(sentence_passage, np.arange(n_p + 1)).astype(np.int64)
-    arrays = SegmentArrays(
-        vocabulary=union, passage_indptr=indptr, passage_ids=passage[order].astype(np.int32),
-        passage_tf=compact_counts(tf[order]), sentence_indptr=s_indptr,
-        sentence_terms=cat["sentence_terms"].astype(np.int32),
-        sentence_tf=compact_counts(cat["sentence_tf"]),
-        passage_length=cat["passage_length"], sentence_length=cat["sentence_length"],
-        passage_article=cat["passage_article"].astype(np.int32),
-        passage_start=cat["passage_start"], passage_end=cat["passage_end"],
-        passage_first_sentence=first, sentence_article=cat["sentence_article"].astype(np.int32),
-        sentence_start=cat["sentence_start"], sentence_end=cat["sentence_end"],
-        sentence_passage=sentence_passage, sentence_answerable=cat["sentence_answerable"],
-        sentence_hash=cat["sentence_hash"])
-    sources = [s for part in store_parts["sources"] for s in part]
-    names = sorted(set(sources))
-    number = {s: i for i, s in enumerate(names)}
-    texts, metas = store_parts["text"], store_parts["meta"]
-    store_arrays = {
-        "article_text_offsets": np.concatenate([[0], np.cumsum([len(t) for t in texts])]
-                                               ).astype(np.int64),
-        "article_meta_offsets": np.concatenate([[0], np.cumsum([len(m) for m in metas])]
-                                               ).astype(np.int64),
-        **{n: np.concatenate(store_parts[n]) for n in ("article_length", "article_year",
-                                                        "article_ordinal")},
-        "article_source": np.fromiter((number[s] for s in sources), dtype=np.int32,
-                                      count=len(sources)),
-    }
-    return arrays, StoreData(b"".join(texts), b"".join(metas), store_arrays,
-                             store_parts["ids"], names)

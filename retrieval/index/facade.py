@@ -367,7 +367,8 @@ class TfidfIndex:
         return self._csr(row, term, tf.astype(np.float32), len(sentence_ids))
 
     def _csr(self, row: np.ndarray, term: np.ndarray, data: np.ndarray, n: int) -> sp.csr_matrix:
-        indptr = np.zeros(n + 1, dtype=np.int64)
+        # int32 offsets, as scipy's own: mixed index types make it copy and check twice
+        indptr = np.zeros(n + 1, dtype=np.int32 if row.size < 2**31 else np.int64)
         np.cumsum(np.bincount(row, minlength=n), out=indptr[1:])
         return sp.csr_matrix((data, term.astype(np.int32), indptr),
                              shape=(n, len(self.vocabulary_)))
@@ -414,6 +415,15 @@ class TfidfIndex:
         norms[norms == 0] = 1.0
         rows.data /= np.repeat(norms, np.diff(rows.indptr)).astype(np.float32)
         return rows
+
+    def sentence_cosines(self, sentence_ids: np.ndarray) -> np.ndarray:
+        """The cosines of the given sentences' term weights, pairwise (a dense matrix: for the
+        few hundred candidates of one question at most)."""
+        rows = self.sentence_terms(sentence_ids)
+        columns, local = np.unique(rows.indices, return_inverse=True)
+        dense = np.zeros((len(sentence_ids), columns.size), dtype=np.float32)
+        dense[np.repeat(np.arange(len(sentence_ids)), np.diff(rows.indptr)), local] = rows.data
+        return dense @ dense.T
 
     # Whole weighted matrices, materialised on first use: for tools over small corpora
     # (training scripts, tests), never on a question's path.

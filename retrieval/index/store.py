@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, overload
 
@@ -32,6 +32,18 @@ STORE_ARRAYS = ("article_text_offsets", "article_meta_offsets", "article_length"
                 "article_year", "article_ordinal", "article_source")
 STORE_BLOBS = ("article_text.bin", "article_meta.bin")
 STORE_JSON = ("article_ids", "article_sources")
+
+
+@dataclass(frozen=True)
+class ArticleInfo:
+    """An article's metadata without its text (what a reference to it shows)."""
+
+    id: str
+    title: str
+    source: str
+    date: PartialDate | None = None
+    url: str | None = None
+    author: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,14 +123,20 @@ class ArticleStore:
         lo, hi = int(offsets[number]), int(offsets[number + 1])
         return bytes(self._text[lo:hi]).decode("utf-8", "surrogatepass")
 
-    def article(self, number: int) -> Article:
+    def info(self, number: int) -> ArticleInfo:
         offsets = self.arrays["article_meta_offsets"]
         lo, hi = int(offsets[number]), int(offsets[number + 1])
         meta: dict[str, Any] = json.loads(bytes(self._meta[lo:hi]).decode("utf-8"))
         date = meta.get("date")
-        return Article(id=self.ids[number], title=meta["title"], source=meta["source"],
-                       text=self.text(number), date=PartialDate.parse(date) if date else None,
-                       url=meta.get("url"), author=meta.get("author"))
+        return ArticleInfo(id=self.ids[number], title=meta["title"], source=meta["source"],
+                           date=PartialDate.parse(date) if date else None,
+                           url=meta.get("url"), author=meta.get("author"))
+
+    def article(self, number: int) -> Article:
+        info = self.info(number)
+        return Article(id=info.id, title=info.title, source=info.source,
+                       text=self.text(number), date=info.date, url=info.url,
+                       author=info.author)
 
 
 class Articles(Sequence[Article]):
@@ -128,6 +146,8 @@ class Articles(Sequence[Article]):
 
     def __init__(self, stores: Sequence[ArticleStore], live: np.ndarray | None = None) -> None:
         self._stores = tuple(stores)
+        # The articles a question quotes are read several times (answer, context, others).
+        self._read = lru_cache(maxsize=256)(self._article)
         self._bases = np.zeros(len(self._stores) + 1, dtype=np.int64)
         np.cumsum([len(s) for s in self._stores], out=self._bases[1:])
         self.live = live          # None: every article is live
@@ -149,13 +169,21 @@ class Articles(Sequence[Article]):
     def __getitem__(self, number: int | slice) -> Article | list[Article]:
         if isinstance(number, slice):
             return [self[i] for i in range(*number.indices(len(self)))]
-        store, local = self._locate(int(number))
+        return self._read(int(number))
+
+    def _article(self, number: int) -> Article:
+        store, local = self._locate(number)
         return store.article(local)
 
     def __iter__(self) -> Iterator[Article]:
         for store in self._stores:
             for local in range(len(store)):
                 yield store.article(local)
+
+    def info(self, number: int) -> ArticleInfo:
+        """The metadata of article ``number`` alone (its text left unread)."""
+        store, local = self._locate(int(number))
+        return store.info(local)
 
     def text(self, number: int) -> str:
         """The text of article ``number`` alone (its metadata left unread)."""
