@@ -325,8 +325,8 @@ def test_remove_moves_the_files_aside(qabot, corpus: Path) -> None:
         "004_c4062019a5f7e961.txt", f"{BRIDGE_ID}.html", f"{BRIDGE_ID}.txt"]
     assert "index updated: 4 articles" in out     # tombstones
     code, out, _ = qabot("index", "--compact")
-    assert code == 0 and out.splitlines()[-1].startswith("index compacted: 2 segments merged "
-                                                         "into 1")
+    assert code == 0 and out.splitlines()[-1].startswith("index compacted (2 segments into "
+                                                         "1): 4 articles")
     code, out, _ = qabot("ask", "How many steel cables did engineers replace?", "--json")
     answer = json.loads(out)["answer"]
     assert answer is None or answer["article_id"] != BRIDGE_ID
