@@ -168,6 +168,16 @@ def test_the_text_is_the_article_and_the_dates_are_the_pages(name: str) -> None:
     assert [f for f in FURNITURE if f in page.text] == []
 
 
+@pytest.mark.xfail(strict=True, reason="htmldate fills a missing day from today's date: "
+                   "a page dated 2024-03 in its meta tag is stored as 2024-03-DD (left open)")
+def test_a_page_dated_to_the_month_stays_a_month() -> None:
+    html = (FIXTURES / "harbour-bridge.html").read_bytes().replace(
+        b'content="2024-03-04T07:15:00+00:00"', b'content="2024-03"').replace(
+        b'datetime="2024-03-04T07:15:00+00:00">4 March 2024', b'>March 2024')
+    page = extract_page(html)
+    assert page.date is not None and page.date.iso() == "2024-03"
+
+
 def test_a_page_without_article_text_fails_alone(qabot, corpus: Path) -> None:
     before = sorted(p.name for p in corpus.iterdir())
     code, out, err = qabot("add", str(FIXTURES / "section-index.html"),
