@@ -1,4 +1,5 @@
-"""The ``qabot`` command line: ask, batch, index, sources, eval, repl and discord.
+"""The ``qabot`` command line: ask, batch, index, add, remove, sources, eval, repl and
+discord.
 
 Every command builds one ``Settings`` object here, at the edge, and one ``QAService``.
 Errors of ours become one line on standard error; tracebacks only with ``--verbose``."""
@@ -12,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
 from rich.console import Console
@@ -24,6 +25,8 @@ from bot.render import (article_to_dict, render_alternatives, render_result, ren
                         result_to_dict, screen)
 from retrieval.answerer import TOP_K_MAX, Filters
 from retrieval.conversation import Conversation
+from retrieval.corpus import Article
+from retrieval.dates import PartialDate, human_date
 from retrieval.errors import QABotError, QuestionError
 from retrieval.evaluation import EvalQuestion, EvalSetError, evaluate, load_eval_set
 from retrieval.service import QAService
@@ -56,6 +59,13 @@ def _year(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a year of four digits (e.g. 2013), "
                                          f"got {text!r}")
     return int(text)
+
+
+def _partial_date(text: str) -> PartialDate:
+    try:
+        return PartialDate.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _version() -> str:
@@ -92,7 +102,17 @@ examples:
     "index": """\
 examples:
   qabot index                       (builds only when the corpus or settings changed)
-  qabot index --force --corpus articles.jsonl --index-dir /tmp/articles-index""",
+  qabot index --force --corpus articles.jsonl --index-dir /tmp/articles-index
+  qabot index --compact             (merges the segments that adding and removing made)""",
+    "add": """\
+examples:
+  qabot add saved-page.html
+  qabot add https://www.example.com/news/story.html --source "Example News"
+  qabot add https://www.example.com/feed.xml --dry-run
+  qabot add notes.md --title "Council meeting" --source "Town Hall" --date 2024-03""",
+    "remove": """\
+examples:
+  qabot remove harbour-bridge-reopens-after-two-year-repair-1f47e28a""",
     "sources": """\
 examples:
   qabot sources
@@ -155,6 +175,27 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--force", action="store_true", help="rebuild even if it is up to date")
     index.add_argument("--compact", action="store_true",
                        help="merge the index's segments into one (dropping deleted articles)")
+
+    add = command("add", help="add articles from pages, links, feeds or files",
+                  description="Add articles to the corpus directory: saved pages (.html), "
+                              "links (http/https), RSS or Atom feeds (every entry's page), "
+                              "text or Markdown files (with or without front matter) and "
+                              ".jsonl records; then bring the index up to date.")
+    add.add_argument("sources", nargs="+", metavar="SOURCE",
+                     help="a file, a directory of files, or an http(s) link")
+    add.add_argument("--title", help="the title (one article only; wins over the page's)")
+    add.add_argument("--source", metavar="NAME",
+                     help="the outlet (wins over the page's site name or domain)")
+    add.add_argument("--date", type=_partial_date, metavar="YYYY[-MM[-DD]]",
+                     help="the publication date (wins over the page's)")
+    add.add_argument("--dry-run", action="store_true",
+                     help="show what would be added; change nothing")
+
+    remove = command("remove", help="remove articles from the corpus",
+                     description="Remove articles by id (see `qabot sources`): their files "
+                                 "are moved into .removed/ in the corpus directory; then "
+                                 "the index is brought up to date.")
+    remove.add_argument("ids", nargs="+", metavar="ID")
 
     sources = command("sources", help="list the corpus's articles",
                       description="List the articles of the corpus with their metadata.")
@@ -472,13 +513,109 @@ def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
+    from retrieval.ingest.store import stored_origins
     service = _service(settings)
+    origins = {s.article_id: s.origin for s in stored_origins(settings.corpus.path)
+               if s.origin is not None}
     if args.json:
         for article in service.articles:
-            print(json.dumps(article_to_dict(article), ensure_ascii=False))
+            origin = origins.get(article.id)
+            print(json.dumps({**article_to_dict(article),
+                              "origin": origin.to_table() if origin else None},
+                             ensure_ascii=False))
     else:
-        screen(paragraphs=False).print(render_sources(service.articles))
+        screen(paragraphs=False).print(render_sources(service.articles, origins))
     return 0
+
+
+# ---------------------------------------------------------------------- add and remove
+def _cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm.auto import tqdm
+
+    from retrieval.ingest.add import AddOptions, Ingester
+    from retrieval.ingest.records import Outcome
+    from retrieval.ingest.store import article_file_name, corpus_directory, has_articles
+    options = AddOptions(title=args.title, source=args.source, date=args.date,
+                         dry_run=args.dry_run)
+    counts = {"added": 0, "would add": 0, "duplicate": 0, "failed": 0}
+    added = []
+    settings = settings.with_overrides(**{"index.auto_rebuild": True})
+    corpus_directory(settings.corpus.path)   # a .jsonl corpus: refused before any work
+    service = _service(settings) if has_articles(settings.corpus.path) else None
+    with Ingester(settings.corpus.path, settings.ingest, settings.retrieval.rules(),
+                  index=service.index if service is not None else None) as ingester:
+        planned = list(ingester.plan(args.sources))
+        jobs = [item for item in planned if not isinstance(item, Outcome)]
+        if args.title is not None and len(jobs) > 1:
+            args.usage_error(f"--title names one article, and the sources give {len(jobs)}")
+        with tqdm(total=len(planned), desc="adding", unit="source", leave=False,
+                  disable=not (sys.stderr.isatty() and len(planned) > 1)) as bar:
+            for item in planned:
+                outcome = item if isinstance(item, Outcome) else ingester.run(item, options)
+                counts[outcome.status] += 1
+                if outcome.status == "added" and outcome.article is not None:
+                    added.append(outcome.article)
+                line = _outcome_line(outcome)
+                if outcome.status == "failed":
+                    bar.write(line, file=sys.stderr)
+                else:
+                    bar.write(line, file=sys.stdout)
+                bar.update()
+    parts = [f"{counts['would add' if args.dry_run else 'added']} "
+             f"{'would be added' if args.dry_run else 'added'}"]
+    if counts["duplicate"]:
+        parts.append(f"{counts['duplicate']} already in the corpus")
+    if counts["failed"]:
+        parts.append(f"{counts['failed']} failed")
+    print(", ".join(parts) + ("" if args.dry_run else f" ({settings.corpus.path})"))
+    if added:
+        _update_index(settings, service, added=added,
+                      files=[article_file_name(a.id) for a in added])
+    return 1 if counts["failed"] else 0
+
+
+def _outcome_line(outcome: Any) -> str:
+    """One line for people about one source's outcome."""
+    if outcome.status == "failed":
+        return f"qabot add: {outcome.label}: {outcome.message}"
+    article = outcome.article
+    if outcome.status == "duplicate":
+        return f"skipped {outcome.label}: {outcome.message}"
+    line = (f"{outcome.status} {article.id}: {article.source}, {human_date(article.date)} · "
+            f"{article.title}")
+    return line + (f" ({outcome.message})" if outcome.message else "")
+
+
+def _cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from retrieval.ingest.store import REMOVED_DIR, corpus_directory, remove_articles
+    directory = corpus_directory(settings.corpus.path)
+    removed = remove_articles(directory, args.ids)
+    for item in removed:
+        print(f"removed {item.article_id} (its files are in {directory / REMOVED_DIR})")
+    _update_index(settings, None, removed=[r.article_id for r in removed],
+                  files=[r.file for r in removed])
+    return 0
+
+
+def _update_index(settings: Settings, service: QAService | None, *,
+                  added: Sequence[Article] = (), removed: Sequence[str] = (),
+                  files: Sequence[str] = ()) -> None:
+    """Record an add or a remove in the index (a new segment, tombstones) and open it, or
+    rebuild the index when the change cannot be recorded (say why); then say how it is.
+    ``service`` is the one open since before the change, if any."""
+    from retrieval.service import record_change
+    started = time.perf_counter()
+    settings = settings.with_overrides(**{"index.auto_rebuild": True})
+    if service is not None:
+        report = service.apply_change(added, removed, files)
+    else:
+        reason = record_change(settings, added, removed, files)
+        report = _service(settings).last_load
+        if report.rebuilt and reason is not None:
+            report = replace(report, reason=reason)
+    how = f"rebuilt ({report.reason})" if report.rebuilt else "updated"
+    print(f"index {how}: {report.articles:,} articles, {report.passages:,} passages "
+          f"({time.perf_counter() - started:.2f} s)")
 
 
 def _check_expected_articles(questions: Sequence[EvalQuestion], service: QAService,
@@ -572,7 +709,8 @@ def _cmd_repl(args: argparse.Namespace, settings: Settings) -> int:
     return Repl(_service(settings), settings).run()
 
 
-_COMMANDS = {"ask": _cmd_ask, "index": _cmd_index, "sources": _cmd_sources,
+_COMMANDS = {"ask": _cmd_ask, "index": _cmd_index, "add": _cmd_add, "remove": _cmd_remove,
+             "sources": _cmd_sources,
              "eval": _cmd_eval, "repl": _cmd_repl}
 
 

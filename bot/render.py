@@ -2,7 +2,7 @@
 JSON-ready dict. No ranking or filtering happens here."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,7 @@ from rich.text import Text
 from retrieval.answerer import Answer, ContextUse, Result, SourceRef
 from retrieval.corpus import Article
 from retrieval.dates import human_date
+from retrieval.ingest.records import Origin
 
 
 class _Screen(Console):
@@ -199,15 +200,23 @@ def render_context(answer: Answer) -> RenderableType:
     return Group(*parts)
 
 
-def render_sources(articles: Iterable[Article]) -> Table:
+def render_sources(articles: Iterable[Article],
+                   origins: Mapping[str, Origin] | None = None) -> Table:
     """A table of the corpus's articles that reads at 80 columns: the title gets the room,
-    the id goes under it (dim), the source wraps at words."""
+    the id goes under it (dim), the source wraps at words; for an article ``qabot add``
+    added (its ``origins``), when and from where."""
     table = Table(title="Articles in the corpus", show_lines=True, expand=True)
     table.add_column("Date", style="green", no_wrap=True)
     table.add_column("Source", style="cyan", ratio=1, min_width=8)
-    table.add_column("Title and id", ratio=2, min_width=20)
+    table.add_column("Title and id", ratio=2, min_width=20, overflow="fold")
     for article in articles:
         cell = Text(article.title, style=f"link {article.url}" if article.url else "")
         cell.append("\n" + article.id, style="dim")
+        origin = (origins or {}).get(article.id)
+        if origin is not None:
+            cell.append(f"\nadded {origin.added.replace('T', ' ')} from "
+                        f"{origin.feed + ' › ' if origin.feed else ''}{origin.given}", style="dim")
+            if origin.syndicated_of:
+                cell.append(f"\na syndicated copy of {origin.syndicated_of}", style="dim")
         table.add_row(human_date(article.date), article.source, cell)
     return table

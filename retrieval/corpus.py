@@ -3,7 +3,10 @@
 Two on-disk forms are accepted:
 
 * a directory of article files (``*.txt``), each a TOML front-matter header between two
-  ``+++`` lines followed by the article text exactly as collected;
+  ``+++`` lines followed by the article text exactly as collected; the header may end with
+  an ``[origin]`` table (where and when ``qabot add`` got the article, see
+  ``retrieval.ingest``), which is not part of the ``Article``, and a page's original HTML
+  may sit beside it (``<name>.html``);
 * a JSON Lines file (``*.jsonl``), one article per line with the fields ``id``, ``title``,
   ``source``, ``date`` (optional), ``url`` (optional), ``author`` (optional) and ``text``.
 
@@ -32,6 +35,8 @@ FRONT_MATTER_FENCE = "+++"
 _OPTIONAL_FIELDS = ("date", "url", "author")
 _REQUIRED_FIELDS = ("id", "title", "source", "text")
 _KNOWN_FIELDS = frozenset(_REQUIRED_FIELDS + _OPTIONAL_FIELDS)
+ORIGIN_TABLE = "origin"   # front matter only: provenance written by `qabot add`
+ORIGINAL_SUFFIX = ".html"  # a page's original, kept beside its article file
 
 
 @dataclass(frozen=True)
@@ -104,8 +109,8 @@ def _refuse_surrogates(record: Mapping[str, Any], where: str) -> None:
                               "it is not text") from None
 
 
-def parse_article_file(raw: str, where: str) -> Article:
-    """Split an article file into its TOML front matter and its verbatim text."""
+def split_front_matter(raw: str, where: str) -> tuple[dict[str, Any], str]:
+    """Split an article file into its TOML front matter (parsed) and its verbatim text."""
     first, sep, rest = raw.partition("\n")
     if first.strip() != FRONT_MATTER_FENCE or not sep:
         raise CorpusError(f"{where}: an article file must start with a '+++' line "
@@ -128,11 +133,22 @@ def parse_article_file(raw: str, where: str) -> Article:
                           f"({str(exc).split(';')[0]})") from None
     except RecursionError:
         raise CorpusError(f"{where}: front matter is not valid TOML (nested too deeply)") from None
+    return header, text
+
+
+def parse_article_file(raw: str, where: str) -> Article:
+    """The ``Article`` of an article file (its ``[origin]`` table, if any, is left out)."""
+    header, text = split_front_matter(raw, where)
+    origin = header.pop(ORIGIN_TABLE, None)
+    if origin is not None and not isinstance(origin, dict):
+        raise CorpusError(f"{where}: {ORIGIN_TABLE!r} must be a table ([{ORIGIN_TABLE}])")
     return article_from_record({**header, "text": text}, where)
 
 
-def format_article_file(article: Article) -> str:
-    """The inverse of ``parse_article_file``: front matter plus the verbatim text."""
+def format_article_file(article: Article,
+                        origin: Mapping[str, str | Mapping[str, str]] | None = None) -> str:
+    """The inverse of ``parse_article_file``: front matter plus the verbatim text, with an
+    ``[origin]`` table of strings (and sub-tables of strings) when given."""
     lines = [FRONT_MATTER_FENCE]
     fields = {"id": article.id, "title": article.title, "source": article.source,
               "date": article.date.iso() if article.date else None,
@@ -140,8 +156,20 @@ def format_article_file(article: Article) -> str:
     for key, value in fields.items():
         if value is not None:
             lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+    if origin:
+        lines.extend(_toml_table(ORIGIN_TABLE, origin))
     lines.append(FRONT_MATTER_FENCE)
     return "\n".join(lines) + "\n" + article.text
+
+
+def _toml_table(name: str, table: Mapping[str, str | Mapping[str, str]]) -> list[str]:
+    lines = [f"[{name}]"]
+    lines += [f"{key} = {json.dumps(value, ensure_ascii=False)}"
+              for key, value in table.items() if isinstance(value, str)]
+    for key, value in table.items():
+        if not isinstance(value, str):
+            lines.extend(_toml_table(f"{name}.{key}", value))
+    return lines
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -203,7 +231,8 @@ def _corpus_files(path: Path) -> list[Path]:
         files = [p for p in entries if p.is_file() and p.suffix in (".txt", ".jsonl")]
         selected = set(files)   # a set: a list here made a large directory quadratic
         skipped = [p.name + ("/" if p.is_dir() else "") for p in entries
-                   if p not in selected and not p.name.startswith(".")]
+                   if p not in selected and not p.name.startswith(".")
+                   and not _is_original_of(p, selected)]
         if skipped:
             log.warning("corpus directory %s: skipped %d entr%s that %s not *.txt or *.jsonl "
                         "files: %s", path, len(skipped), "y" if len(skipped) == 1 else "ies",
@@ -217,6 +246,31 @@ def _corpus_files(path: Path) -> list[Path]:
             raise CorpusError(f"{path}: a corpus is a directory of articles, a .jsonl or a .txt file")
         return [path]
     raise CorpusError(f"corpus path {path} does not exist")
+
+
+def _is_original_of(path: Path, articles: set[Path]) -> bool:
+    """Whether ``path`` is the original page kept beside an article file (``X.html`` beside
+    ``X.txt``, written by ``qabot add``)."""
+    return path.suffix == ORIGINAL_SUFFIX and path.with_suffix(".txt") in articles
+
+
+def read_jsonl_file(path: Path) -> list[tuple[Article, str]]:
+    """The articles of one JSON Lines file, each with its place (``file:line``), validated
+    as ``load_corpus`` does. Raises ``CorpusError``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"cannot read {path}: {exc.strerror}") from None
+    return list(_jsonl_articles(path, data.split(b"\n")))
+
+
+def read_text_file(path: Path) -> str:
+    """A UTF-8 text file's content (without a byte-order mark). Raises ``CorpusError``."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"cannot read {path}: {exc.strerror}") from None
+    return _decode(data[len(_BOM):] if data.startswith(_BOM) else data, str(path))
 
 
 def load_corpus(path: str | Path, known: Iterable[Mapping[str, Any]] = ()) -> Corpus:

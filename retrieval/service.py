@@ -12,19 +12,23 @@ Adapters (CLI, REPL, Discord) hold only a ``QAService``."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from retrieval.answerer import Answerer, Filters, Result
 from retrieval.conversation import Conversation
 from retrieval.corpus import Article, CorpusStream, scan_corpus
-from retrieval.errors import IndexFormatError, IndexLocationError, IndexUnavailableError
-from retrieval.index import TfidfIndex, build, compact, default_jobs
+from retrieval.errors import (IndexFormatError, IndexLocationError, IndexUnavailableError,
+                              QABotError)
+from retrieval.index import (TfidfIndex, add_articles, build, compact, default_jobs,
+                             delete_articles)
 from retrieval.settings import Settings
-from retrieval.storage import check_location
+from retrieval.storage import POINTER, check_location
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,7 @@ class LoadReport:
 class _State:
     index: TfidfIndex
     answerer: Answerer
+    commit: tuple[int, int] | None = None   # the stamp of CURRENT when it was opened
 
 
 class QAService:
@@ -69,9 +74,12 @@ class QAService:
         """Answer one question (inside ``conversation`` when given: its ``Result.turn`` is
         what to add to it). Raises ``QuestionError`` for an empty or oversized one.
 
-        When the index turns out not to match the articles (a quoted span is not the sentence
-        that was indexed), it is rebuilt and the question asked again, or, without
-        ``index.auto_rebuild``, ``IndexFormatError`` is raised."""
+        When another process has committed a change to the index (``qabot add``), the new
+        commit is opened first (see ``pick_up_commit``). When the index turns out not to
+        match the articles (a quoted span is not the sentence that was indexed), it is
+        rebuilt and the question asked again, or, without ``index.auto_rebuild``,
+        ``IndexFormatError`` is raised."""
+        self.pick_up_commit()
         state = self._state
         try:
             return state.answerer.ask(question, top_k, filters, conversation)
@@ -115,6 +123,40 @@ class QAService:
             self._state, self.last_load = state, report
             return report
 
+    def pick_up_commit(self) -> bool:
+        """Open the index's current commit when another writer has replaced it since this
+        service opened its own (one ``stat`` of ``CURRENT`` per call); True if it did. A
+        reload already under way is not waited for: questions meanwhile are answered from
+        the state they find, old or new, never a mix."""
+        if self._state.commit is None or _commit_stamp(self.settings.index_dir) in (
+                self._state.commit, None):
+            return False
+        if not self._reload_lock.acquire(blocking=False):
+            return False
+        try:
+            if _commit_stamp(self.settings.index_dir) == self._state.commit:
+                return False    # picked up by another thread meanwhile
+            log.info("the index has a new commit; opening it")
+            self._state, self.last_load = self._load(force_rebuild=False)
+            return True
+        except QABotError as exc:    # keep answering from the state we have
+            log.warning("could not open the new commit of the index: %s", exc)
+            return False
+        finally:
+            self._reload_lock.release()
+
+    def apply_change(self, added: Sequence[Article] = (), removed: Sequence[str] = (),
+                     files: Collection[str] = ()) -> LoadReport:
+        """After article files were written into or removed from the corpus directory (their
+        names ``files``): record the ``added`` articles and the ``removed`` ids in the index
+        (see ``record_change``: time in proportion to the change) and open the result."""
+        reason = record_change(self.settings, added, removed, files)
+        report = self.reload()
+        if reason is not None and report.rebuilt:
+            report = replace(report, reason=reason)
+            self.last_load = report
+        return report
+
     def compact(self) -> LoadReport:
         """Merge the saved index's segments into one (without its deleted articles), commit,
         and swap the result in."""
@@ -127,6 +169,7 @@ class QAService:
         settings = self.settings
         index_dir = settings.index_dir
         check_location(index_dir)  # not ours: stop before reading or building anything
+        commit = _commit_stamp(index_dir)   # before reading it: a later commit is seen later
         manifest = None if force_rebuild else TfidfIndex.read_manifest(index_dir)
         stamps = manifest.get("corpus_files") if manifest else None  # a hint: saves hashing
         known = stamps if isinstance(stamps, list) else ()
@@ -153,6 +196,8 @@ class QAService:
         if index is None:
             log.info("building the index: %s", reason)
             index = self._build(fresh, index_dir, known)
+        if rebuilt:
+            commit = _commit_stamp(index_dir)
         first_stage = None
         if settings.cluster.enabled:
             from retrieval.cluster.coordinator import Cluster
@@ -161,7 +206,7 @@ class QAService:
             first_stage = cluster
         state = _State(index, Answerer(index, None, settings.answer,
                                        conversation=settings.conversation,
-                                       first_stage=first_stage))
+                                       first_stage=first_stage), commit)
         live = index.articles_.live
         report = LoadReport(len(index.articles_) if live is None else int(live.sum()),
                             index.stats_.passages, index.stats_.sentences, rebuilt, reason,
@@ -196,14 +241,14 @@ class QAService:
         return index
 
 
-def _staleness(fresh: TfidfIndex, fingerprint: str, manifest: dict[str, Any] | None,
+def _staleness(fresh: TfidfIndex, fingerprint: str | None, manifest: dict[str, Any] | None,
                index_dir: Path, shards: int = 1) -> str | None:
     """Why the saved index (its ``manifest``) cannot serve the corpus whose content has
-    ``fingerprint`` with ``fresh``'s parameters, or as ``shards`` shards (one segment at
-    least each), or None."""
+    ``fingerprint`` (None: not compared) with ``fresh``'s parameters, or as ``shards`` shards
+    (one segment at least each), or None."""
     if manifest is None:
         return f"no index at {index_dir}"
-    if manifest.get("fingerprint") != fingerprint:
+    if fingerprint is not None and manifest.get("fingerprint") != fingerprint:
         return "the corpus changed"
     expected = fresh.manifest_params()
     if {k: manifest.get(k) for k in expected} != expected:
@@ -211,4 +256,54 @@ def _staleness(fresh: TfidfIndex, fingerprint: str, manifest: dict[str, Any] | N
     segments = manifest.get("segments")
     if isinstance(segments, list) and len(segments) < shards:
         return f"{len(segments)} segment(s) cannot make {shards} shards of the cluster"
+    return None
+
+
+def _commit_stamp(index_dir: Path) -> tuple[int, int] | None:
+    """(modification time, inode) of the index's commit point, or None without one: a new
+    commit replaces the file, so either changes."""
+    try:
+        info = os.stat(index_dir / POINTER)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_ino
+
+
+def record_change(settings: Settings, added: Sequence[Article] = (),
+                  removed: Sequence[str] = (), files: Collection[str] = ()) -> str | None:
+    """Record a change of the corpus in its saved index as new commits: the ``added``
+    articles as a new segment, the ``removed`` ids as tombstones, in time proportional to
+    the change (segments pile up until they are merged). ``files`` are the names of the
+    corpus files the change wrote or removed; every other file must be as the index
+    recorded it. Returns None when done, else why it was not (no saved index, other
+    settings, the corpus changed in other files too, a damaged index): then a reload
+    rebuilds the index."""
+    index_dir = settings.index_dir
+    check_location(index_dir)
+    try:
+        manifest = TfidfIndex.read_manifest(index_dir)
+    except IndexFormatError as exc:
+        return str(exc)
+    params = settings.retrieval.index()
+    reason = _staleness(params, None, manifest, index_dir)
+    if reason is not None:
+        return reason
+    recorded = {f.get("name"): f for f in (manifest or {}).get("corpus_files") or ()
+                if isinstance(f, dict)}
+    now, fingerprint = scan_corpus(settings.corpus.path, known=recorded.values())
+    current = {f.name: f.blake2b for f in now}
+    others = (set(recorded) | set(current)) - set(files)
+    changed = sorted(n for n in others if (recorded.get(n) or {}).get("blake2b") != current.get(n))
+    if changed:
+        return f"the corpus changed in other files too ({', '.join(changed[:3])})"
+    corpus_files = [asdict(f) for f in now]
+    try:
+        if removed:
+            delete_articles(params, index_dir, removed, corpus_files=corpus_files,
+                            fingerprint=fingerprint)
+        if added:
+            add_articles(params, index_dir, added, corpus_files=corpus_files,
+                         fingerprint=fingerprint)
+    except (IndexFormatError, KeyError, ValueError) as exc:
+        return f"the index could not record the change ({exc})"
     return None

@@ -104,6 +104,14 @@ class ClusterSettings(_Section):
         return value
 
 
+class IngestSettings(_Section):
+    timeout_seconds: Annotated[float, Field(gt=0.0, le=600.0)] = 20.0
+    max_bytes: Annotated[int, Field(ge=1024)] = 5_000_000
+    max_redirects: Annotated[int, Field(ge=0, le=30)] = 5
+    user_agent: Annotated[str, Field(min_length=1)] = "qabot/0.1 (news question answering)"
+    syndicated_similarity: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
+
+
 class Settings(_Section):
     """Every setting of the bot, validated."""
 
@@ -115,6 +123,7 @@ class Settings(_Section):
     repl: ReplSettings = ReplSettings()
     discord: DiscordSettings = DiscordSettings()
     cluster: ClusterSettings = ClusterSettings()
+    ingest: IngestSettings = IngestSettings()
 
     @property
     def index_dir(self) -> Path:

@@ -85,8 +85,13 @@ def ends_sentence(text: str) -> bool:
     return bool(_SENTENCE_END.search(text)) and not _ELLIPSIS_END.search(text)
 
 
+def normal_words(text: str) -> list[str]:
+    """The words of ``text``, NFKC-normalised and case-folded (how texts are compared)."""
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
 def _normal_form(text: str) -> str:
-    return " ".join(_WORD.findall(unicodedata.normalize("NFKC", text).casefold()))
+    return " ".join(normal_words(text))
 
 
 def _blocks(text: str) -> Iterator[Span]:

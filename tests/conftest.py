@@ -3,13 +3,18 @@ bundled corpus, and helpers to write small corpora."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from retrieval.service import QAService
 from retrieval.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from tests.ingest_server import NewsServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_QUESTIONS = ROOT / "tests" / "data" / "seed_questions.json"
@@ -60,6 +65,20 @@ def settings_for(settings: Settings, tmp_path: Path) -> Callable[..., Settings]:
 def generation(index_dir: Path) -> Path:
     """The directory of the current generation of a saved index (where its files are)."""
     return index_dir / json.loads((index_dir / "CURRENT").read_text())["commit"]
+
+
+@pytest.fixture(scope="module")
+def news_site() -> Iterator["NewsServer"]:
+    """The local news web server of the ingestion tests (tests/ingest_server.py)."""
+    from tests.ingest_server import news_server
+    with news_server() as running:
+        yield running
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    """A copy of the bundled corpus, to add articles to."""
+    return Path(shutil.copytree(ROOT / "corpus", tmp_path / "corpus"))
 
 
 def segment(index_dir: Path) -> Path:

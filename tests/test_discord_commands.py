@@ -49,7 +49,7 @@ def no_pings(mentions: discord.AllowedMentions) -> bool:
 # ---------------------------------------------------------------------------- the tree
 def test_the_command_tree(bot: QABot) -> None:
     commands = {c.name: c for c in bot.tree.get_commands()}
-    assert set(commands) == {"ask", "sources", "reload", "new"}
+    assert set(commands) == {"ask", "sources", "reload", "new", "add"}
     ask = commands["ask"]
     assert isinstance(ask, app_commands.Command)
     options = {p.name: p for p in ask.parameters}

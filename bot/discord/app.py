@@ -17,6 +17,7 @@ from discord.ext import commands
 
 from bot.discord import render
 from bot.discord.cog import QACog
+from bot.discord.ingest import IngestCog
 from retrieval.errors import QABotError
 from retrieval.service import QAService
 from retrieval.settings import Settings, load_settings
@@ -52,6 +53,7 @@ class QABot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.add_cog(QACog(self))
+        await self.add_cog(IngestCog(self))
         if self.sync_commands:
             await self.sync_app_commands()
 

@@ -1,0 +1,73 @@
+"""RSS and Atom feeds, read by feedparser: the link, title, date and author of each entry.
+
+feedparser is only ever handed bytes (given a string it would fetch it as a URL)."""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from retrieval.dates import PartialDate
+from retrieval.ingest.records import IngestError
+
+FEED_DATE_FROM = "date of the feed entry (feedparser)"
+FEED_TITLE_FROM = "title of the feed entry (feedparser)"
+FEED_AUTHOR_FROM = "author of the feed entry (feedparser)"
+# The root element of a feed, after an XML declaration, comments or a doctype.
+_FEED_ROOT = re.compile(rb"^(?:\s|<\?[^>]*\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<(?:rss|feed|rdf:RDF)\b",
+                        re.DOTALL | re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    link: str
+    title: str | None
+    date: PartialDate | None
+    author: str | None
+
+
+@dataclass(frozen=True)
+class Feed:
+    title: str | None
+    entries: tuple[FeedEntry, ...]
+
+
+def looks_like_feed(data: bytes) -> bool:
+    """Whether ``data`` starts as an RSS, RDF or Atom document."""
+    return bool(_FEED_ROOT.match(data.removeprefix(b"\xef\xbb\xbf")[:4096]))
+
+
+def parse_feed(data: bytes, location: str) -> Feed:
+    """The entries of the feed ``data`` read from ``location`` (a URL or a file name, against
+    which relative links are resolved). Raises ``IngestError`` when it is not a feed."""
+    import feedparser   # imported when used
+
+    parsed = feedparser.parse(data, response_headers={"content-location": location})
+    if not parsed.get("version") and not parsed.entries:
+        reason = parsed.get("bozo_exception")
+        raise IngestError("not an RSS or Atom feed" + (f" ({reason})" if reason else ""))
+    entries = []
+    for entry in parsed.entries:
+        link = entry.get("link")
+        if not link:
+            continue
+        entries.append(FeedEntry(link=link, title=_text(entry.get("title")),
+                                 date=_date(entry.get("published_parsed")
+                                            or entry.get("updated_parsed")),
+                                 author=_text(entry.get("author"))))
+    return Feed(title=_text(parsed.feed.get("title")), entries=tuple(entries))
+
+
+def _text(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    return " ".join(value.split()) or None
+
+
+def _date(value: time.struct_time | None) -> PartialDate | None:
+    if value is None:
+        return None
+    try:
+        return PartialDate.parse(f"{value.tm_year:04d}-{value.tm_mon:02d}-{value.tm_mday:02d}")
+    except ValueError:
+        return None

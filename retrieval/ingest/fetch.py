@@ -1,0 +1,121 @@
+"""Fetching a page or a feed over HTTP: http and https only, a clear user agent, redirects
+followed (each one checked), a time limit for the whole download and a size limit.
+
+Every failure is an ``IngestError`` whose message says what happened in words a person can
+act on ("no answer from example.com within 20 s"), never a traceback."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from retrieval.ingest.records import IngestError
+from retrieval.settings import IngestSettings
+
+SCHEMES = ("http", "https")
+# What a page or a feed is served as; anything else (a PDF, an image) is refused.
+_PAGE_TYPES = ("text/html", "application/xhtml+xml")
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml",
+               "application/xml", "text/xml", "application/feed+json")
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A downloaded document: the URL asked for, the URL it came from after redirects, its
+    media type (``text/html``, lower case, without parameters) and its bytes as served."""
+
+    url: str
+    final_url: str
+    media_type: str
+    body: bytes
+
+    @property
+    def is_page(self) -> bool:
+        return self.media_type in _PAGE_TYPES
+
+
+def is_url(source: str) -> bool:
+    """Whether ``source`` is written as a link (``scheme://...``) rather than a file name."""
+    scheme, sep, _ = source.partition("://")
+    return bool(sep) and scheme.isascii() and scheme.isalpha()
+
+
+def check_url(url: str) -> str:
+    """``url`` when it is an http or https link with a host; raises ``IngestError`` otherwise."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise IngestError(f"not a valid link ({exc})") from None
+    if parts.scheme.lower() not in SCHEMES:
+        raise IngestError(f"only http and https links can be added, not {parts.scheme}:")
+    if not parts.hostname:
+        raise IngestError("the link has no host name")
+    return url
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).hostname or url
+
+
+def new_client(settings: IngestSettings) -> httpx.Client:
+    """An HTTP client with the settings' user agent, time limit and redirect limit."""
+    return httpx.Client(headers={"User-Agent": settings.user_agent},
+                        timeout=httpx.Timeout(settings.timeout_seconds),
+                        follow_redirects=True, max_redirects=settings.max_redirects,
+                        event_hooks={"request": [_only_http]})
+
+
+def _only_http(request: httpx.Request) -> None:
+    """Every request, redirects included, goes to an http or https URL."""
+    if request.url.scheme not in SCHEMES:
+        raise IngestError(f"the link redirects to a {request.url.scheme}: address, which "
+                          "cannot be added")
+
+
+def fetch(url: str, client: httpx.Client, settings: IngestSettings) -> Fetched:
+    """Download ``url`` (a page or a feed). Raises ``IngestError`` saying why it could not:
+    a bad link, no answer in time, an HTTP error, not a page or a feed, or too large."""
+    check_url(url)
+    host = host_of(url)
+    deadline = time.monotonic() + settings.timeout_seconds
+    try:
+        with client.stream("GET", url) as response:
+            if response.status_code >= 400:
+                raise IngestError(f"{host} answered {response.status_code} "
+                                  f"{response.reason_phrase or 'error'}".rstrip())
+            media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            if media_type and media_type not in _PAGE_TYPES + _FEED_TYPES:
+                raise IngestError(f"not a web page or a feed ({media_type})")
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > settings.max_bytes:
+                raise IngestError(_too_large(settings.max_bytes))
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes(_CHUNK):
+                size += len(chunk)
+                if size > settings.max_bytes:
+                    raise IngestError(_too_large(settings.max_bytes))
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("deadline", request=response.request)
+                chunks.append(chunk)
+            final_url = str(response.url)
+    except httpx.TimeoutException:
+        raise IngestError(f"no answer from {host} within {settings.timeout_seconds:g} s "
+                          "(timeout)") from None
+    except httpx.TooManyRedirects:
+        raise IngestError(f"more than {settings.max_redirects} redirects") from None
+    except httpx.UnsupportedProtocol as exc:
+        raise IngestError(f"the link leads to an address that is not http or https ({exc})") \
+            from None
+    except httpx.ConnectError:
+        raise IngestError(f"could not connect to {host}") from None
+    except httpx.HTTPError as exc:   # a broken connection, a malformed answer
+        raise IngestError(f"the download from {host} failed ({type(exc).__name__})") from None
+    return Fetched(url, final_url, media_type or "application/octet-stream", b"".join(chunks))
+
+
+def _too_large(limit: int) -> str:
+    return f"larger than the limit of {limit:,} bytes (ingest.max_bytes)"

@@ -1,0 +1,105 @@
+"""A local web server for the ingestion tests: serves the fixture pages and feeds of
+``tests/data/ingest`` on 127.0.0.1 (a free port), and a few misbehaving addresses.
+
+    /news/NAME              NAME.html as text/html
+    /feeds/NAME             a feed, {{BASE}} replaced by the server's address
+    /redirect/NAME          302 to /news/NAME
+    /to-ftp                 302 to an ftp: address
+    /slow                   answers after SLOW_SECONDS
+    /big, /big-unsized      a page of BIG_BYTES bytes, with and without Content-Length
+    /report.pdf             application/pdf
+    anything else           404
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+FIXTURES = Path(__file__).resolve().parent / "data" / "ingest"
+SLOW_SECONDS = 3.0
+BIG_BYTES = 300_000
+_FEED_TYPES = {".rss": "application/rss+xml", ".atom": "application/atom+xml"}
+
+
+def fixture(name: str, base: str) -> bytes:
+    """A fixture file with ``{{BASE}}`` replaced by ``base``."""
+    return (FIXTURES / name).read_bytes().replace(b"{{BASE}}", base.encode())
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "ingest-test/1.0"
+
+    def log_message(self, format: str, *args: object) -> None:   # quiet
+        self.server.requests.append(self.path)   # type: ignore[attr-defined]
+
+    def do_GET(self) -> None:   # noqa: N802 (the name http.server calls)
+        base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        path = self.path
+        self.server.agents.append(self.headers.get("User-Agent", ""))  # type: ignore[attr-defined]
+        if path.startswith("/news/") and (FIXTURES / f"{path[6:]}.html").is_file():
+            self._send(200, "text/html; charset=utf-8", fixture(f"{path[6:]}.html", base))
+        elif path.startswith("/feeds/") and (FIXTURES / path[7:]).is_file():
+            self._send(200, _FEED_TYPES[Path(path).suffix], fixture(path[7:], base))
+        elif path.startswith("/redirect/"):
+            self._redirect(f"/news/{path[10:]}")
+        elif path == "/to-ftp":
+            self._redirect("ftp://127.0.0.1/story.html")
+        elif path == "/slow":
+            time.sleep(SLOW_SECONDS)
+            self._send(200, "text/html", b"<html><body><p>Too late.</p></body></html>")
+        elif path in ("/big", "/big-unsized"):
+            body = b"<html><body>" + b"<p>word word word word word.</p>" * (BIG_BYTES // 32)
+            self._send(200, "text/html", body, sized=path == "/big")
+        elif path == "/report.pdf":
+            self._send(200, "application/pdf", b"%PDF-1.4 not a page")
+        else:
+            self._send(404, "text/html", b"<html><body>Not found</body></html>")
+
+    def _redirect(self, location: str) -> None:
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _send(self, status: int, content_type: str, body: bytes, sized: bool = True) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        if sized:
+            self.send_header("Content-Length", str(len(body)))
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):   # the client gave up (size limit)
+            pass
+
+
+class NewsServer(ThreadingHTTPServer):
+    daemon_threads = True
+    requests: list[str]
+    agents: list[str]
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+@contextmanager
+def news_server() -> Iterator[NewsServer]:
+    """The server, listening on 127.0.0.1 until the block ends."""
+    server = NewsServer(("127.0.0.1", 0), _Handler)
+    server.requests, server.agents = [], []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
