@@ -6,6 +6,7 @@ another (scores are the BM25-weighted share of the question matched, see ``retri
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from retrieval.answer.query import Query
 from retrieval.index import TfidfIndex
@@ -30,20 +31,40 @@ FEATURES: tuple[str, ...] = (
 )
 
 
+def rows_holding(matrix: sp.csr_matrix, rows: np.ndarray, term_ids: np.ndarray) -> np.ndarray:
+    """Which of ``term_ids`` each of the CSR ``matrix``'s ``rows`` holds (a boolean matrix, a
+    row per row given), read from its index arrays directly: no sparse slicing."""
+    indptr = matrix.indptr
+    starts = indptr[rows].astype(np.int64)
+    lengths = indptr[rows + 1].astype(np.int64) - starts
+    owner = np.repeat(np.arange(rows.size), lengths)
+    positions = np.arange(int(lengths.sum())) + np.repeat(starts - (np.cumsum(lengths) - lengths),
+                                                          lengths)
+    columns = matrix.indices[positions]
+    distinct, column_of = np.unique(term_ids, return_inverse=True)
+    found = np.minimum(np.searchsorted(distinct, columns), max(distinct.size - 1, 0))
+    hit = (distinct[found] == columns) & (matrix.data[positions] > 0) if distinct.size else \
+        np.zeros(columns.size, dtype=bool)
+    held = np.zeros((rows.size, distinct.size), dtype=bool)
+    held[owner[hit], found[hit]] = True
+    return held[:, column_of]
+
+
 def term_presence(index: TfidfIndex, sentence_ids: np.ndarray,
                   term_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Which of ``term_ids`` each sentence holds, and which its whole passage holds (two
     boolean matrices, a row per sentence)."""
     matrix = index.sentence_matrix_
-    in_sentence = matrix[sentence_ids][:, term_ids].toarray() > 0
-    # Every sentence of the candidates' passages in one slice, then summed per passage.
+    in_sentence = rows_holding(matrix, sentence_ids, term_ids)
+    # Every sentence of the candidates' passages at once, then combined per passage.
     passages = index.sentence_passage_[sentence_ids]
     starts = index.passage_first_sentence_[passages]
     ends = index.passage_first_sentence_[passages + 1]
-    members = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
-    counts = matrix[members][:, term_ids].toarray() > 0
-    offsets = np.concatenate([[0], np.cumsum(ends - starts)[:-1]]).astype(np.int64)
-    in_passage = np.add.reduceat(counts.astype(np.int32), offsets, axis=0) > 0
+    sizes = ends - starts
+    members = np.arange(int(sizes.sum())) + np.repeat(starts - (np.cumsum(sizes) - sizes), sizes)
+    counts = rows_holding(matrix, members, term_ids).astype(np.int32)
+    offsets = (np.cumsum(sizes) - sizes).astype(np.int64)
+    in_passage = np.add.reduceat(counts, offsets, axis=0) > 0
     return in_sentence, in_passage
 
 
@@ -68,7 +89,10 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
     def missing(present: np.ndarray) -> np.ndarray:
         return np.where(present, 0.0, idf[None, :]).max(axis=1, initial=0.0) / rarest
 
-    best_other = np.array([np.max(np.delete(scores, i), initial=0.0) for i in range(n)])
+    # The best score among the other candidates: the best one's, or the runner-up's for it.
+    top = int(np.argmax(scores)) if n else 0
+    runner_up = float(np.max(np.delete(scores, top), initial=0.0)) if n else 0.0
+    best_other = np.where(np.arange(n) == top, runner_up, max(float(scores[top]), 0.0) if n else 0.0)
     terms = query.term_ids.size + query.unknown
     columns = {
         "sentence_score": sentence_scores,
@@ -87,6 +111,7 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
         "type_met": (type_met.astype(np.float64) if type_met is not None else np.zeros(n)),
         "negation_unmet": negation_unmet.astype(np.float64),
         "answer_room": 1.0 - in_sentence.sum(axis=1) / np.maximum(
-            np.diff(index.sentence_matrix_[sentence_ids].indptr), 1),
+            index.sentence_matrix_.indptr[sentence_ids + 1]
+            - index.sentence_matrix_.indptr[sentence_ids], 1),
     }
     return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])
