@@ -23,9 +23,10 @@ from retrieval.answer.confidence import ConfidenceModel, load_model
 from retrieval.answer.cues import (AnswerType, QuestionCues, date_factor, negated, read_cues,
                                    type_matches)
 from retrieval.answer.decide import NOT_SURE, decide
-from retrieval.answer.features import candidate_features
+from retrieval.answer.features import Wording, candidate_features
 from retrieval.answer.fold import MAX_FOLD_WINDOW, fold_duplicates  # noqa: F401 (re-exported)
 from retrieval.answer.query import Query, read_query
+from retrieval.answer.wording import antonym_unmet, order_kept
 from retrieval import conversation as conversations
 from retrieval.conversation import (ContextQuery, Conversation, ConversationSettings,
                                     SentenceRef, Turn, read_in_context)
@@ -65,7 +66,8 @@ class AnswerSettings:
     year_boost: Annotated[float, Field(ge=0.0)] = 0.3
     recency_boost: Annotated[float, Field(ge=0.0)] = 0.15
     type_boost: Annotated[float, Field(ge=0.0)] = 0.1
-    answer_types: tuple[AnswerType, ...] = ("date", "number")
+    description_boost: Annotated[float, Field(ge=0.0)] = 0.5
+    answer_types: tuple[AnswerType, ...] = ("date", "number", "description")
     max_question_chars: Annotated[int, Field(ge=10)] = 2000
 
 
@@ -283,10 +285,12 @@ class Answerer:
         rows = order[[f.row for f in kept]]
         sentence_ids = candidates.sentence_ids[rows]
         texts = self._texts(sentence_ids)
+        wording = Wording(antonym_unmet(text, texts),
+                          order_kept(index.analyzer(text), texts, index.analyzer))
         features = candidate_features(
             index, query, sentence_ids, candidates.sentence_scores[rows],
             candidates.passage_scores[rows], scores[rows], type_matches(cues, texts),
-            cues.negated & ~negated(texts))
+            cues.negated & ~negated(texts), wording)
         confidence = self.model.probability(features)
         return [Scored(int(sid), float(scores[row]), features[i], float(confidence[i]), f.others)
                 for i, (sid, row, f) in enumerate(zip(sentence_ids, rows, kept))][:k]
@@ -303,15 +307,17 @@ class Answerer:
         return ok[self.index.passage_article_]
 
     def _cue_factor(self, cues: QuestionCues, candidates: Candidates) -> np.ndarray:
-        """The date cues' factor times ``1 + type_boost`` for sentences holding what the
+        """The date cues' factor times ``1 + type_boost`` (``1 + description_boost`` for a
+        sentence describing the X of "Who is X?") for sentences holding what the
         question's answer type asks for."""
         s = self.settings
         articles = self.index.sentence_article_[candidates.sentence_ids]
         factor = date_factor(cues, self._years[articles], self._ordinals[articles],
                              s.year_boost, s.recency_boost)
-        if s.type_boost and cues.answer_type in s.answer_types:
+        boost = s.description_boost if cues.answer_type == "description" else s.type_boost
+        if boost and cues.answer_type in s.answer_types:
             met = type_matches(cues, self._texts(candidates.sentence_ids))
-            factor = factor * np.where(met, 1.0 + s.type_boost, 1.0)
+            factor = factor * np.where(met, 1.0 + boost, 1.0)
         return factor
 
     def _texts(self, sentence_ids: np.ndarray) -> list[str]:

@@ -1,0 +1,100 @@
+"""Features of a candidate sentence's wording against the question's, beyond the terms they
+share: an opposite word (the question asks for the largest, the sentence tells the smallest)
+and the order of the question's terms in the sentence (who did what to whom).
+
+Both tell a question the sentence answers from a near-miss that shares its words, as SQuAD
+2.0's unanswerable questions are often written (antonyms are a fifth of them in its authors'
+count, swapped entities another fifth). Many of the opposite words are stop words ("first",
+"last", "most", "before"), which the index does not keep: they are read from the words."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+
+import numpy as np
+
+_PAIRS = """
+largest smallest, large small, biggest smallest, big small, bigger smaller, larger smaller,
+highest lowest, high low, higher lower, longest shortest, long short, longer shorter,
+most least, more less, more fewer, first last, earliest latest, early late, earlier later,
+before after, increase decrease, increased decreased, increases decreases, rise fall,
+rose fell, gain loss, gained lost, win lose, won lost, wins loses, victory defeat,
+north south, northern southern, northernmost southernmost, east west, eastern western,
+easternmost westernmost, upper lower, inside outside, internal external, inner outer,
+maximum minimum, major minor, majority minority, best worst, better worse, old new,
+older newer, oldest newest, young old, younger older, youngest oldest, ancient modern,
+positive negative, strong weak, stronger weaker, strongest weakest, rich poor,
+richest poorest, wealthy poor, hot cold, hottest coldest, warm cool, warmer cooler,
+wet dry, wettest driest, heavy light, heaviest lightest, fast slow, faster slower,
+fastest slowest, open closed, opened closed, start end, started ended, begin end,
+began ended, beginning end, accept reject, accepted rejected, allow forbid,
+allowed forbidden, allowed banned, legal illegal, public private, domestic foreign,
+import export, imports exports, imported exported, buy sell, bought sold, buyer seller,
+above below, top bottom, success failure, successful unsuccessful, succeeded failed,
+common rare, cheap expensive, male female, men women, man woman, father mother,
+son daughter, husband wife, king queen, brother sister, boy girl, boys girls, deep shallow,
+deepest shallowest, wide narrow, widest narrowest, thick thin, agree disagree,
+agreed disagreed, support oppose, supported opposed, include exclude, included excluded,
+arrive depart, arrived departed, birth death, born died, attack defend, attacked defended,
+ally enemy, allies enemies, friend enemy, past future, previous next, rural urban,
+full empty, front back, input output, send receive, sent received, lend borrow,
+lent borrowed, teach learn, taught learned, entrance exit, increase reduce,
+increased reduced, raise lower, raised lowered, add remove, added removed, win defeat,
+winner loser, winners losers, inbound outbound, senior junior, hard soft, harder softer,
+hardest softest, safe dangerous, easy difficult, easiest hardest, simple complex,
+official unofficial, legally illegally, able unable, possible impossible, likely unlikely,
+known unknown, married divorced, employed unemployed, alive dead, living dead,
+sell purchase, sold purchased, above beneath, upstream downstream, uphill downhill,
+offensive defensive, offense defense
+"""
+
+
+def _antonyms(pairs: str) -> Mapping[str, frozenset[str]]:
+    table: dict[str, frozenset[str]] = {}
+    for pair in pairs.replace("\n", " ").split(","):
+        if not pair.strip():
+            continue
+        a, b = pair.split()
+        table[a] = table.get(a, frozenset()) | {b}
+        table[b] = table.get(b, frozenset()) | {a}
+    return MappingProxyType(table)
+
+
+ANTONYMS = _antonyms(_PAIRS)
+
+_WORD = re.compile(r"[a-z]+")
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.casefold()))
+
+
+def antonym_unmet(question: str, sentences: Sequence[str]) -> np.ndarray:
+    """For each sentence, whether it says the opposite of a word of the question: it lacks
+    the word and holds one of its antonyms ("smallest" for "largest")."""
+    asked = [w for w in _words(question) if w in ANTONYMS]
+    if not asked:
+        return np.zeros(len(sentences), dtype=bool)
+    out = []
+    for sentence in sentences:
+        held = _words(sentence)
+        out.append(any(w not in held and ANTONYMS[w] & (held - _words(question)) for w in asked))
+    return np.array(out, dtype=bool)
+
+
+def order_kept(question_terms: Sequence[str], sentences: Sequence[str],
+               analyze: Callable[[str], list[str]]) -> np.ndarray:
+    """For each sentence, the share of the question's terms (analysed, in the question's
+    order) that the sentence holds in the same order: of each two consecutive ones it holds,
+    whether the second comes after the first there. 1.0 when it holds fewer than two."""
+    out = []
+    for sentence in sentences:
+        first: dict[str, int] = {}
+        for position, term in enumerate(analyze(sentence)):
+            first.setdefault(term, position)
+        positions = [first[t] for t in dict.fromkeys(question_terms) if t in first]
+        pairs = len(positions) - 1
+        out.append(1.0 if pairs < 1 else
+                   sum(b > a for a, b in zip(positions, positions[1:])) / pairs)
+    return np.array(out, dtype=np.float64)
