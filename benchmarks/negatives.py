@@ -1,27 +1,18 @@
 """Training questions for a confidence: SQuAD v1.1 dev questions of the tuning half as asked
-(answerable: right when the first answer is), a reworded version of each (its most common
-content word replaced by a made-up one: still answerable), and up to eight unanswerable
-versions, made from data we have:
+(answerable: right when the first answer is), and four unanswerable versions of each, made
+from data we have:
 
 * **no article**: every paragraph of the question's Wikipedia article is taken out of the
   corpus (the corpus does not cover the subject);
 * **no paragraph**: only the question's own paragraph is taken out (the subject is covered,
   the fact is not);
 * **one word**: one content word of the question alone (a question too vague to answer);
-* **negated**: "not" after the question's first auxiliary verb;
-* **swapped in article**: as swapped word, with a word of the question's own Wikipedia
-  article;
 * **swapped word**: one of the two rarest words of the question is replaced by another word
   of the corpus with a similar idf that its paragraph does not hold (a question that looks
-  answerable but asks something the corpus does not say, as SQuAD 2.0's do);
-* **opposite**: a word of the question replaced by its antonym ("largest" by "smallest",
-  ``retrieval.answer.wording.ANTONYMS``);
-* **exchanged**: the question's two rarest names (not side by side) change places (who did
-  what to whom turned round).
+  answerable but asks something the corpus does not say, as SQuAD 2.0's do).
 
-Each unanswerable version weighs an eighth of a question (``NEGATIVE_WEIGHT``), so about
-half the weight is answerable questions and half unanswerable ones. Seeded: the same items
-on every run."""
+Each unanswerable version weighs a quarter of a question, so half the weight is answerable
+questions and half unanswerable ones. Seeded: the same items on every run."""
 from __future__ import annotations
 
 import random
@@ -31,12 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.data import Question, normal
-from retrieval.answer.wording import ANTONYMS
 from retrieval.corpus import Article
 from retrieval.index import TfidfIndex
 
 KINDS = ("asked", "paraphrased", "no article", "no paragraph", "swapped word",
-         "swapped in article", "negated", "one word", "opposite", "exchanged")
+         "swapped in article", "negated", "one word")
 ANSWERABLE = ("asked", "paraphrased")
 NEGATIVE_WEIGHT = 1.0 / (len(KINDS) - len(ANSWERABLE))
 ALL = ""
@@ -100,7 +90,6 @@ def build_items(articles: list[Article], questions: list[Question], index: Tfidf
         denied = negate(q.text)
         one = swapper.one_word(q.text, rng)
         reworded = swapper.reword(q.text, rng)
-        opposite, exchanged = opposite_of(q.text), swapper.exchange(q.text)
         for corpus in ((ALL, title) if per_title and rng.random() < per_title_share else (ALL,)):
             items.append(Item(q, q.text, "asked", (), 0.5 if reworded else 1.0, corpus))
             if reworded is not None:
@@ -114,8 +103,7 @@ def build_items(articles: list[Article], questions: list[Question], index: Tfidf
                 items.append(Item(q, q.text, "no article", (), NEGATIVE_WEIGHT, other))
             items.append(Item(q, q.text, "no paragraph", (own,), NEGATIVE_WEIGHT, corpus))
             for kind, text in (("swapped word", swapped), ("swapped in article", swapped_near),
-                               ("negated", denied), ("one word", one), ("opposite", opposite),
-                               ("exchanged", exchanged)):
+                               ("negated", denied), ("one word", one)):
                 if text is not None:
                     items.append(Item(q, text, kind, (), NEGATIVE_WEIGHT, corpus))
     return items
@@ -134,18 +122,6 @@ def negate(question: str) -> str | None:
     if match is None:
         return None
     return question[:match.end()] + " not" + question[match.end():]
-
-
-def opposite_of(question: str) -> str | None:
-    """The question with its first word that has an antonym replaced by it ("Which is the
-    largest city?" becomes "Which is the smallest city?"), or None when it has none."""
-    for match in re.finditer(r"[A-Za-z]+", question):
-        found = match.group(0)
-        if found.casefold() in ANTONYMS:
-            new = sorted(ANTONYMS[found.casefold()])[0]
-            new = new.capitalize() if found[:1].isupper() else new
-            return question[:match.start()] + new + question[match.end():]
-    return None
 
 
 class _WordSwapper:
@@ -207,23 +183,6 @@ class _WordSwapper:
         ids = self.index.lookup([t for _, t in known])
         return sorted(((float(self.index.idf_[i]), w) for (w, _), i in zip(known, ids)
                        if i >= 0), reverse=True)
-
-    def exchange(self, question: str) -> str | None:
-        """The question with its two rarest names (capitalised words inside it, or numbers)
-        not side by side in each other's places ("Where in Victoria is Australia?"), or
-        None when it has no such two."""
-        spans = {}
-        for _, word in self._ranked(question):
-            match = re.search(rf"\b{re.escape(word)}\b", question, re.IGNORECASE)
-            if match is not None and match.start() > 0 and (
-                    match.group(0)[:1].isupper() or match.group(0).isdigit()):
-                spans[word] = match.span()
-        words = list(spans)
-        for second in words[1:]:
-            (a, b), (c, d) = sorted((spans[words[0]], spans[second]))
-            if re.search(r"[A-Za-z0-9]", question[b:c]):   # a word between them
-                return question[:a] + question[c:d] + question[b:c] + question[a:b] + question[d:]
-        return None
 
     def swap(self, question: str, paragraph: str, rng: random.Random,
              among: tuple[np.ndarray, np.ndarray] | None = None) -> str | None:

@@ -2,7 +2,7 @@
 
 Training data: the tuning half of SQuAD v1.1 dev (never the held-out half, never SQuAD 2.0),
 every paragraph one article, each question asked as written (right when the first answer is
-right by the ReQA rule), reworded, and in up to eight unanswerable versions
+right by the ReQA rule), reworded, and in up to six unanswerable versions
 (``benchmarks/negatives.py``). The
 features are those of the first candidate, as the bot computes them (``Answerer.score``). A
 small network (scikit-learn's ``MLPClassifier``: standardised features, one hidden layer of
@@ -13,7 +13,7 @@ unanswerable declined, by weight), after ``min_score``: the ranking score that 9
 first answers reach, a secondary floor. The model is written to
 ``retrieval/answer/confidence.json``.
 
-Asking the 67,000 training items is most of the work: it runs in ``--jobs`` processes (2),
+Asking the 62,000 training items is most of the work: it runs in ``--jobs`` processes (2),
 and what they observed is kept in ``benchmarks/results/work/`` under a key of everything it
 depends on (the data, the settings, the ``retrieval`` package and the observing code), so a
 run that changes only the model (its size, its fitting) reads it back in a second.
@@ -53,13 +53,8 @@ from retrieval.settings import Settings, load_settings
 SEED = 0
 VERSION = "2"
 HIDDEN = 16
-NETWORKS = 3   # fitted from seeds SEED, SEED + 1, ... and shipped as one network
 ALPHA = 1e-4
 FOLDS = 3
-# Adam on batches of 1,000 items at a learning rate of 0.003: the same out-of-fold AUROC as
-# scikit-learn's defaults (batches of 200 at 0.001) in half the time.
-BATCH = 1000
-LEARNING_RATE = 3e-3
 JOBS = 2   # processes asking the training questions
 # Where observations are kept between runs (git ignores it): a run that changes only the
 # model reads them back instead of asking 60,000 questions again.
@@ -281,26 +276,15 @@ def choose_threshold(confidence: np.ndarray, obs: Observed,
     return float(grid[int(np.argmax(accuracy))])
 
 
-def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray,
-        networks: int = NETWORKS) -> ConfidenceModel:
-    """Standardised features into ``networks`` networks of one hidden layer (``HIDDEN`` ReLU
-    units) and a logistic output, each fitted to the weighted log-loss from its own seed, as
-    one network: their hidden units side by side and the mean of their output logits (one
-    network's confidence on a few news questions moved by ±0.1 from seed to seed)."""
+def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray):
+    """Standardised features into a network of one hidden layer (``HIDDEN`` ReLU units) and
+    a logistic output, fitted to the weighted log-loss."""
     from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    scaler = StandardScaler().fit(x)
-    z = scaler.transform(x)
-    fitted = [MLPClassifier(hidden_layer_sizes=(HIDDEN,), alpha=ALPHA, batch_size=BATCH,
-                            learning_rate_init=LEARNING_RATE, max_iter=200,
-                            random_state=SEED + n).fit(z, y, sample_weight=w)
-              for n in range(networks)]
-    return ConfidenceModel(
-        version=VERSION, features=FEATURES, mean=scaler.mean_, scale=scaler.scale_,
-        coef=np.concatenate([f.coefs_[1][:, 0] for f in fitted]) / networks,
-        intercept=float(np.mean([f.intercepts_[1][0] for f in fitted])),
-        hidden_weights=np.hstack([f.coefs_[0] for f in fitted]),
-        hidden_bias=np.concatenate([f.intercepts_[0] for f in fitted]))
+    model = make_pipeline(StandardScaler(), MLPClassifier(
+        hidden_layer_sizes=(HIDDEN,), alpha=ALPHA, max_iter=200, random_state=SEED))
+    return model.fit(x, y, mlpclassifier__sample_weight=w)
 
 
 def out_of_fold(obs: Observed, usable: np.ndarray) -> np.ndarray:
@@ -311,7 +295,7 @@ def out_of_fold(obs: Observed, usable: np.ndarray) -> np.ndarray:
                   obs.group[usable])
     predicted = np.zeros(x.shape[0])
     for train, test in GroupKFold(n_splits=FOLDS).split(x, y, g):
-        predicted[test] = fit(x[train], y[train], w[train]).probability(x[test])
+        predicted[test] = fit(x[train], y[train], w[train]).predict_proba(x[test])[:, 1]
     confidence[usable] = predicted
     return confidence
 
@@ -338,6 +322,7 @@ def run(out: Path = MODEL_FILE, news_weight: float = NEWS_WEIGHT, jobs: int = JO
     threshold = choose_threshold(oof, obs, floor)
     is_news = np.char.startswith(obs.group.astype(str), "coqa")
     final = fit(obs.features[usable], obs.right[usable], obs.weight[usable])
+    scaler, network = final.named_steps["standardscaler"], final.named_steps["mlpclassifier"]
     import sklearn
     figures = {
         "items": {kind: int((obs.kind == kind).sum()) for kind in KINDS},
@@ -355,12 +340,14 @@ def run(out: Path = MODEL_FILE, news_weight: float = NEWS_WEIGHT, jobs: int = JO
         "decision_accuracy_at_min_confidence": round(decision_accuracy(oof, obs, threshold,
                                                                        floor), 4),
     }
-    model = replace(final, about={"trained_on": "SQuAD v1.1 dev, tuning half" + (
+    model = ConfidenceModel(
+        version=VERSION, features=FEATURES, mean=scaler.mean_, scale=scaler.scale_,
+        coef=network.coefs_[1][:, 0], intercept=float(network.intercepts_[1][0]),
+        hidden_weights=network.coefs_[0], hidden_bias=network.intercepts_[0],
+        about={"trained_on": "SQuAD v1.1 dev, tuning half" + (
                    ", and the CoQA-CNN tune stories' questions that read alone"
                    if news_weight > 0 else "") + " (benchmarks/train_confidence.py)",
-               "format": MODEL_FORMAT, "seed": SEED, "networks": NETWORKS,
-               "hidden_units_each": HIDDEN, "alpha": ALPHA,
-               "batch_size": BATCH, "learning_rate": LEARNING_RATE,
+               "format": MODEL_FORMAT, "seed": SEED, "hidden_units": HIDDEN, "alpha": ALPHA,
                "scikit_learn": sklearn.__version__,
                "retrieval": index.manifest_params(), **figures})
     model.about.pop("format")

@@ -23,10 +23,9 @@ from retrieval.answer.confidence import ConfidenceModel, load_model
 from retrieval.answer.cues import (AnswerType, QuestionCues, date_factor, negated, read_cues,
                                    type_matches)
 from retrieval.answer.decide import NOT_SURE, decide
-from retrieval.answer.features import Wording, candidate_features
+from retrieval.answer.features import TYPES_READ, candidate_features
 from retrieval.answer.fold import MAX_FOLD_WINDOW, fold_duplicates  # noqa: F401 (re-exported)
 from retrieval.answer.query import Query, read_query
-from retrieval.answer.wording import antonym_unmet, order_kept
 from retrieval import conversation as conversations
 from retrieval.conversation import (ContextQuery, Conversation, ConversationSettings,
                                     SentenceRef, Turn, read_in_context)
@@ -37,7 +36,7 @@ from retrieval.index import TfidfIndex
 
 # The confidence below which the bot says the articles do not answer: chosen by
 # benchmarks/train_confidence.py on its training data (see benchmarks/README.md).
-MIN_CONFIDENCE = 0.38
+MIN_CONFIDENCE = 0.39
 # Secondary: never answer with a ranking score below what 99% of right answers reach in the
 # same training data.
 MIN_SCORE = 0.35
@@ -285,12 +284,10 @@ class Answerer:
         rows = order[[f.row for f in kept]]
         sentence_ids = candidates.sentence_ids[rows]
         texts = self._texts(sentence_ids)
-        wording = Wording(antonym_unmet(text, texts),
-                          order_kept(index.analyzer(text), texts, index.analyzer))
         features = candidate_features(
             index, query, sentence_ids, candidates.sentence_scores[rows],
-            candidates.passage_scores[rows], scores[rows], type_matches(cues, texts),
-            cues.negated & ~negated(texts), wording)
+            candidates.passage_scores[rows], scores[rows],
+            type_matches(read_cues(text, TYPES_READ), texts), cues.negated & ~negated(texts))
         confidence = self.model.probability(features)
         return [Scored(int(sid), float(scores[row]), features[i], float(confidence[i]), f.others)
                 for i, (sid, row, f) in enumerate(zip(sentence_ids, rows, kept))][:k]

@@ -5,11 +5,10 @@ own words, so none grows with the corpus: a model fitted on one corpus reads the
 another (scores are the BM25-weighted share of the question matched, see ``retrieval.index``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import scipy.sparse as sp
 
+from retrieval.answer.cues import AnswerType
 from retrieval.answer.query import Query
 from retrieval.index import TfidfIndex
 
@@ -30,18 +29,7 @@ FEATURES: tuple[str, ...] = (
     "type_met",               # ... and the sentence holds one
     "negation_unmet",         # the question holds a negation and the sentence none
     "answer_room",            # share of the sentence's terms that are not the question's
-    "antonym_unmet",          # the sentence says the opposite of a word of the question
-    "order_kept",             # share of the question's terms the sentence holds in its order
 )
-
-
-@dataclass(frozen=True, eq=False)
-class Wording:
-    """How each candidate sentence's words stand to the question's: whether it says the
-    opposite of one of its words, and the share of its terms it holds in the same order."""
-
-    antonym_unmet: np.ndarray
-    order_kept: np.ndarray
 
 
 def rows_holding(matrix: sp.csr_matrix, rows: np.ndarray, term_ids: np.ndarray) -> np.ndarray:
@@ -61,6 +49,9 @@ def rows_holding(matrix: sp.csr_matrix, rows: np.ndarray, term_ids: np.ndarray) 
     held = np.zeros((rows.size, distinct.size), dtype=bool)
     held[owner[hit], found[hit]] = True
     return held[:, column_of]
+# The answer types type_asked and type_met read (a "Who is X?" description is a ranking cue
+# only: the model was trained without it).
+TYPES_READ: tuple[AnswerType, ...] = ("date", "number", "person", "place")
 
 
 def term_presence(index: TfidfIndex, sentence_ids: np.ndarray,
@@ -84,11 +75,10 @@ def term_presence(index: TfidfIndex, sentence_ids: np.ndarray,
 def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray,
                        sentence_scores: np.ndarray, passage_scores: np.ndarray,
                        scores: np.ndarray, type_met: np.ndarray | None,
-                       negation_unmet: np.ndarray, wording: Wording | None = None) -> np.ndarray:
+                       negation_unmet: np.ndarray) -> np.ndarray:
     """A row of ``FEATURES`` for each candidate (given best first, distinct): ``type_met``
     says which sentences hold the answer type the question asks for (None when it asks for
-    none), ``negation_unmet`` which lack a negation the question holds, ``wording`` how each
-    sentence's words stand to the question's (None: as if nothing were told)."""
+    none), ``negation_unmet`` which lack a negation the question holds."""
     n = sentence_ids.size
     rarest = index.rarest_idf
     idf = index.idf_[query.term_ids].astype(np.float64) * query.term_weights
@@ -127,8 +117,5 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
         "answer_room": 1.0 - in_sentence.sum(axis=1) / np.maximum(
             index.sentence_matrix_.indptr[sentence_ids + 1]
             - index.sentence_matrix_.indptr[sentence_ids], 1),
-        "antonym_unmet": (wording.antonym_unmet.astype(np.float64) if wording is not None
-                          else np.zeros(n)),
-        "order_kept": wording.order_kept if wording is not None else np.ones(n),
     }
     return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])
