@@ -140,11 +140,11 @@ def observe(answerer: Answerer, articles: list[Article], items: list[Item],
             sender.close()
             pipes.append(receiver)
             workers.append(worker)
-        parts = [pipe.recv() for pipe in pipes]
+        parts = [_received(pipe) for pipe in pipes]   # every pipe read, so none blocks
         for worker in workers:
             worker.join()
-        if any(w.exitcode != 0 for w in workers):
-            raise RuntimeError("an observing process failed")
+        if any(p is None for p in parts) or any(w.exitcode != 0 for w in workers):
+            raise RuntimeError("an observing process failed (see its error above)")
     else:
         parts = [_observe_items(corpora, chunk) for chunk in chunks]
     rows = [row for part, _ in parts for row in part]
@@ -152,6 +152,14 @@ def observe(answerer: Answerer, articles: list[Article], items: list[Item],
     return Observed(np.vstack(rows), np.array(right), np.array([i.weight for i in items]),
                     np.array([i.answerable for i in items]), np.array([i.kind for i in items]),
                     np.array([title_of(i.question.paragraph_id) for i in items]))
+
+
+def _received(pipe: Connection) -> tuple[list[np.ndarray], list[bool]] | None:
+    """What a worker sent, or None when it ended without sending."""
+    try:
+        return pipe.recv()
+    except EOFError:
+        return None
 
 
 def _observe_into(corpora: dict[str, _Corpus], items: list[Item], pipe: Connection) -> None:
