@@ -1,18 +1,23 @@
 """Training questions for a confidence: SQuAD v1.1 dev questions of the tuning half as asked
-(answerable: right when the first answer is), and four unanswerable versions of each, made
-from data we have:
+(answerable: right when the first answer is), a reworded version of each (its most common
+content word replaced by a made-up one: still answerable), and up to six unanswerable
+versions, made from data we have:
 
 * **no article**: every paragraph of the question's Wikipedia article is taken out of the
   corpus (the corpus does not cover the subject);
 * **no paragraph**: only the question's own paragraph is taken out (the subject is covered,
   the fact is not);
 * **one word**: one content word of the question alone (a question too vague to answer);
+* **negated**: "not" after the question's first auxiliary verb;
+* **swapped in article**: as swapped word, with a word of the question's own Wikipedia
+  article;
 * **swapped word**: one of the two rarest words of the question is replaced by another word
   of the corpus with a similar idf that its paragraph does not hold (a question that looks
   answerable but asks something the corpus does not say, as SQuAD 2.0's do).
 
-Each unanswerable version weighs a quarter of a question, so half the weight is answerable
-questions and half unanswerable ones. Seeded: the same items on every run."""
+Each unanswerable version weighs a sixth of a question (``NEGATIVE_WEIGHT``), so about half
+the weight is answerable questions and half unanswerable ones. Seeded: the same items on
+every run."""
 from __future__ import annotations
 
 import random

@@ -2,7 +2,8 @@
 
 Training data: the tuning half of SQuAD v1.1 dev (never the held-out half, never SQuAD 2.0),
 every paragraph one article, each question asked as written (right when the first answer is
-right by the ReQA rule) and in three unanswerable versions (``benchmarks/negatives.py``). The
+right by the ReQA rule), reworded, and in up to six unanswerable versions
+(``benchmarks/negatives.py``). The
 features are those of the first candidate, as the bot computes them (``Answerer.score``). A
 small network (scikit-learn's ``MLPClassifier``: standardised features, one hidden layer of
 16 ReLU units, a logistic output, seeded) is fitted to all of it; out-of-fold predictions
@@ -12,19 +13,32 @@ unanswerable declined, by weight), after ``min_score``: the ranking score that 9
 first answers reach, a secondary floor. The model is written to
 ``retrieval/answer/confidence.json``.
 
-    python -m benchmarks.train_confidence [--out PATH]
+Asking the 62,000 training items is most of the work: it runs in ``--jobs`` processes (2),
+and what they observed is kept in ``benchmarks/results/work/`` under a key of everything it
+depends on (the data, the settings, the ``retrieval`` package and the observing code), so a
+run that changes only the model (its size, its fitting) reads it back in a second.
+
+    python -m benchmarks.train_confidence [--out PATH] [--jobs N] [--no-cache]
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import inspect
+import multiprocessing
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
+import scipy
 import scipy.sparse as sp
 
+import benchmarks.data
+import retrieval
+from benchmarks import negatives
 from benchmarks.data import SQUAD_DEV, load_coqa_tune, load_squad
 from benchmarks.negatives import ALL, KINDS, Item, build_items, is_right, title_of
 from retrieval.answer.confidence import MODEL_FILE, MODEL_FORMAT, ConfidenceModel
@@ -34,13 +48,17 @@ from retrieval.answerer import Answerer
 from retrieval.corpus import Article
 from retrieval.evaluation import auroc, reliability
 from retrieval.index import TfidfIndex
-from retrieval.settings import load_settings
+from retrieval.settings import Settings, load_settings
 
 SEED = 0
 VERSION = "2"
 HIDDEN = 16
 ALPHA = 1e-4
 FOLDS = 3
+JOBS = 2   # processes asking the training questions
+# Where observations are kept between runs (git ignores it): a run that changes only the
+# model reads them back instead of asking 60,000 questions again.
+CACHE = Path(__file__).resolve().parent / "results" / "work" / "confidence-observations"
 SCORE_QUANTILE = 0.01
 # How much a news question (CoQA-CNN tune) weighs against a SQuAD one. 0: none, the shipped
 # model. Weights 2, 4 and 8 were tried: none answered more of the seed questions, and each
@@ -98,15 +116,60 @@ def without_passages(query: Query, text: str, index: TfidfIndex,
                  query.unknown + int(lost.size), query.words, query.unknown_names + names)
 
 
-def observe(answerer: Answerer, articles: list[Article], items: list[Item]) -> Observed:
+def observe(answerer: Answerer, articles: list[Article], items: list[Item],
+            jobs: int = JOBS) -> Observed:
     """Ask every item as the bot would (of the whole corpus, or of its own small corpus)
-    and keep its first candidate's features."""
+    and keep its first candidate's features; in ``jobs`` processes (forked, so each starts
+    with the corpora built here), the same rows in the same order as with one."""
     corpora = {ALL: _corpus(articles, answerer)}
     for title in sorted({i.corpus for i in items} - {ALL}):
         local = [a for a in articles if title_of(a.id) == title]
         index = load_settings(environ={}).retrieval.index().fit(local)
         corpora[title] = _corpus(local, Answerer(index, local, answerer.settings,
                                                  answerer.model))
+    bounds = np.linspace(0, len(items), max(jobs, 1) + 1).astype(int)
+    chunks = [items[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
+    if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
+        # Forked workers start with the corpora (nothing to pickle); each sends its rows back.
+        context = multiprocessing.get_context("fork")
+        pipes, workers = [], []
+        for chunk in chunks:
+            receiver, sender = context.Pipe(duplex=False)
+            worker = context.Process(target=_observe_into, args=(corpora, chunk, sender))
+            worker.start()
+            sender.close()
+            pipes.append(receiver)
+            workers.append(worker)
+        parts = [_received(pipe) for pipe in pipes]   # every pipe read, so none blocks
+        for worker in workers:
+            worker.join()
+        if any(p is None for p in parts) or any(w.exitcode != 0 for w in workers):
+            raise RuntimeError("an observing process failed (see its error above)")
+    else:
+        parts = [_observe_items(corpora, chunk) for chunk in chunks]
+    rows = [row for part, _ in parts for row in part]
+    right = [r for _, part in parts for r in part]
+    return Observed(np.vstack(rows), np.array(right), np.array([i.weight for i in items]),
+                    np.array([i.answerable for i in items]), np.array([i.kind for i in items]),
+                    np.array([title_of(i.question.paragraph_id) for i in items]))
+
+
+def _received(pipe: Connection) -> tuple[list[np.ndarray], list[bool]] | None:
+    """What a worker sent, or None when it ended without sending."""
+    try:
+        return pipe.recv()
+    except EOFError:
+        return None
+
+
+def _observe_into(corpora: dict[str, _Corpus], items: list[Item], pipe: Connection) -> None:
+    pipe.send(_observe_items(corpora, items))
+    pipe.close()
+
+
+def _observe_items(corpora: dict[str, _Corpus],
+                   items: list[Item]) -> tuple[list[np.ndarray], list[bool]]:
+    """Each item's first-candidate features (NaN when nothing was scored) and rightness."""
     rows, right = [], []
     for item in items:
         corpus = corpora[item.corpus]
@@ -133,9 +196,7 @@ def observe(answerer: Answerer, articles: list[Article], items: list[Item]) -> O
         rows.append(best.features)
         right.append(item.answerable and is_right(item.question, article.id,
                                                   article.text[where[0]:where[1]], where))
-    return Observed(np.vstack(rows), np.array(right), np.array([i.weight for i in items]),
-                    np.array([i.answerable for i in items]), np.array([i.kind for i in items]),
-                    np.array([title_of(i.question.paragraph_id) for i in items]))
+    return rows, right
 
 
 def joined(parts: list[Observed]) -> Observed:
@@ -145,17 +206,64 @@ def joined(parts: list[Observed]) -> Observed:
 
 
 def observe_corpus(articles: list[Article], questions: list, name: str,
-                   weight: float = 1.0) -> Observed:
+                   weight: float = 1.0, jobs: int = JOBS, cache: Path | None = CACHE) -> Observed:
     """Index ``articles`` with the default settings, build the items of ``questions`` (asked,
     reworded and the constructed unanswerable versions, also of each article's own small
-    corpus for half of them) and observe them; weights times ``weight``."""
+    corpus for half of them) and observe them; weights times ``weight``. The observations
+    are kept in ``cache`` (a directory; None: not kept) under a key that changes with the
+    data, the settings and any code that computes them, and read back from it."""
     settings = load_settings(environ={})
+    path = None
+    if cache is not None:
+        path = cache / f"{name}-{observations_key(articles, questions, settings)}.npz"
+        if path.exists():
+            obs = _read_observations(path)
+            return replace(obs, weight=obs.weight * weight)
     index = settings.retrieval.index().fit(articles, fingerprint=name)
     answerer = Answerer(index, articles, settings.answer, untrained())
     items = build_items(articles, questions, index, seed=SEED, per_title=True)
-    obs = observe(answerer, articles, items)
-    return Observed(obs.features, obs.right, obs.weight * weight, obs.answerable, obs.kind,
-                    np.array([f"{name}:{g}" for g in obs.group]))
+    obs = observe(answerer, articles, items, jobs)
+    obs = replace(obs, group=np.array([f"{name}:{g}" for g in obs.group]))
+    if path is not None:
+        _write_observations(obs, path)
+    return replace(obs, weight=obs.weight * weight)
+
+
+def observations_key(articles: list[Article], questions: list, settings: Settings) -> str:
+    """A digest of what the observations depend on: the articles and questions, the default
+    settings, every file of the ``retrieval`` package (the shipped model aside: observing
+    uses an untrained one), the training items' code and this module's observing code."""
+    digest = hashlib.sha256()
+    for article in articles:
+        digest.update(repr((article.id, article.text)).encode())
+    for question in questions:
+        digest.update(repr(question).encode())
+    # The minimums and top_k decide what to show, not the first candidate's features.
+    answer = replace(settings.answer, min_confidence=0.0, min_score=0.0, top_k=1)
+    digest.update(repr((settings.retrieval, answer, SEED)).encode())
+    package = Path(retrieval.__file__).resolve().parent
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".json") and path != MODEL_FILE:
+            digest.update(str(path.relative_to(package)).encode() + path.read_bytes())
+    for code in (negatives, benchmarks.data):
+        digest.update(Path(code.__file__).read_bytes())
+    for function in (_corpus, without_passages, observe, _observe_into, _observe_items,
+                     observe_corpus):
+        digest.update(inspect.getsource(function).encode())
+    digest.update(f"numpy {np.__version__} scipy {scipy.__version__}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _write_observations(obs: Observed, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.npz")
+    np.savez_compressed(partial, **{f.name: getattr(obs, f.name) for f in fields(Observed)})
+    partial.replace(path)
+
+
+def _read_observations(path: Path) -> Observed:
+    with np.load(path, allow_pickle=False) as data:
+        return Observed(**{f.name: data[f.name] for f in fields(Observed)})
 
 
 def decision_accuracy(confidence: np.ndarray, obs: Observed, threshold: float,
@@ -201,15 +309,17 @@ def out_of_fold(obs: Observed, usable: np.ndarray) -> np.ndarray:
     return confidence
 
 
-def run(out: Path = MODEL_FILE, news_weight: float = NEWS_WEIGHT) -> dict:
+def run(out: Path = MODEL_FILE, news_weight: float = NEWS_WEIGHT, jobs: int = JOBS,
+        cache: Path | None = CACHE) -> dict:
     started = time.perf_counter()
     articles, questions = load_squad(SQUAD_DEV)
     tuning = [q for q in questions if not q.held_out]
-    squad = observe_corpus(articles, tuning, "squad-dev")
+    squad = observe_corpus(articles, tuning, "squad-dev", jobs=jobs, cache=cache)
     news_articles, news_questions = load_coqa_tune()
     parts = [squad]
     if news_weight > 0:
-        parts.append(observe_corpus(news_articles, news_questions, "coqa-cnn-tune", news_weight))
+        parts.append(observe_corpus(news_articles, news_questions, "coqa-cnn-tune", news_weight,
+                                    jobs, cache))
     obs = joined(parts)
     index = load_settings(environ={}).retrieval.index()
     usable = ~np.isnan(obs.features).any(axis=1)
@@ -278,11 +388,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=MODEL_FILE)
     parser.add_argument("--news-weight", type=float, default=NEWS_WEIGHT,
                         help="weight of a CoQA-CNN question against a SQuAD one (0: none)")
+    parser.add_argument("--jobs", type=int, default=JOBS,
+                        help="processes asking the training questions (the model is the same)")
+    parser.add_argument("--no-cache", action="store_true",
+                        help=f"ask every training question again (observations are kept in "
+                             f"{CACHE})")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
     if not SQUAD_DEV.exists():
         print(f"SQuAD dev set not found at {SQUAD_DEV}", file=sys.stderr)
         return 2
-    run(args.out, args.news_weight)
+    run(args.out, args.news_weight, args.jobs, None if args.no_cache else CACHE)
     return 0
 
 

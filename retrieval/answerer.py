@@ -24,7 +24,7 @@ from retrieval.answer.confidence import ConfidenceModel, load_model
 from retrieval.answer.cues import (AnswerType, QuestionCues, date_factor, negated, read_cues,
                                    type_matches)
 from retrieval.answer.decide import NOT_SURE, decide
-from retrieval.answer.features import candidate_features
+from retrieval.answer.features import TYPES_READ, candidate_features
 from retrieval.answer.fold import MAX_FOLD_WINDOW, fold_duplicates  # noqa: F401 (re-exported)
 from retrieval.answer.passages import PassageSearcher, Searcher
 from retrieval.answer.query import Query, read_query
@@ -38,7 +38,7 @@ from retrieval.index import TfidfIndex
 
 # The confidence below which the bot says the articles do not answer: chosen by
 # benchmarks/train_confidence.py on its training data (see benchmarks/README.md).
-MIN_CONFIDENCE = 0.38
+MIN_CONFIDENCE = 0.39
 # Secondary: never answer with a ranking score below what 99% of right answers reach in the
 # same training data.
 MIN_SCORE = 0.35
@@ -67,7 +67,8 @@ class AnswerSettings:
     year_boost: Annotated[float, Field(ge=0.0)] = 0.3
     recency_boost: Annotated[float, Field(ge=0.0)] = 0.15
     type_boost: Annotated[float, Field(ge=0.0)] = 0.1
-    answer_types: tuple[AnswerType, ...] = ("date", "number")
+    description_boost: Annotated[float, Field(ge=0.0)] = 0.5
+    answer_types: tuple[AnswerType, ...] = ("date", "number", "description")
     max_question_chars: Annotated[int, Field(ge=10)] = 2000
 
 
@@ -307,8 +308,8 @@ class Answerer:
         texts = self._texts(sentence_ids)
         features = candidate_features(
             index, query, sentence_ids, candidates.sentence_scores[rows],
-            candidates.passage_scores[rows], scores[rows], type_matches(cues, texts),
-            cues.negated & ~negated(texts))
+            candidates.passage_scores[rows], scores[rows],
+            type_matches(read_cues(text, TYPES_READ), texts), cues.negated & ~negated(texts))
         confidence = self.model.probability(features)
         return [Scored(int(sid), float(scores[row]), features[i], float(confidence[i]), f.others)
                 for i, (sid, row, f) in enumerate(zip(sentence_ids, rows, kept))][:k]
@@ -327,15 +328,17 @@ class Answerer:
         return ok
 
     def _cue_factor(self, cues: QuestionCues, candidates: Candidates) -> np.ndarray:
-        """The date cues' factor times ``1 + type_boost`` for sentences holding what the
+        """The date cues' factor times ``1 + type_boost`` (``1 + description_boost`` for a
+        sentence describing the X of "Who is X?") for sentences holding what the
         question's answer type asks for."""
         s = self.settings
         articles = self.index.sentence_article_[candidates.sentence_ids]
         factor = date_factor(cues, self._years[articles], self._ordinals[articles],
                              s.year_boost, s.recency_boost)
-        if s.type_boost and cues.answer_type in s.answer_types:
+        boost = s.description_boost if cues.answer_type == "description" else s.type_boost
+        if boost and cues.answer_type in s.answer_types:
             met = type_matches(cues, self._texts(candidates.sentence_ids))
-            factor = factor * np.where(met, 1.0 + s.type_boost, 1.0)
+            factor = factor * np.where(met, 1.0 + boost, 1.0)
         return factor
 
     def _texts(self, sentence_ids: np.ndarray) -> list[str]:

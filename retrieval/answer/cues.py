@@ -2,7 +2,10 @@
 
 A year named in the question prefers articles of that year; "latest"/"earliest" prefer newer
 or older articles; a question asking when wants a sentence with a date, one asking how many a
-number, one asking who a person or a role, one asking where a place."""
+number, one asking who a person or a role, one asking where a place; "Who is X?" (or "What
+is X?", X a name) a sentence that describes X: a role before the name ("Foreign Minister
+Sergei Lavrov"), an apposition or clause after it ("John Kerry, Obama's nominee", "the Dima
+Yakovlev Law, which"), or "X is a"."""
 from __future__ import annotations
 
 import re
@@ -12,7 +15,7 @@ from typing import Literal
 
 import numpy as np
 
-AnswerType = Literal["date", "number", "person", "place"]
+AnswerType = Literal["date", "number", "person", "place", "description"]
 
 _YEAR = re.compile(r"\b(1[89]\d{2}|20\d{2})\b")
 _LATEST = re.compile(r"\b(latest|most recent(ly)?|newest|recent(ly)?|current(ly)?|nowadays|"
@@ -29,6 +32,13 @@ _ASKS = (
     ("place", re.compile(r"\bwhere\b|\b(?:what|which|in which) (?:city|country|state|town|"
                          r"region|place)\b", re.IGNORECASE)),
 )
+# "Who is X?" / "What was X?" with X a name: capitalised words (a "the" before them aside).
+_DEFINES = re.compile(r"^\s*(?:who|what)\s+(?:is|was|are|were)\s+(?:the\s+)?"
+                      r"((?:[A-Z][\w.’'-]*\s*){1,5}?)\s*\??\s*$", re.IGNORECASE)
+_ROLES = (r"president|minister|secretary|chairman|chairwoman|leader|spokes(?:man|woman|person)|"
+          r"official|ambassador|director|chief|king|queen|governor|senator|nominee|envoy|"
+          r"advis[eo]r|head|premier|chancellor|mayor|general|lawyer|founder|professor|author|"
+          r"editor|commissioner|deputy|former|then")
 _MONTHS = (r"January|February|March|April|May|June|July|August|September|October|November|"
            r"December")
 _HAS = {
@@ -59,6 +69,7 @@ class QuestionCues:
     earliest: bool = False
     answer_type: AnswerType | None = None
     negated: bool = False
+    defines: str | None = None   # for "Who is X?": the name X, whose description is wanted
 
 
 def negated(sentences: Iterable[str]) -> np.ndarray:
@@ -67,17 +78,22 @@ def negated(sentences: Iterable[str]) -> np.ndarray:
 
 
 def read_cues(question: str, types: Iterable[AnswerType] = ("date", "number", "person",
-                                                             "place")) -> QuestionCues:
-    """The cues of ``question``; only the answer ``types`` given are looked for (the first
-    that matches wins)."""
+                                                             "place", "description")
+              ) -> QuestionCues:
+    """The cues of ``question``; only the answer ``types`` given are looked for (a
+    description first, then the first that matches)."""
     wanted = set(types)
-    answer_type = next((name for name, pattern in _ASKS
-                        if name in wanted and pattern.search(question)), None)
+    match = _DEFINES.match(question) if "description" in wanted else None
+    defines = match.group(1).strip(" .’'-") if match else None
+    if defines is not None and not all(w[:1].isupper() for w in defines.split()):
+        defines = None      # "Who is the president?": not a name
+    answer_type = "description" if defines else next(
+        (name for name, pattern in _ASKS if name in wanted and pattern.search(question)), None)
     return QuestionCues(years=frozenset(int(y) for y in _YEAR.findall(question)),
                         latest=bool(_LATEST.search(question)),
                         earliest=bool(_EARLIEST.search(question)),
                         answer_type=answer_type,  # type: ignore[arg-type]
-                        negated=bool(_NEGATION.search(question)))
+                        negated=bool(_NEGATION.search(question)), defines=defines)
 
 
 def type_matches(cues: QuestionCues, sentences: Iterable[str]) -> np.ndarray | None:
@@ -85,8 +101,40 @@ def type_matches(cues: QuestionCues, sentences: Iterable[str]) -> np.ndarray | N
     when the question asks for no particular type."""
     if cues.answer_type is None:
         return None
-    pattern = _HAS[cues.answer_type]
+    pattern = _describing(cues.defines or "") if cues.answer_type == "description" else \
+        _HAS[cues.answer_type]
     return np.array([bool(pattern.search(s)) for s in sentences], dtype=bool)
+
+
+def _describing(name: str) -> re.Pattern[str]:
+    """A sentence describing ``name`` (by its last word, a surname: first names are spelt
+    many ways): a role just before it, an apposition or clause just after it, or "is a"."""
+    last = re.escape(name.split()[-1])
+    return re.compile(
+        rf"\b(?:{_ROLES})\b(?:\W+[\w’'-]+){{0,3}}?\W+{last}\b"
+        rf"|\b{last}\b[’'\"”]*,\s*(?:the|a|an|who|which|whose|former|then|[A-Z][\w-]*[’']s)\b"
+        rf"|\b{last}\b\s+(?:is|was)\s+(?:a|an|the)\b", re.IGNORECASE)
+
+
+def _describing(name: str) -> re.Pattern[str]:
+    """A sentence describing ``name`` (by its last word, a surname: first names are spelt
+    many ways): a role just before it, an apposition or clause just after it, or "is a"."""
+    last = re.escape(name.split()[-1])
+    return re.compile(
+        rf"\b(?:{_ROLES})\b(?:\W+[\w’'-]+){{0,3}}?\W+{last}\b"
+        rf"|\b{last}\b[’'\"”]*,\s*(?:the|a|an|who|which|whose|former|then|[A-Z][\w-]*[’']s)\b"
+        rf"|\b{last}\b\s+(?:is|was)\s+(?:a|an|the)\b", re.IGNORECASE)
+
+
+def type_matches_beyond(cues: QuestionCues, question: str,
+                        sentences: Iterable[str]) -> np.ndarray | None:
+    """As ``type_matches``, counting only what the question does not say itself (a year, a
+    number, a name or a place it does not hold): the sentence has an answer to offer."""
+    if cues.answer_type is None or cues.answer_type == "description":   # always beyond
+        return type_matches(cues, sentences)
+    pattern, asked = _HAS[cues.answer_type], question.casefold()
+    return np.array([any(m.group(0).casefold() not in asked for m in pattern.finditer(s))
+                     for s in sentences], dtype=bool)
 
 
 def date_factor(cues: QuestionCues, years: np.ndarray, ordinals: np.ndarray,

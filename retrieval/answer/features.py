@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from retrieval.answer.cues import AnswerType
 from retrieval.answer.query import Query
 from retrieval.index import TfidfIndex
 
@@ -31,6 +32,30 @@ FEATURES: tuple[str, ...] = (
 )
 
 
+def rows_holding(matrix: sp.csr_matrix, rows: np.ndarray, term_ids: np.ndarray) -> np.ndarray:
+    """Which of ``term_ids`` each of the CSR ``matrix``'s ``rows`` holds (a boolean matrix, a
+    row per row given), read from its index arrays directly: no sparse slicing."""
+    indptr = matrix.indptr
+    starts = indptr[rows].astype(np.int64)
+    lengths = indptr[rows + 1].astype(np.int64) - starts
+    owner = np.repeat(np.arange(rows.size), lengths)
+    positions = np.arange(int(lengths.sum())) + np.repeat(starts - (np.cumsum(lengths) - lengths),
+                                                          lengths)
+    columns = matrix.indices[positions]
+    distinct, column_of = np.unique(term_ids, return_inverse=True)
+    found = np.minimum(np.searchsorted(distinct, columns), max(distinct.size - 1, 0))
+    hit = (distinct[found] == columns) & (matrix.data[positions] > 0) if distinct.size else \
+        np.zeros(columns.size, dtype=bool)
+    held = np.zeros((rows.size, distinct.size), dtype=bool)
+    held[owner[hit], found[hit]] = True
+    return held[:, column_of]
+
+
+# The answer types type_asked and type_met read (a "Who is X?" description is a ranking cue
+# only: the model was trained without it).
+TYPES_READ: tuple[AnswerType, ...] = ("date", "number", "person", "place")
+
+
 def term_presence(index: TfidfIndex, sentence_ids: np.ndarray, term_ids: np.ndarray,
                   counts: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Which of ``term_ids`` each sentence holds, and which its whole passage holds (two
@@ -38,15 +63,17 @@ def term_presence(index: TfidfIndex, sentence_ids: np.ndarray, term_ids: np.ndar
     caller has them (``index.sentence_counts(sentence_ids)``)."""
     if counts is None:
         counts = index.sentence_counts(sentence_ids)
-    in_sentence = counts[:, term_ids].toarray() > 0
-    # Every sentence of the candidates' passages in one slice, then summed per passage.
+    in_sentence = rows_holding(counts, np.arange(counts.shape[0]), term_ids)
+    # Every sentence of the candidates' passages at once, then combined per passage.
     passages = index.sentence_passage_[sentence_ids]
     starts = index.passage_first_sentence_[passages]
     ends = index.passage_first_sentence_[passages + 1]
-    members = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
-    members_hold = index.sentence_counts(members)[:, term_ids].toarray() > 0
-    offsets = np.concatenate([[0], np.cumsum(ends - starts)[:-1]]).astype(np.int64)
-    in_passage = np.add.reduceat(members_hold.astype(np.int32), offsets, axis=0) > 0
+    sizes = ends - starts
+    members = np.arange(int(sizes.sum())) + np.repeat(starts - (np.cumsum(sizes) - sizes), sizes)
+    held = rows_holding(index.sentence_counts(members), np.arange(members.size),
+                        term_ids).astype(np.int32)
+    offsets = (np.cumsum(sizes) - sizes).astype(np.int64)
+    in_passage = np.add.reduceat(held, offsets, axis=0) > 0
     return in_sentence, in_passage
 
 
@@ -72,7 +99,10 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
     def missing(present: np.ndarray) -> np.ndarray:
         return np.where(present, 0.0, idf[None, :]).max(axis=1, initial=0.0) / rarest
 
-    best_other = np.array([np.max(np.delete(scores, i), initial=0.0) for i in range(n)])
+    # The best score among the other candidates: the best one's, or the runner-up's for it.
+    top = int(np.argmax(scores)) if n else 0
+    runner_up = float(np.max(np.delete(scores, top), initial=0.0)) if n else 0.0
+    best_other = np.where(np.arange(n) == top, runner_up, max(float(scores[top]), 0.0) if n else 0.0)
     terms = query.term_ids.size + query.unknown
     columns = {
         "sentence_score": sentence_scores,

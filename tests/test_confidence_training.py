@@ -1,0 +1,99 @@
+"""Training the confidence (benchmarks/train_confidence.py, issue 14): observing in several
+processes gives the rows of one, kept observations are read back only while nothing they
+depend on has changed, and the features read from the index arrays equal sparse slicing."""
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from benchmarks import train_confidence as training
+from benchmarks.data import Question
+from retrieval.answer.features import rows_holding
+from retrieval.corpus import Article
+from retrieval.settings import load_settings
+
+_FACTS = {
+    "Moon": ["The Moon orbits the Earth every twenty-seven days and shows phases to observers.",
+             "Apollo 11 landed astronauts on the Moon in July 1969 after a long journey.",
+             "The Moon has no atmosphere, so its craters keep their shapes for ages."],
+    "Nile": ["The Nile flows north through eleven countries before reaching the Mediterranean.",
+             "Ancient Egyptians farmed the floodplain of the Nile for thousands of years.",
+             "The Aswan dam was finished in 1970 and now controls the floods of the Nile."],
+    "Tea": ["Tea was first drunk in China as a medicine thousands of years ago by emperors.",
+            "British merchants brought tea to London in the seventeenth century by ship.",
+            "Green tea is made from leaves that are steamed before they can oxidise."],
+}
+_QUESTIONS = [
+    ("Moon#1", "When did Apollo 11 land astronauts on the Moon?", "july 1969"),
+    ("Moon#2", "Why do craters on the Moon keep their shapes?", "no atmosphere"),
+    ("Nile#0", "Where does the Nile flow before reaching the Mediterranean?", "north"),
+    ("Nile#2", "When was the Aswan dam finished?", "1970"),
+    ("Tea#1", "Who brought tea to London?", "british merchants"),
+    ("Tea#2", "How is green tea made from its leaves?", "steamed"),
+]
+
+
+def _corpus() -> tuple[list[Article], list[Question]]:
+    articles = [Article(f"{title}#{n}", title, "test", text)
+                for title, texts in _FACTS.items() for n, text in enumerate(texts)]
+    questions = [Question(f"q{i}", text, pid, (answer,))
+                 for i, (pid, text, answer) in enumerate(_QUESTIONS)]
+    return articles, questions
+
+
+def _same(a: training.Observed, b: training.Observed) -> bool:
+    return all(np.array_equal(getattr(a, f.name), getattr(b, f.name), equal_nan=f.name ==
+                              "features") for f in fields(training.Observed))
+
+
+def test_observing_in_two_processes_gives_the_rows_of_one():
+    articles, questions = _corpus()
+    one = training.observe_corpus(articles, questions, "t", jobs=1, cache=None)
+    two = training.observe_corpus(articles, questions, "t", jobs=2, cache=None)
+    assert one.features.shape[0] > len(questions) and one.right.any()
+    assert _same(one, two)
+
+
+def test_kept_observations_are_read_back_instead_of_asked_again(tmp_path, monkeypatch):
+    articles, questions = _corpus()
+    first = training.observe_corpus(articles, questions, "t", weight=2.0, jobs=1, cache=tmp_path)
+    assert len(list(tmp_path.glob("t-*.npz"))) == 1
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("asked again")
+
+    monkeypatch.setattr(training, "build_items", refuse)
+    again = training.observe_corpus(articles, questions, "t", weight=2.0, jobs=1, cache=tmp_path)
+    assert _same(first, again)
+    assert np.array_equal(first.weight, 2.0 * training.observe_corpus(
+        articles, questions, "t", jobs=1, cache=tmp_path).weight)
+
+
+def test_the_observations_key_changes_with_what_they_depend_on():
+    articles, questions = _corpus()
+    settings = load_settings(environ={})
+    key = training.observations_key(articles, questions, settings)
+    assert key == training.observations_key(articles, questions, settings)
+    changed_text = [replace(articles[0], text=articles[0].text + " Really.")] + articles[1:]
+    assert training.observations_key(changed_text, questions, settings) != key
+    assert training.observations_key(articles, questions[:-1], settings) != key
+    weighted = settings.with_overrides(**{"answer.sentence_weight": 0.5})
+    assert training.observations_key(articles, questions, weighted) != key
+    # What decides whether to answer is not a feature: the kept rows stay valid.
+    stricter = settings.with_overrides(**{"answer.min_confidence": 0.9})
+    assert training.observations_key(articles, questions, stricter) == key
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_terms_held_by_rows_equal_sparse_slicing(seed):
+    rng = np.random.default_rng(seed)
+    matrix = sp.random(40, 30, density=0.2, format="csr", random_state=seed, dtype=np.float32)
+    rows = rng.choice(40, size=12)                      # repeats allowed
+    terms = rng.choice(30, size=7, replace=True)        # so are repeated terms
+    expected = matrix[rows][:, terms].toarray() > 0
+    assert np.array_equal(rows_holding(matrix, rows, terms), expected)
+    assert rows_holding(matrix, rows, np.zeros(0, dtype=np.int64)).shape == (12, 0)
+    assert rows_holding(matrix, np.zeros(0, dtype=np.int64), terms).shape == (0, 7)
