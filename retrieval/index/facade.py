@@ -302,7 +302,7 @@ class TfidfIndex:
                     continue
                 lo, hi = int(indptr[local_term]), int(indptr[local_term + 1])
                 rows, w = self._posting_weights(number, lo, hi, int(term))
-                scores[rows + base] += w * weight
+                scores[rows + base if base else rows] += w * weight
         if self._live_passages is not None:
             scores[~self._live_passages] = 0.0
         return scores
