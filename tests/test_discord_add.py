@@ -12,6 +12,7 @@ from discord import app_commands
 
 from bot.discord.app import QABot
 from bot.discord.ingest import IngestCog
+from retrieval.ingest.store import remove_articles
 from retrieval.service import QAService
 from tests.conftest import ROOT
 from tests.discord_fixtures import (FakeInteraction, offline_bot, start_offline, stop_offline,
@@ -114,3 +115,15 @@ async def test_add_needs_manage_server(bot: QABot) -> None:
     sent = interaction.sent()
     assert sent.args[0] == "Only members with the Manage Server permission can use /add."
     assert sent.kwargs["ephemeral"]
+
+
+async def test_a_removed_article_can_be_added_again(bot: QABot, service: QAService,
+                                                    news_site: NewsServer) -> None:
+    url = f"{news_site.base}/news/orchard-frost"
+    await add(bot, url)
+    added = [a.id for a in service.articles if a.title.startswith("Late frost")]
+    removed = remove_articles(service.settings.corpus.path, added)
+    service.apply_change(removed=added, files=[r.file for r in removed])
+    _, reply = await add(bot, url)
+    assert reply == ("Added “Late frost wipes out a third of the apple blossom” — Valley "
+                     "Gazette, 27 April 2023. You can ask about it now.")

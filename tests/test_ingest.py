@@ -13,7 +13,7 @@ from bot.cli import main
 from retrieval.corpus import load_corpus, split_front_matter
 from retrieval.ingest.add import AddOptions, Ingester
 from retrieval.ingest.extract import extract_page
-from retrieval.ingest.feeds import FEED_DATE_FROM
+from retrieval.ingest.feeds import FEED_DATE_FROM, parse_feed
 from retrieval.ingest.fetch import fetch, new_client
 from retrieval.ingest.records import IngestError, Outcome
 from retrieval.settings import IngestSettings, load_settings
@@ -409,3 +409,44 @@ def test_a_failing_feed_entry_does_not_stop_the_others(news_site: NewsServer,
         ("added", ""), ("failed", "not a web page or a feed (application/pdf)")]
     assert outcomes[1].label == f"{feed} › {news_site.base}/report.pdf"
     assert (tmp_path / "new-corpus").is_dir()     # created for the first article
+
+
+# ------------------------------------------------------- review of issue 12: defects
+@pytest.mark.parametrize("bad_id", ["../escaped", "../../escaped-twice", "/tmp/qabot-abs-id",
+                                    "AC/DC#3", "back\\slash", ".hidden", "..", "CON", "nul.txt"])
+def test_an_id_that_is_not_a_plain_file_name_is_refused(qabot, corpus: Path, tmp_path: Path,
+                                                        bad_id: str) -> None:
+    inside = tmp_path / "in"
+    inside.mkdir()
+    records = inside / "records.jsonl"
+    text = "The river flooded the lower town on Monday night after heavy rain."
+    records.write_text(json.dumps({"id": bad_id, "title": "Escape", "source": "X",
+                                   "text": text}) + "\n", encoding="utf-8")
+    before = {p for p in tmp_path.rglob("*")} | set(Path("/tmp").glob("qabot-abs-id*"))
+    code, out, err = qabot("add", str(records))
+    assert code == 1
+    assert err.count("\n") == 1 and "cannot be a file name" in err and repr(bad_id) in err
+    after = {p for p in tmp_path.rglob("*")} | set(Path("/tmp").glob("qabot-abs-id*"))
+    # nothing is written anywhere but the index (built first, to look for duplicates in)
+    assert {p for p in after - before if "index" not in p.parts} == set()
+    code, out, _ = qabot("index", "--force")
+    assert code == 0 and "5 articles" in out
+    assert "Escape" not in {a.title for a in load_corpus(corpus).articles}
+
+
+def test_a_removed_article_can_be_added_again(qabot, corpus: Path) -> None:
+    page = str(FIXTURES / "harbour-bridge.html")
+    assert qabot("add", page)[0] == 0
+    assert qabot("remove", BRIDGE_ID)[0] == 0
+    code, out, err = qabot("add", page)       # no compaction in between
+    assert code == 0, err
+    assert out.splitlines()[0].startswith(f"added {BRIDGE_ID}: ")
+    answer = ask(qabot, "How many steel cables did engineers replace on the Harbour Bridge?")
+    assert (answer["text"], answer["article_id"]) == (CABLES, BRIDGE_ID)
+
+
+def test_a_feed_date_is_the_day_the_feed_wrote_in_its_own_offset() -> None:
+    feed = parse_feed(fixture("offset-dates.rss", "http://news.example"),
+                      "http://news.example/feed.rss")
+    assert [e.date.iso() if e.date else None for e in feed.entries] == [
+        "2024-03-05", "2023-04-26", "2024-01-01"]
