@@ -450,3 +450,33 @@ def test_a_feed_date_is_the_day_the_feed_wrote_in_its_own_offset() -> None:
                       "http://news.example/feed.rss")
     assert [e.date.iso() if e.date else None for e in feed.entries] == [
         "2024-03-05", "2023-04-26", "2024-01-01"]
+
+
+def test_one_bad_file_or_line_fails_alone(qabot, corpus: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "dir"
+    folder.mkdir()
+    for name in ("harbour-bridge.html", "orchard-frost.html"):
+        (folder / name).write_bytes((FIXTURES / name).read_bytes())
+    (folder / "zz-report.pdf").write_bytes(b"%PDF-1.7\n")
+    code, out, err = qabot("add", str(folder))
+    assert code == 1
+    assert err.splitlines() == [f"qabot add: {folder / 'zz-report.pdf'}: not a web page, a "
+                                "feed, a text or Markdown file or a .jsonl file"]
+    assert "2 added, 1 failed" in out
+    mixed = tmp_path / "mixed.jsonl"
+    good = {"title": "Pier opens", "source": "Ferry News",
+            "text": "The new pier opened on Saturday with a brass band and a queue of foot "
+                    "passengers."}
+    mixed.write_text("\n".join([json.dumps({"id": "rec-1", **good}), json.dumps({"id": 5}),
+                                "{not json", json.dumps({**good, "id": "rec-4",
+                                                         "text": "The pier closed again on "
+                                                                 "Sunday for repairs."})]) + "\n",
+                     encoding="utf-8")
+    code, out, err = qabot("add", str(mixed))
+    assert code == 1
+    assert err.splitlines() == [
+        f"qabot add: {mixed}:2: field 'id' must be a non-empty string",
+        f"qabot add: {mixed}:3: not valid JSON (Expecting property name enclosed in double "
+        "quotes at column 2)"]
+    assert "2 added, 2 failed" in out
+    assert {"rec-1", "rec-4"} <= {a.id for a in load_corpus(corpus).articles}

@@ -61,8 +61,11 @@ def jobs(source: str, fetcher: Fetcher) -> Iterator[Job]:
         files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
         if not files:
             raise IngestError(f"{source}: the directory holds no files")
-        for file in files:
-            yield from _file_jobs(file, str(file), fetcher)
+        for file in files:   # a file that cannot be read fails alone
+            try:
+                yield from list(_file_jobs(file, str(file), fetcher))
+            except IngestError as exc:
+                yield failed_job(str(file), str(exc))
         return
     if not path.exists():
         raise IngestError(f"{source}: no such file or directory (a link starts with "
@@ -81,8 +84,11 @@ def _file_jobs(path: Path, label: str, fetcher: Fetcher) -> Iterator[Job]:
         except CorpusError as exc:
             raise IngestError(str(exc)) from None
         for article, where in records:
-            yield Job(where, lambda article=article, where=where: _article_draft(article, where,
-                                                                                 given))
+            if isinstance(article, CorpusError):   # this line fails alone
+                yield failed_job(where, str(article))
+            else:
+                yield Job(where, lambda article=article, where=where:
+                          _article_draft(article, where, given))
         return
     if suffix in TEXT_SUFFIXES:
         yield Job(label, lambda: _text_draft(path, label, given))
@@ -95,6 +101,14 @@ def _file_jobs(path: Path, label: str, fetcher: Fetcher) -> Iterator[Job]:
     else:
         raise IngestError(f"{label}: not a web page, a feed, a text or Markdown file or a "
                           ".jsonl file")
+
+
+def failed_job(label: str, why: str) -> Job:
+    """A job that fails, saying ``why``, when it runs: a file of a directory or a line of a
+    .jsonl that cannot be read, among others that can."""
+    def fail() -> Draft:
+        raise IngestError(why)
+    return Job(label, fail)
 
 
 def _head(path: Path) -> bytes:
