@@ -480,3 +480,25 @@ def test_one_bad_file_or_line_fails_alone(qabot, corpus: Path, tmp_path: Path) -
         "quotes at column 2)"]
     assert "2 added, 2 failed" in out
     assert {"rec-1", "rec-4"} <= {a.id for a in load_corpus(corpus).articles}
+
+
+def test_remove_reads_only_the_files_of_the_removed_articles(qabot, corpus: Path,
+                                                             monkeypatch) -> None:
+    import retrieval.ingest.store as store
+    assert qabot("add", str(FIXTURES / "harbour-bridge.html"))[0] == 0
+    read: list[str] = []
+    header = store._header
+    monkeypatch.setattr(store, "_header", lambda path: read.append(path.name) or header(path))
+    code, out, err = qabot("remove", BRIDGE_ID)
+    assert code == 0, err
+    assert read == [f"{BRIDGE_ID}.txt"]           # not every article file of the corpus
+    # a file not named after its id is still found (by looking through the others)
+    (corpus / "004_c4062019a5f7e961.txt").rename(corpus / "renamed.txt")
+    assert qabot("index")[0] == 0
+    read.clear()
+    code, out, err = qabot("remove", "004_c4062019a5f7e961")
+    assert code == 0, err
+    assert sorted(p.name for p in (corpus / ".removed").iterdir()) == [
+        f"{BRIDGE_ID}.html", f"{BRIDGE_ID}.txt", "renamed.txt"]
+    code, _, err = qabot("remove", "/tmp/qabot-abs-id")
+    assert code == 1 and err.count("\n") == 1 and "no article file with the id" in err

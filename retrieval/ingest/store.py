@@ -163,7 +163,7 @@ def remove_articles(directory: Path, ids: Iterable[str]) -> list[Removed]:
     ``IngestError`` naming the ids that are not article files of ``directory`` (nothing is
     moved then)."""
     wanted = list(dict.fromkeys(ids))
-    found = {stored.article_id: stored.path for stored in stored_origins(directory)}
+    found = _article_files(directory, wanted)
     missing = [i for i in wanted if i not in found]
     if missing:
         raise IngestError(f"no article file with the id {', '.join(map(repr, missing))} in "
@@ -182,6 +182,28 @@ def remove_articles(directory: Path, ids: Iterable[str]) -> list[Removed]:
                 moved.append(target)
         removed.append(Removed(ident, path.name, tuple(moved)))
     return removed
+
+
+def _article_files(directory: Path, ids: list[str]) -> dict[str, Path]:
+    """The article files of ``ids`` in ``directory``: ``<id>.txt`` (the name ``qabot add``
+    writes) when it holds that id, so that the cost is in proportion to the ids; the other
+    files are read only for ids not found so (a file named by hand)."""
+    found = {}
+    for ident in ids:
+        try:
+            path = directory / article_file_name(ident)
+        except IngestError:          # not a file name: no file of its own
+            continue
+        header = _header(path)
+        if header is not None and isinstance(header.get("id"), str) \
+                and header["id"].strip() == ident:
+            found[ident] = path
+    if len(found) < len(ids):
+        rest = set(ids) - set(found)
+        for stored in stored_origins(directory):
+            if stored.article_id in rest and stored.article_id not in found:
+                found[stored.article_id] = stored.path
+    return found
 
 
 def _free_name(path: Path) -> Path:
