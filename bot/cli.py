@@ -245,6 +245,8 @@ def _main(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from retrieval.ingest.extract import quiet_extractor_logs
+    quiet_extractor_logs(args.verbose)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         settings = settings_from_args(args)

@@ -502,3 +502,44 @@ def test_remove_reads_only_the_files_of_the_removed_articles(qabot, corpus: Path
         f"{BRIDGE_ID}.html", f"{BRIDGE_ID}.txt", "renamed.txt"]
     code, _, err = qabot("remove", "/tmp/qabot-abs-id")
     assert code == 1 and err.count("\n") == 1 and "no article file with the id" in err
+
+
+def test_the_extractors_own_log_lines_stay_quiet(qabot, tmp_path: Path, caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    page = tmp_path / "binary.html"
+    page.write_bytes(b"\x00\x01\x02 not html at all \xff\xfe")
+    code, _, err = qabot("add", str(page))
+    assert code == 1 and err.count("\n") == 1 and err.startswith("qabot add: ")
+    assert [r for r in caplog.records if r.name.split(".")[0] in
+            ("trafilatura", "htmldate", "courlan", "justext")] == []
+
+
+def test_file_system_errors_are_one_clear_line(capsys, corpus: Path, tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("my notes\n", encoding="utf-8")
+    code = main(["add", str(FIXTURES / "harbour-bridge.html"), "--corpus", str(afile / "sub"),
+                 "--index-dir", str(tmp_path / "index0")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "internal error" not in err
+    assert "cannot create the corpus directory" in err and "Not a directory" in err
+    assert afile.read_text(encoding="utf-8") == "my notes\n"
+    (corpus / ".removed").write_text("my notes\n", encoding="utf-8")
+    code = main(["remove", "004_c4062019a5f7e961", "--corpus", str(corpus),
+                 "--index-dir", str(tmp_path / "index")])
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1 and "internal error" not in err
+    assert "cannot move the files aside" in err and "File exists" in err
+    assert (corpus / ".removed").read_text(encoding="utf-8") == "my notes\n"
+    assert (corpus / "004_c4062019a5f7e961.txt").exists()
+
+
+def test_a_saved_file_larger_than_max_bytes_is_refused(corpus: Path, tmp_path: Path) -> None:
+    page = FIXTURES / "harbour-bridge.html"
+    settings = IngestSettings(max_bytes=page.stat().st_size - 1)
+    rules = load_settings().retrieval.rules()
+    with Ingester(corpus, settings, rules) as ingester:
+        outcome, = [ingester.run(job) if not isinstance(job, Outcome) else job
+                    for job in ingester.plan([str(page)])]
+    assert outcome.status == "failed"
+    assert outcome.message == (f"the file is {page.stat().st_size:,} bytes, more than "
+                               f"ingest.max_bytes ({settings.max_bytes:,})")

@@ -93,7 +93,7 @@ class Ingester:
         be read at all (a missing file, a feed that cannot be fetched)."""
         for source in sources:
             try:
-                yield from list(jobs(source, self.fetch))
+                yield from list(jobs(source, self.fetch, self.settings.max_bytes))
             except IngestError as exc:
                 yield Outcome(source, "failed", _without_label(str(exc), source))
 

@@ -107,7 +107,11 @@ def write_article(directory: Path, article: Article, origin: Origin,
     """Write ``article`` (and the ``original`` page beside it) into ``directory``, creating
     it if needed. Raises ``IngestError`` when a file of that name exists already."""
     path = directory / article_file_name(article.id)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IngestError(f"cannot create the corpus directory {directory} "
+                          f"({exc.strerror or exc}): set corpus.path to a directory") from None
     if path.exists():
         raise IngestError(f"{path} exists already")
     if original is not None:
@@ -170,17 +174,23 @@ def remove_articles(directory: Path, ids: Iterable[str]) -> list[Removed]:
                           f"{directory} (`qabot sources` lists the ids; articles of a .jsonl "
                           "file are removed by editing it)")
     trash = directory / REMOVED_DIR
-    trash.mkdir(exist_ok=True)
     removed = []
-    for ident in wanted:
-        path = found[ident]
-        moved = []
-        for source in (path.with_suffix(ORIGINAL_SUFFIX), path):   # the article last
-            if source.exists():
-                target = _free_name(trash / source.name)
-                os.replace(source, target)
-                moved.append(target)
-        removed.append(Removed(ident, path.name, tuple(moved)))
+    try:
+        trash.mkdir(exist_ok=True)
+        for ident in wanted:
+            path = found[ident]
+            moved = []
+            for source in (path.with_suffix(ORIGINAL_SUFFIX), path):   # the article last
+                if source.exists():
+                    target = _free_name(trash / source.name)
+                    os.replace(source, target)
+                    moved.append(target)
+            removed.append(Removed(ident, path.name, tuple(moved)))
+    except OSError as exc:
+        done = f" ({', '.join(r.article_id for r in removed)} removed)" if removed else ""
+        raise IngestError(f"cannot move the files aside into {trash}: "
+                          f"{exc.strerror or exc}{done}; {REMOVED_DIR} must be a directory "
+                          "we can write in") from None
     return removed
 
 
