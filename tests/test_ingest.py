@@ -545,3 +545,22 @@ def test_a_saved_file_larger_than_max_bytes_is_refused(corpus: Path, tmp_path: P
     assert outcome.status == "failed"
     assert outcome.message == (f"the file is {page.stat().st_size:,} bytes, more than "
                                f"ingest.max_bytes ({settings.max_bytes:,})")
+
+
+def test_add_respects_auto_rebuild_off(qabot, corpus: Path, monkeypatch) -> None:
+    assert qabot("index")[0] == 0
+    monkeypatch.setenv("QABOT_INDEX__AUTO_REBUILD", "false")
+    code, out, err = qabot("add", str(FIXTURES / "harbour-bridge.html"))
+    assert code == 0, err
+    assert out.splitlines()[-1].startswith("index updated: 6 articles")   # a change recorded
+    with (corpus / "001_621f8abafa2ba000.txt").open("a", encoding="utf-8") as article:
+        article.write("\nA paragraph added by hand to the article, after it was indexed.\n")
+    code, out, err = qabot("remove", "004_c4062019a5f7e961")
+    assert code == 0, err
+    assert out.splitlines()[-1] == (
+        "index not updated (the corpus changed in other files too (001_621f8abafa2ba000.txt)): "
+        "rebuild it with `qabot index` (index.auto_rebuild is false)")
+    code, _, err = qabot("ask", "How many steel cables did engineers replace?")
+    assert code == 1 and "is out of date" in err and "run `qabot index`" in err
+    assert qabot("index")[0] == 0
+    assert ask(qabot, "How many steel cables did engineers replace?")["text"] == CABLES
