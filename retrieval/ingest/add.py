@@ -58,14 +58,17 @@ class Ingester:
 
     def __init__(self, corpus: Path, settings: IngestSettings, rules: SegmentationRules, *,
                  index: TfidfIndex | None = None, client: httpx.Client | None = None,
-                 clock: Callable[[], str] = _utc_now) -> None:
+                 clock: Callable[[], str] = _utc_now, private_addresses: bool = True) -> None:
         """``index`` is the corpus's current index (duplicates are looked for in it); without
-        one, only among the articles added by this ``Ingester``."""
+        one, only among the articles added by this ``Ingester``. Without
+        ``private_addresses``, links (and their redirects) to loopback or private addresses
+        are refused (the Discord /add of a member, unlike the machine's own user)."""
         self.directory = corpus_directory(corpus)
         self.settings = settings
         self.rules = rules
         self._client = client
         self._clock = clock
+        self._private_addresses = private_addresses
         self.finder = DuplicateFinder(settings.syndicated_similarity,
                                       None if index is None
                                       else indexed_candidates(index, self.directory))
@@ -74,7 +77,8 @@ class Ingester:
     # ------------------------------------------------------------------------ fetching
     def fetch(self, url: str) -> Fetched:
         if self._client is None:
-            self._client = new_client(self.settings)
+            self._client = new_client(self.settings,
+                                      private_addresses=self._private_addresses)
         return fetch(url, self._client, self.settings)
 
     def close(self) -> None:
