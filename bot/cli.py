@@ -245,6 +245,8 @@ def _main(argv: Sequence[str] | None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from retrieval.ingest.extract import quiet_extractor_logs
+    quiet_extractor_logs(args.verbose)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         settings = settings_from_args(args)
@@ -539,7 +541,6 @@ def _cmd_add(args: argparse.Namespace, settings: Settings) -> int:
                          dry_run=args.dry_run)
     counts = {"added": 0, "would add": 0, "duplicate": 0, "failed": 0}
     added = []
-    settings = settings.with_overrides(**{"index.auto_rebuild": True})
     corpus_directory(settings.corpus.path)   # a .jsonl corpus: refused before any work
     service = _service(settings) if has_articles(settings.corpus.path) else None
     with Ingester(settings.corpus.path, settings.ingest, settings.retrieval.rules(),
@@ -600,17 +601,21 @@ def _cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
 def _update_index(settings: Settings, service: QAService | None, *,
                   added: Sequence[Article] = (), removed: Sequence[str] = (),
                   files: Sequence[str] = ()) -> None:
-    """Record an add or a remove in the index (a new segment, tombstones) and open it, or
-    rebuild the index when the change cannot be recorded (say why); then say how it is.
-    ``service`` is the one open since before the change, if any."""
+    """Record an add or a remove in the index (a new segment, tombstones) and open it, or,
+    when the change cannot be recorded, rebuild the index (with ``index.auto_rebuild``) or
+    say that it must be rebuilt; then say how it is. ``service`` is the one open since
+    before the change, if any."""
     from retrieval.service import record_change
     started = time.perf_counter()
-    settings = settings.with_overrides(**{"index.auto_rebuild": True})
-    if service is not None:
+    if service is not None and settings.index.auto_rebuild:
         report = service.apply_change(added, removed, files)
     else:
         reason = record_change(settings, added, removed, files)
-        report = _service(settings).last_load
+        if reason is not None and not settings.index.auto_rebuild:
+            print(f"index not updated ({reason}): rebuild it with `qabot index` "
+                  "(index.auto_rebuild is false)")
+            return
+        report = service.reload() if service is not None else _service(settings).last_load
         if report.rebuilt and reason is not None:
             report = replace(report, reason=reason)
     how = f"rebuilt ({report.reason})" if report.rebuilt else "updated"

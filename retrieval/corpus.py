@@ -201,25 +201,35 @@ def _decode(data: bytes, where: str) -> str:
 
 
 def _jsonl_articles(path: Path, lines: Iterable[bytes]) -> Iterator[tuple[Article, str]]:
+    for line, where in _jsonl_lines(path, lines):
+        yield _jsonl_article(line, where), where
+
+
+def _jsonl_lines(path: Path, lines: Iterable[bytes]) -> Iterator[tuple[bytes, str]]:
+    """The non-blank lines of a JSON Lines file (without a byte-order mark), each with its
+    place (``file:line``)."""
     for number, line in enumerate(lines, start=1):
         if number == 1 and line.startswith(_BOM):
             line = line[len(_BOM):]
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(_decode(line, where))
-        except json.JSONDecodeError as exc:
-            raise CorpusError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-        except ValueError as exc:  # e.g. an integer of more than 4,300 digits
-            raise CorpusError(f"{where}: not valid JSON ({str(exc).split(';')[0]})") from None
-        except RecursionError:
-            raise CorpusError(f"{where}: not valid JSON (nested too deeply)") from None
-        if not isinstance(record, dict):
-            raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
-        if _SURROGATE_ESCAPE.search(line):  # only an escape can make one: look then
-            _refuse_surrogates(record, where)
-        yield article_from_record(record, where), where
+        if line.strip():
+            yield line, f"{path}:{number}"
+
+
+def _jsonl_article(line: bytes, where: str) -> Article:
+    """The article of one non-blank JSON Lines line, found at ``where``."""
+    try:
+        record = json.loads(_decode(line, where))
+    except json.JSONDecodeError as exc:
+        raise CorpusError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise CorpusError(f"{where}: not valid JSON ({str(exc).split(';')[0]})") from None
+    except RecursionError:
+        raise CorpusError(f"{where}: not valid JSON (nested too deeply)") from None
+    if not isinstance(record, dict):
+        raise CorpusError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    if _SURROGATE_ESCAPE.search(line):  # only an escape can make one: look then
+        _refuse_surrogates(record, where)
+    return article_from_record(record, where)
 
 
 def _corpus_files(path: Path) -> list[Path]:
@@ -254,14 +264,21 @@ def _is_original_of(path: Path, articles: set[Path]) -> bool:
     return path.suffix == ORIGINAL_SUFFIX and path.with_suffix(".txt") in articles
 
 
-def read_jsonl_file(path: Path) -> list[tuple[Article, str]]:
+def read_jsonl_file(path: Path) -> list[tuple[Article | CorpusError, str]]:
     """The articles of one JSON Lines file, each with its place (``file:line``), validated
-    as ``load_corpus`` does. Raises ``CorpusError``."""
+    as ``load_corpus`` does; a line that is not one is its ``CorpusError`` in its place (the
+    other lines are read). Raises ``CorpusError`` when the file cannot be read."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise CorpusError(f"cannot read {path}: {exc.strerror}") from None
-    return list(_jsonl_articles(path, data.split(b"\n")))
+    read: list[tuple[Article | CorpusError, str]] = []
+    for line, where in _jsonl_lines(path, data.split(b"\n")):
+        try:
+            read.append((_jsonl_article(line, where), where))
+        except CorpusError as exc:
+            read.append((exc, where))
+    return read
 
 
 def read_text_file(path: Path) -> str:

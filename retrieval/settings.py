@@ -110,6 +110,7 @@ class IngestSettings(_Section):
     max_redirects: Annotated[int, Field(ge=0, le=30)] = 5
     user_agent: Annotated[str, Field(min_length=1)] = "qabot/0.1 (news question answering)"
     syndicated_similarity: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
+    allow_private_addresses: bool = False
 
 
 class Settings(_Section):

@@ -12,6 +12,7 @@ from discord import app_commands
 
 from bot.discord.app import QABot
 from bot.discord.ingest import IngestCog
+from retrieval.ingest.store import remove_articles
 from retrieval.service import QAService
 from tests.conftest import ROOT
 from tests.discord_fixtures import (FakeInteraction, offline_bot, start_offline, stop_offline,
@@ -24,8 +25,12 @@ FROST_SENTENCE = ("The Valley Growers Association estimates the loss at 2.3 mill
 
 @pytest.fixture
 def service(corpus_copy: Path, tmp_path: Path) -> QAService:
+    # the test news server is on 127.0.0.1: private addresses are allowed here (the default
+    # refuses them, see test_private_addresses_are_refused_by_default)
     return QAService(test_settings(tmp_path / "index", **{"corpus.path": str(corpus_copy),
-                                                          "ingest.timeout_seconds": 1.0}))
+                                                          "ingest.timeout_seconds": 1.0,
+                                                          "ingest.allow_private_addresses":
+                                                              True}))
 
 
 @pytest.fixture
@@ -114,3 +119,35 @@ async def test_add_needs_manage_server(bot: QABot) -> None:
     sent = interaction.sent()
     assert sent.args[0] == "Only members with the Manage Server permission can use /add."
     assert sent.kwargs["ephemeral"]
+
+
+async def test_a_removed_article_can_be_added_again(bot: QABot, service: QAService,
+                                                    news_site: NewsServer) -> None:
+    url = f"{news_site.base}/news/orchard-frost"
+    await add(bot, url)
+    added = [a.id for a in service.articles if a.title.startswith("Late frost")]
+    removed = remove_articles(service.settings.corpus.path, added)
+    service.apply_change(removed=added, files=[r.file for r in removed])
+    _, reply = await add(bot, url)
+    assert reply == ("Added “Late frost wipes out a third of the apple blossom” — Valley "
+                     "Gazette, 27 April 2023. You can ask about it now.")
+
+
+@pytest.mark.parametrize("path", ["/news/orchard-frost", "/redirect/orchard-frost"])
+async def test_private_addresses_are_refused_by_default(corpus_copy: Path, tmp_path: Path,
+                                                        news_site: NewsServer,
+                                                        path: str) -> None:
+    settings = test_settings(tmp_path / "index", **{"corpus.path": str(corpus_copy)})
+    assert settings.ingest.allow_private_addresses is False
+    bot = offline_bot(QAService(settings))
+    await start_offline(bot)
+    try:
+        before, asked = sorted(p.name for p in corpus_copy.iterdir()), len(news_site.agents)
+        _, reply = await add(bot, news_site.base.replace("127.0.0.1", "localhost") + path)
+        assert reply == ("I couldn't add that link: Localhost is a private or local address "
+                         "(127.0.0.1), which links cannot lead to here "
+                         "(ingest.allow_private_addresses).")
+        assert len(news_site.agents) == asked        # nothing was asked of the server
+        assert sorted(p.name for p in corpus_copy.iterdir()) == before
+    finally:
+        await stop_offline(bot)

@@ -69,5 +69,7 @@ def test_answers_after_add_and_remove_equal_a_full_rebuild(settings: Settings,
     compact(running.retrieval.index(), running.index_dir)
     assert len(read_commit(running.index_dir).names) == 1
     assert [result_to_dict(service.ask(q.text)) for q in asked] == expected
+    # the answers above came from the compacted commit, not the old state kept open
+    assert len(service.index.segments_) == 1
     answers = [service.ask(q.text).answer for q in asked[QUESTIONS // 2:QUESTIONS // 2 + 10]]
     assert [a.article_id for a in answers if a is not None and a.article_id in removed] == []

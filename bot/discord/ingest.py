@@ -64,7 +64,9 @@ class IngestCog(commands.Cog, name="Ingestion"):
             return COULD_NOT_ADD.format(why="it is not a link (one starts with https://).")
         try:
             with Ingester(settings.corpus.path, settings.ingest, settings.retrieval.rules(),
-                          index=self.bot.service.index) as ingester:
+                          index=self.bot.service.index,
+                          private_addresses=settings.ingest.allow_private_addresses) \
+                    as ingester:
                 outcome = ingester.add_one(url)
         except QABotError as exc:      # the corpus cannot be added to
             return COULD_NOT_ADD.format(why=sentence(str(exc)))

@@ -25,7 +25,8 @@ from retrieval.ingest.duplicates import Candidates, Duplicate, DuplicateFinder, 
 from retrieval.ingest.fetch import Fetched, fetch, is_url, new_client
 from retrieval.ingest.records import Draft, IngestError, Origin, Outcome
 from retrieval.ingest.sources import Job, jobs
-from retrieval.ingest.store import article_id, corpus_directory, origin_of, write_article
+from retrieval.ingest.store import (article_id, check_file_id, corpus_directory, origin_of,
+                                    write_article)
 from retrieval.settings import IngestSettings
 from retrieval.text import SegmentationRules, segment_article
 
@@ -57,23 +58,27 @@ class Ingester:
 
     def __init__(self, corpus: Path, settings: IngestSettings, rules: SegmentationRules, *,
                  index: TfidfIndex | None = None, client: httpx.Client | None = None,
-                 clock: Callable[[], str] = _utc_now) -> None:
+                 clock: Callable[[], str] = _utc_now, private_addresses: bool = True) -> None:
         """``index`` is the corpus's current index (duplicates are looked for in it); without
-        one, only among the articles added by this ``Ingester``."""
+        one, only among the articles added by this ``Ingester``. Without
+        ``private_addresses``, links (and their redirects) to loopback or private addresses
+        are refused (the Discord /add of a member, unlike the machine's own user)."""
         self.directory = corpus_directory(corpus)
         self.settings = settings
         self.rules = rules
         self._client = client
         self._clock = clock
+        self._private_addresses = private_addresses
         self.finder = DuplicateFinder(settings.syndicated_similarity,
                                       None if index is None
                                       else indexed_candidates(index, self.directory))
-        self._ids: set[str] = set(index.articles_.ids) if index is not None else set()
+        self._ids: set[str] = set() if index is None else live_ids(index)
 
     # ------------------------------------------------------------------------ fetching
     def fetch(self, url: str) -> Fetched:
         if self._client is None:
-            self._client = new_client(self.settings)
+            self._client = new_client(self.settings,
+                                      private_addresses=self._private_addresses)
         return fetch(url, self._client, self.settings)
 
     def close(self) -> None:
@@ -92,7 +97,7 @@ class Ingester:
         be read at all (a missing file, a feed that cannot be fetched)."""
         for source in sources:
             try:
-                yield from list(jobs(source, self.fetch))
+                yield from list(jobs(source, self.fetch, self.settings.max_bytes))
             except IngestError as exc:
                 yield Outcome(source, "failed", _without_label(str(exc), source))
 
@@ -158,6 +163,7 @@ class Ingester:
     def _article(self, draft: Draft) -> tuple[Article, list[str | None]]:
         """The article of a finished draft, and the URLs it is known by."""
         ident = draft.article_id or article_id(draft.title, text_key(draft.text))
+        check_file_id(ident)
         record = {"id": ident, "title": draft.title, "source": draft.source,
                   "text": draft.text, "url": draft.url, "author": draft.author,
                   "date": draft.date.iso() if draft.date else None}
@@ -171,6 +177,14 @@ class Ingester:
 def _without_label(message: str, label: str) -> str:
     """An error message without the source's name at its start (the line names it)."""
     return message.removeprefix(label + ": ")
+
+
+def live_ids(index: TfidfIndex) -> set[str]:
+    """The ids of the articles ``index`` holds, without those removed (tombstoned) since it
+    was compacted: a removed article can be added again."""
+    live = index.articles_.live
+    ids = index.articles_.ids
+    return set(ids) if live is None else {i for i, keep in zip(ids, live) if keep}
 
 
 def indexed_candidates(index: TfidfIndex, directory: Path) -> Candidates:

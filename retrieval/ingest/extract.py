@@ -21,6 +21,16 @@ AUTHOR_FROM = "page metadata (trafilatura)"
 SITE_FROM = "site name in the page (trafilatura)"
 URL_FROM = "canonical link of the page (trafilatura)"
 DATE_FROM = "publication date in the page (htmldate)"
+# the libraries that read pages, whose own log lines (ERROR "empty HTML tree"...) would
+# stand beside the one line that says why a page failed
+EXTRACTOR_LOGGERS = ("trafilatura", "htmldate", "courlan", "justext")
+
+
+def quiet_extractor_logs(verbose: bool) -> None:
+    """Keep the page readers' own log lines out of a normal run (the failure is said in our
+    one line); with ``--verbose`` they show, as the detail. Called once, at the edge."""
+    for name in EXTRACTOR_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.CRITICAL)
 
 
 @dataclass(frozen=True)

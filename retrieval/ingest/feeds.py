@@ -3,6 +3,8 @@
 feedparser is only ever handed bytes (given a string it would fetch it as a URL)."""
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import re
 import time
 from dataclasses import dataclass
@@ -52,8 +54,7 @@ def parse_feed(data: bytes, location: str) -> Feed:
         if not link:
             continue
         entries.append(FeedEntry(link=link, title=_text(entry.get("title")),
-                                 date=_date(entry.get("published_parsed")
-                                            or entry.get("updated_parsed")),
+                                 date=_entry_date(entry),
                                  author=_text(entry.get("author"))))
     return Feed(title=_text(parsed.feed.get("title")), entries=tuple(entries))
 
@@ -62,6 +63,30 @@ def _text(value: object) -> str | None:
     if not isinstance(value, str):
         return None
     return " ".join(value.split()) or None
+
+
+def _entry_date(entry: dict) -> PartialDate | None:
+    """The day of the entry's publication (else its update) as the feed wrote it, in the
+    feed's own offset, as a page's meta tag is read: feedparser's ``*_parsed`` times are
+    converted to UTC, so they are only used when the text cannot be read."""
+    for key in ("published", "updated"):
+        written = entry.get(key)
+        if isinstance(written, str) and written.strip():
+            local = _written_day(written.strip())
+            return local if local is not None else _date(entry.get(key + "_parsed"))
+    return None
+
+
+def _written_day(written: str) -> PartialDate | None:
+    """The day of an RFC 822 (RSS) or ISO 8601 (Atom, Dublin Core) date, in its own offset."""
+    try:
+        moment = email.utils.parsedate_to_datetime(written)
+    except (TypeError, ValueError, IndexError):
+        try:
+            moment = dt.datetime.fromisoformat(written)
+        except ValueError:
+            return None
+    return _date(moment.timetuple())
 
 
 def _date(value: time.struct_time | None) -> PartialDate | None:

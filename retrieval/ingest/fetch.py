@@ -5,6 +5,8 @@ Every failure is an ``IngestError`` whose message says what happened in words a 
 act on ("no answer from example.com within 20 s"), never a traceback."""
 from __future__ import annotations
 
+import ipaddress
+import socket
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -60,12 +62,30 @@ def host_of(url: str) -> str:
     return urlsplit(url).hostname or url
 
 
-def new_client(settings: IngestSettings) -> httpx.Client:
-    """An HTTP client with the settings' user agent, time limit and redirect limit."""
+def new_client(settings: IngestSettings, *, private_addresses: bool = True) -> httpx.Client:
+    """An HTTP client with the settings' user agent, time limit and redirect limit; without
+    ``private_addresses``, every request (each redirect too) to a host that is or resolves
+    to a loopback, private, link-local or reserved address is refused."""
+    hooks = [_only_http] if private_addresses else [_only_http, _only_public]
     return httpx.Client(headers={"User-Agent": settings.user_agent},
                         timeout=httpx.Timeout(settings.timeout_seconds),
                         follow_redirects=True, max_redirects=settings.max_redirects,
-                        event_hooks={"request": [_only_http]})
+                        event_hooks={"request": hooks})
+
+
+def _only_public(request: httpx.Request) -> None:
+    """The request's host is a public address (all the addresses its name resolves to)."""
+    host = request.url.host
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        raise IngestError(f"could not find the address of {host}") from None
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        ip = getattr(ip, "ipv4_mapped", None) or ip
+        if not ip.is_global or ip.is_multicast:
+            raise IngestError(f"{host} is a private or local address ({ip}), which links "
+                              "cannot lead to here (ingest.allow_private_addresses)")
 
 
 def _only_http(request: httpx.Request) -> None:

@@ -45,9 +45,10 @@ class Job:
     draft: Callable[[], Draft]
 
 
-def jobs(source: str, fetcher: Fetcher) -> Iterator[Job]:
+def jobs(source: str, fetcher: Fetcher, max_bytes: int) -> Iterator[Job]:
     """The jobs of one SOURCE. A source that cannot be read at all raises ``IngestError``;
-    a feed is fetched and read here, its entries' pages when their jobs run."""
+    a feed is fetched and read here, its entries' pages when their jobs run. A file of more
+    than ``max_bytes`` is not read (as a download of more is stopped)."""
     if is_url(source):
         fetched = fetcher(source)
         if looks_like_feed(fetched.body) and not fetched.is_page:
@@ -61,19 +62,26 @@ def jobs(source: str, fetcher: Fetcher) -> Iterator[Job]:
         files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
         if not files:
             raise IngestError(f"{source}: the directory holds no files")
-        for file in files:
-            yield from _file_jobs(file, str(file), fetcher)
+        for file in files:   # a file that cannot be read fails alone
+            try:
+                yield from list(_file_jobs(file, str(file), fetcher, max_bytes))
+            except IngestError as exc:
+                yield failed_job(str(file), str(exc))
         return
     if not path.exists():
         raise IngestError(f"{source}: no such file or directory (a link starts with "
                           "http:// or https://)")
-    yield from _file_jobs(path, source, fetcher)
+    yield from _file_jobs(path, source, fetcher, max_bytes)
 
 
-def _file_jobs(path: Path, label: str, fetcher: Fetcher) -> Iterator[Job]:
+def _file_jobs(path: Path, label: str, fetcher: Fetcher, max_bytes: int) -> Iterator[Job]:
     """The jobs of one file, named ``label`` in messages and by its absolute path in the
     article's origin."""
     given = str(path.resolve())
+    size = _read(lambda: path.stat().st_size)
+    if size > max_bytes:
+        raise IngestError(f"{label}: the file is {size:,} bytes, more than ingest.max_bytes "
+                          f"({max_bytes:,})")
     suffix = path.suffix.lower()
     if suffix in RECORD_SUFFIXES:
         try:
@@ -81,8 +89,11 @@ def _file_jobs(path: Path, label: str, fetcher: Fetcher) -> Iterator[Job]:
         except CorpusError as exc:
             raise IngestError(str(exc)) from None
         for article, where in records:
-            yield Job(where, lambda article=article, where=where: _article_draft(article, where,
-                                                                                 given))
+            if isinstance(article, CorpusError):   # this line fails alone
+                yield failed_job(where, str(article))
+            else:
+                yield Job(where, lambda article=article, where=where:
+                          _article_draft(article, where, given))
         return
     if suffix in TEXT_SUFFIXES:
         yield Job(label, lambda: _text_draft(path, label, given))
@@ -95,6 +106,14 @@ def _file_jobs(path: Path, label: str, fetcher: Fetcher) -> Iterator[Job]:
     else:
         raise IngestError(f"{label}: not a web page, a feed, a text or Markdown file or a "
                           ".jsonl file")
+
+
+def failed_job(label: str, why: str) -> Job:
+    """A job that fails, saying ``why``, when it runs: a file of a directory or a line of a
+    .jsonl that cannot be read, among others that can."""
+    def fail() -> Draft:
+        raise IngestError(why)
+    return Job(label, fail)
 
 
 def _head(path: Path) -> bytes:

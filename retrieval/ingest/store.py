@@ -26,6 +26,9 @@ REMOVED_DIR = ".removed"
 ARTICLE_SUFFIX = ".txt"
 _SLUG_WORDS = re.compile(r"[a-z0-9]+")
 _MAX_SLUG = 60
+_MAX_ID_BYTES = 200
+# names Windows keeps for devices (with any extension): a corpus may be shared with it
+_RESERVED = re.compile(r"(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?", re.IGNORECASE)
 
 
 def article_id(title: str, digest: str) -> str:
@@ -78,7 +81,11 @@ def stored_origins(directory: Path) -> Iterator[StoredOrigin]:
 
 def origin_of(directory: Path, article_id: str) -> Origin | None:
     """The origin of the article ``article_id`` when ``qabot add`` wrote its file."""
-    header = _header(directory / article_file_name(article_id))
+    try:
+        name = article_file_name(article_id)
+    except IngestError:        # an id of a .jsonl corpus file (``AC/DC#3``): no file of its own
+        return None
+    header = _header(directory / name)
     return _origin(header) if header is not None else None
 
 
@@ -99,8 +106,12 @@ def write_article(directory: Path, article: Article, origin: Origin,
                   original: bytes | None) -> Path:
     """Write ``article`` (and the ``original`` page beside it) into ``directory``, creating
     it if needed. Raises ``IngestError`` when a file of that name exists already."""
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / article_file_name(article.id)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IngestError(f"cannot create the corpus directory {directory} "
+                          f"({exc.strerror or exc}): set corpus.path to a directory") from None
     if path.exists():
         raise IngestError(f"{path} exists already")
     if original is not None:
@@ -122,8 +133,25 @@ def _write_aside(path: Path, data: bytes) -> None:
         raise IngestError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def check_file_id(article_id: str) -> None:
+    """Raise ``IngestError`` unless ``article_id`` can name a file of the corpus directory
+    as it is: a plain name (no ``/`` or ``\\``, not hidden, not a reserved device name, no
+    control character), so that nothing is written outside the directory and a rebuild
+    finds the article under the same id."""
+    if (not article_id or article_id != article_id.strip() or article_id.startswith(".")
+            or any(c in article_id for c in "/\\") or not article_id.isprintable()
+            or _RESERVED.fullmatch(article_id)
+            or len(article_id.encode("utf-8")) > _MAX_ID_BYTES):
+        raise IngestError(f"the id {article_id!r} cannot be a file name in the corpus "
+                          "directory (it must be a plain name: no / or \\, no leading dot, "
+                          f"not a device name, at most {_MAX_ID_BYTES} bytes): give the "
+                          "article another id")
+
+
 def article_file_name(article_id: str) -> str:
-    """The name of the file ``write_article`` writes for the article ``article_id``."""
+    """The name of the file ``write_article`` writes for the article ``article_id`` (refused
+    with ``IngestError`` when the id cannot be one, see ``check_file_id``)."""
+    check_file_id(article_id)
     return article_id + ARTICLE_SUFFIX
 
 
@@ -139,25 +167,53 @@ def remove_articles(directory: Path, ids: Iterable[str]) -> list[Removed]:
     ``IngestError`` naming the ids that are not article files of ``directory`` (nothing is
     moved then)."""
     wanted = list(dict.fromkeys(ids))
-    found = {stored.article_id: stored.path for stored in stored_origins(directory)}
+    found = _article_files(directory, wanted)
     missing = [i for i in wanted if i not in found]
     if missing:
         raise IngestError(f"no article file with the id {', '.join(map(repr, missing))} in "
                           f"{directory} (`qabot sources` lists the ids; articles of a .jsonl "
                           "file are removed by editing it)")
     trash = directory / REMOVED_DIR
-    trash.mkdir(exist_ok=True)
     removed = []
-    for ident in wanted:
-        path = found[ident]
-        moved = []
-        for source in (path.with_suffix(ORIGINAL_SUFFIX), path):   # the article last
-            if source.exists():
-                target = _free_name(trash / source.name)
-                os.replace(source, target)
-                moved.append(target)
-        removed.append(Removed(ident, path.name, tuple(moved)))
+    try:
+        trash.mkdir(exist_ok=True)
+        for ident in wanted:
+            path = found[ident]
+            moved = []
+            for source in (path.with_suffix(ORIGINAL_SUFFIX), path):   # the article last
+                if source.exists():
+                    target = _free_name(trash / source.name)
+                    os.replace(source, target)
+                    moved.append(target)
+            removed.append(Removed(ident, path.name, tuple(moved)))
+    except OSError as exc:
+        done = f" ({', '.join(r.article_id for r in removed)} removed)" if removed else ""
+        raise IngestError(f"cannot move the files aside into {trash}: "
+                          f"{exc.strerror or exc}{done}; {REMOVED_DIR} must be a directory "
+                          "we can write in") from None
     return removed
+
+
+def _article_files(directory: Path, ids: list[str]) -> dict[str, Path]:
+    """The article files of ``ids`` in ``directory``: ``<id>.txt`` (the name ``qabot add``
+    writes) when it holds that id, so that the cost is in proportion to the ids; the other
+    files are read only for ids not found so (a file named by hand)."""
+    found = {}
+    for ident in ids:
+        try:
+            path = directory / article_file_name(ident)
+        except IngestError:          # not a file name: no file of its own
+            continue
+        header = _header(path)
+        if header is not None and isinstance(header.get("id"), str) \
+                and header["id"].strip() == ident:
+            found[ident] = path
+    if len(found) < len(ids):
+        rest = set(ids) - set(found)
+        for stored in stored_origins(directory):
+            if stored.article_id in rest and stored.article_id not in found:
+                found[stored.article_id] = stored.path
+    return found
 
 
 def _free_name(path: Path) -> Path:
