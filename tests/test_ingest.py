@@ -232,8 +232,12 @@ def test_a_syndicated_copy_is_added_and_recognised(qabot, corpus: Path) -> None:
 def test_sources_says_when_and_from_where(qabot, corpus: Path) -> None:
     qabot("add", str(FIXTURES / "harbour-bridge.html"))
     code, out, _ = qabot("sources")
-    assert code == 0
-    assert "added 20" in out and "harbour-bridge.html" in out.replace("│", "").replace("\n", "")
+    assert code == 0 and "added 20" in " ".join(out.replace("│", " ").split())
+    # where it came from, read from the JSON (the table wraps long paths by the width)
+    code, out, _ = qabot("sources", "--json")
+    origins = [r["origin"] for r in map(json.loads, out.splitlines()) if r["origin"]]
+    assert code == 0 and len(origins) == 1
+    assert origins[0]["given"].endswith("harbour-bridge.html") and origins[0]["added"][:2] == "20"
 
 
 # ---------------------------------------------------------- flags, dry run, files
