@@ -116,16 +116,6 @@ def _describing(name: str) -> re.Pattern[str]:
         rf"|\b{last}\b\s+(?:is|was)\s+(?:a|an|the)\b", re.IGNORECASE)
 
 
-def _describing(name: str) -> re.Pattern[str]:
-    """A sentence describing ``name`` (by its last word, a surname: first names are spelt
-    many ways): a role just before it, an apposition or clause just after it, or "is a"."""
-    last = re.escape(name.split()[-1])
-    return re.compile(
-        rf"\b(?:{_ROLES})\b(?:\W+[\w’'-]+){{0,3}}?\W+{last}\b"
-        rf"|\b{last}\b[’'\"”]*,\s*(?:the|a|an|who|which|whose|former|then|[A-Z][\w-]*[’']s)\b"
-        rf"|\b{last}\b\s+(?:is|was)\s+(?:a|an|the)\b", re.IGNORECASE)
-
-
 def type_matches_beyond(cues: QuestionCues, question: str,
                         sentences: Iterable[str]) -> np.ndarray | None:
     """As ``type_matches``, counting only what the question does not say itself (a year, a
