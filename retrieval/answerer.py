@@ -302,7 +302,8 @@ class Answerer:
         order = np.argsort(-scores, kind="stable")
         ids = candidates.sentence_ids[order]
         # The margin to the runner-up is a feature: fold at least two, whatever k is.
-        kept = fold_duplicates(index, ids, max(k, 2), s.duplicate_similarity)
+        kept = fold_duplicates(index, ids, max(k, 2), s.duplicate_similarity,
+                               candidates.rows.take(order[:MAX_FOLD_WINDOW]))
         rows = order[[f.row for f in kept]]
         sentence_ids = candidates.sentence_ids[rows]
         texts = self._texts(sentence_ids)

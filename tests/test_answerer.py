@@ -92,13 +92,13 @@ def test_the_work_of_one_question_is_bounded_whatever_one_paragraph_holds(write_
     service = QAService(settings_for(path))
     windows: list[int] = []
     index = service._state.index
-    original = index.sentence_terms
+    original = index.sentence_cosines
 
-    def recorded(sentence_ids):
+    def recorded(sentence_ids, rows=None):
         windows.append(len(sentence_ids))
-        return original(sentence_ids)
+        return original(sentence_ids, rows)
 
-    index.sentence_terms = recorded
+    index.sentence_cosines = recorded
     result = service.ask("When did the committee approve the harbour budget?", top_k=5)
     assert result.answer.text == sentence.strip()
     assert windows and max(windows) <= answerer.MAX_FOLD_WINDOW

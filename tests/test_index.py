@@ -118,5 +118,25 @@ def test_duplicate_folding_vectors_allow_a_sentence_of_stop_words_last():
     empty = [i for i in range(index.n_sentences) if index.sentence_matrix_[i].nnz == 0]
     assert empty, "the corpus must hold a sentence of stop words only"
     full = next(i for i in range(index.n_sentences) if index.sentence_matrix_[i].nnz)
-    rows = index.sentence_terms(np.array([full, empty[0]]))
-    np.testing.assert_allclose((rows @ rows.T).toarray().diagonal(), [1.0, 0.0], rtol=1e-5)
+    cosines = index.sentence_cosines(np.array([full, empty[0]]))
+    np.testing.assert_allclose(cosines.diagonal(), [1.0, 0.0], rtol=1e-5)
+
+
+def test_sentence_rows_agree_with_the_sparse_matrix(corpus):
+    """The candidates' rows (computed once per question, without scipy) read the same
+    values as the whole weighted sentence matrix, whatever rows are taken in whatever order,
+    and score sentences as the matrix does."""
+    index = TfidfIndex(weighting="bm25").fit(corpus.articles)
+    matrix = index.sentence_matrix_
+    ids = np.array([7, 3, 3, 0, index.n_sentences - 1])
+    rows = index.sentence_weight_rows(ids)
+    np.testing.assert_array_equal(rows.csr(len(index.vocabulary_)).toarray(),
+                                  matrix[ids].toarray())
+    taken = rows.take(np.array([4, 0]))
+    np.testing.assert_array_equal(taken.csr(len(index.vocabulary_)).toarray(),
+                                  matrix[ids[[4, 0]]].toarray())
+    term_ids, weights = index.query_vector("What did the reset button say in Russian?")
+    np.testing.assert_array_equal(rows.columns(term_ids), matrix[ids][:, term_ids].toarray())
+    expected = matrix[ids][:, term_ids].toarray() @ weights
+    np.testing.assert_allclose(index.sentence_scores(ids, term_ids, weights, rows), expected,
+                               rtol=1e-6)

@@ -6,33 +6,23 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.index import FirstStage, TfidfIndex
-from retrieval.index.facade import FirstStageFunction
+from retrieval.index.facade import SentenceRows
 
 
 @dataclass(frozen=True, eq=False)
 class Candidates:
     """Answerable sentences of the best passages, with the share of the question each
-    matches (``sentence_scores``) and its passage matches (``passage_scores``)."""
+    matches (``sentence_scores``) and its passage matches (``passage_scores``), and their
+    weighted term rows (``rows``: computed once, for the scores and the folding)."""
 
     sentence_ids: np.ndarray
     sentence_scores: np.ndarray
     passage_scores: np.ndarray
+    rows: SentenceRows
 
     @property
     def size(self) -> int:
         return int(self.sentence_ids.size)
-
-
-def gather(index: TfidfIndex, term_ids: np.ndarray, weights: np.ndarray,
-           allowed: np.ndarray | None, n_passages: int,
-           preference: np.ndarray | None = None,
-           first_stage: FirstStageFunction | None = None) -> Candidates:
-    """The answerable sentences of the ``n_passages`` best-scoring passages (among the
-    ``allowed`` ones, a boolean per passage, when given), found by ``first_stage`` (default:
-    the index's own). A ``preference`` (a factor per passage: a conversation's preferred
-    articles) weighs the choice, not the scores."""
-    top = (first_stage or index.first_stage)(term_ids, weights, n_passages, allowed, preference)
-    return candidates_of(index, top, term_ids, weights)
 
 
 def candidates_of(index: TfidfIndex, top: FirstStage, term_ids: np.ndarray,
@@ -40,8 +30,9 @@ def candidates_of(index: TfidfIndex, top: FirstStage, term_ids: np.ndarray,
     """The answerable sentences of the passages ``top`` (wherever they were found), with
     their own scores and their passages'."""
     empty = np.zeros(0, dtype=np.float32)
+    none = SentenceRows(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), empty)
     if top.passage_ids.size == 0:
-        return Candidates(np.zeros(0, dtype=np.int64), empty, empty)
+        return Candidates(np.zeros(0, dtype=np.int64), empty, empty, none)
     starts = index.passage_first_sentence_[top.passage_ids]
     ends = index.passage_first_sentence_[top.passage_ids + 1]
     sentence_ids = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
@@ -49,9 +40,10 @@ def candidates_of(index: TfidfIndex, top: FirstStage, term_ids: np.ndarray,
     answerable = np.asarray(index.sentence_answerable_[sentence_ids], dtype=bool)
     sentence_ids, passage_scores = sentence_ids[answerable], passage_scores[answerable]
     if sentence_ids.size == 0:
-        return Candidates(sentence_ids, empty, empty)
-    return Candidates(sentence_ids, index.sentence_scores(sentence_ids, term_ids, weights),
-                      passage_scores)
+        return Candidates(sentence_ids, empty, empty, none)
+    rows = index.sentence_weight_rows(sentence_ids)
+    return Candidates(sentence_ids, index.sentence_scores(sentence_ids, term_ids, weights, rows),
+                      passage_scores, rows)
 
 
 def combine(candidates: Candidates, sentence_weight: float) -> np.ndarray:

@@ -22,7 +22,7 @@ attributes ending in ``_``, ``fit`` returns ``self``; ``save``/``load`` go throu
 ``retrieval.index.commit``."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
@@ -51,6 +51,56 @@ class FirstStage:
 
     passage_ids: np.ndarray
     scores: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class SentenceRows:
+    """Term entries of some sentences, a row per sentence (a CSR matrix without scipy's
+    per-object checks, for the few hundred candidates of one question): row ``i``'s global
+    terms are ``terms[indptr[i]:indptr[i + 1]]``, ascending, with their ``values``."""
+
+    indptr: np.ndarray
+    terms: np.ndarray
+    values: np.ndarray
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.indptr.size - 1)
+
+    def with_values(self, values: np.ndarray) -> "SentenceRows":
+        return SentenceRows(self.indptr, self.terms, values)
+
+    def row_of_entries(self) -> np.ndarray:
+        """The row of each entry."""
+        return np.repeat(np.arange(self.n_rows), np.diff(self.indptr))
+
+    def take(self, rows: np.ndarray) -> "SentenceRows":
+        """The given rows, in that order."""
+        positions, lengths = _ranges(self.indptr, np.asarray(rows, dtype=np.int64))
+        indptr = np.zeros(lengths.size + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        return SentenceRows(indptr, self.terms[positions], self.values[positions])
+
+    def columns(self, term_ids: np.ndarray) -> np.ndarray:
+        """The values of ``term_ids`` (distinct) in each row: a dense matrix, a column per
+        term, 0 where a row lacks the term."""
+        dense = np.zeros((self.n_rows, term_ids.size), dtype=self.values.dtype)
+        if term_ids.size == 0 or self.terms.size == 0:
+            return dense
+        order = np.argsort(term_ids)
+        ordered = term_ids[order]
+        found = np.minimum(np.searchsorted(ordered, self.terms), ordered.size - 1)
+        hit = ordered[found] == self.terms
+        dense[self.row_of_entries()[hit], order[found[hit]]] = self.values[hit]
+        return dense
+
+    def csr(self, n_terms: int) -> sp.csr_matrix:
+        """As a scipy matrix of ``n_terms`` columns."""
+        # int32 offsets, as scipy's own: mixed index types make it copy and check twice
+        wide = self.terms.size >= 2**31
+        return sp.csr_matrix((self.values, self.terms.astype(np.int32),
+                              self.indptr.astype(np.int64 if wide else np.int32)),
+                             shape=(self.n_rows, n_terms))
 
 
 def bm25_norm(lengths: np.ndarray, k1: float, b: float, mean: float) -> np.ndarray:
@@ -337,11 +387,19 @@ class TfidfIndex:
         segment = np.searchsorted(self._bases[1:, 1], passage_ids, side="right")
         return passage_ids - self._bases[segment, 1] + self._commit_bases[segment, 1]
 
-    def _sentence_rows(self, sentence_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray,
-                                                                np.ndarray, np.ndarray]:
-        """For the given (global) sentences: row of each entry, global term, count, and each
-        sentence's length; entries in row order, terms ascending within a row."""
+    def _sentence_rows(self, sentence_ids: np.ndarray) -> tuple[SentenceRows, np.ndarray]:
+        """The term counts of the given (global) sentences, a row each in the order given
+        (global terms ascending within a row), and each sentence's length."""
         ids = np.asarray(sentence_ids, dtype=np.int64)
+        if len(self.segments_) == 1:      # the common case: no segment to look up, no sort
+            a = self.segments_[0].arrays
+            positions, counts = _ranges(a.sentence_indptr, ids)
+            indptr = np.zeros(ids.size + 1, dtype=np.int64)
+            np.cumsum(counts, out=indptr[1:])
+            terms = self._to_global[0][np.asarray(a.sentence_terms[positions])]
+            return (SentenceRows(indptr, terms.astype(np.int64),
+                                 np.asarray(a.sentence_tf[positions])),
+                    np.asarray(a.sentence_length[ids], dtype=np.int32))
         segment_of = np.searchsorted(self._bases[1:, 2], ids, side="right")
         rows, terms, tfs = [], [], []
         lengths = np.zeros(ids.size, dtype=np.int32)
@@ -354,29 +412,26 @@ class TfidfIndex:
             terms.append(self._to_global[number][np.asarray(a.sentence_terms[positions])])
             tfs.append(np.asarray(a.sentence_tf[positions]))
             lengths[where] = a.sentence_length[local]
+        indptr = np.zeros(ids.size + 1, dtype=np.int64)
         if not rows:
             empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, empty, lengths
+            return SentenceRows(indptr, empty, empty), lengths
         row, term, tf = (np.concatenate(x) for x in (rows, terms, tfs))
         order = np.argsort(row, kind="stable")
-        return row[order], term[order].astype(np.int64), tf[order], lengths
+        np.cumsum(np.bincount(row, minlength=ids.size), out=indptr[1:])
+        return SentenceRows(indptr, term[order].astype(np.int64), tf[order]), lengths
 
     def sentence_counts(self, sentence_ids: np.ndarray) -> sp.csr_matrix:
         """The term counts of the given sentences: a row per sentence, a column per term."""
-        row, term, tf, _ = self._sentence_rows(sentence_ids)
-        return self._csr(row, term, tf.astype(np.float32), len(sentence_ids))
+        counts, _ = self._sentence_rows(sentence_ids)
+        return counts.with_values(counts.values.astype(np.float32)).csr(len(self.vocabulary_))
 
-    def _csr(self, row: np.ndarray, term: np.ndarray, data: np.ndarray, n: int) -> sp.csr_matrix:
-        # int32 offsets, as scipy's own: mixed index types make it copy and check twice
-        indptr = np.zeros(n + 1, dtype=np.int32 if row.size < 2**31 else np.int64)
-        np.cumsum(np.bincount(row, minlength=n), out=indptr[1:])
-        return sp.csr_matrix((data, term.astype(np.int32), indptr),
-                             shape=(n, len(self.vocabulary_)))
-
-    def sentence_weights(self, sentence_ids: np.ndarray) -> sp.csr_matrix:
+    def sentence_weight_rows(self, sentence_ids: np.ndarray) -> SentenceRows:
         """The weighted term rows of the given sentences (BM25 with the sentence ``k1``/``b``
-        and the mean sentence length, or l2-normalised tf-idf)."""
-        row, term, tf, lengths = self._sentence_rows(sentence_ids)
+        and the mean sentence length, or l2-normalised tf-idf), in float32."""
+        counts, lengths = self._sentence_rows(sentence_ids)
+        term, tf = counts.terms, counts.values
+        row = counts.row_of_entries()
         idf = self.idf_[term]
         if self.weighting == "bm25":
             norms = bm25_norm(lengths, self.sentence_k1, self.sentence_b,
@@ -390,39 +445,54 @@ class TfidfIndex:
             norms = np.sqrt(squares)
             norms[norms == 0] = 1.0
             data = (data / norms[row]).astype(np.float32)
-        return self._csr(row, term, data, len(sentence_ids))
+        return counts.with_values(data)
+
+    def sentence_weights(self, sentence_ids: np.ndarray) -> sp.csr_matrix:
+        """``sentence_weight_rows`` as a matrix: a row per sentence, a column per term."""
+        return self.sentence_weight_rows(sentence_ids).csr(len(self.vocabulary_))
 
     def sentence_scores(self, sentence_ids: np.ndarray, term_ids: np.ndarray,
-                        weights: np.ndarray) -> np.ndarray:
+                        weights: np.ndarray, rows: SentenceRows | None = None) -> np.ndarray:
         """Score of the given sentences for the question vector (as ``passage_scores``),
-        summed in ascending term order."""
+        summed in ascending term order. ``rows``: their ``sentence_weight_rows``, when the
+        caller has them."""
         if term_ids.size == 0 or sentence_ids.size == 0:
             return np.zeros(sentence_ids.size, dtype=np.float32)
-        dense = self.sentence_weights(sentence_ids)[:, term_ids].toarray()
+        rows = self.sentence_weight_rows(sentence_ids) if rows is None else rows
+        dense = rows.columns(term_ids)
         scores = np.zeros(sentence_ids.size, dtype=np.float32)
         for j in np.argsort(term_ids, kind="stable"):
             scores += dense[:, j] * weights[j]
         return scores
 
-    def sentence_terms(self, sentence_ids: np.ndarray) -> sp.csr_matrix:
+    def sentence_terms(self, sentence_ids: np.ndarray,
+                       rows: SentenceRows | None = None) -> SentenceRows:
         """The l2-normalised term-weight rows of the given sentences (their dot products are
-        cosines, for near-duplicate detection)."""
-        rows = self.sentence_weights(sentence_ids)
+        cosines, for near-duplicate detection). ``rows``: their ``sentence_weight_rows``,
+        when the caller has them."""
+        rows = self.sentence_weight_rows(sentence_ids) if rows is None else rows
         if self.weighting == "tfidf":
             return rows
+        # Each row's sum of squares in float32, by ``np.add.reduceat`` as scipy sums a row.
         # A row with no terms (a sentence of stop words only) keeps its zeros.
-        norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1), dtype=np.float64).ravel())
+        lengths = np.diff(rows.indptr)
+        squares = np.zeros(lengths.size, dtype=np.float32)
+        filled = np.flatnonzero(lengths)
+        if filled.size:
+            squares[filled] = np.add.reduceat(rows.values * rows.values, rows.indptr[filled])
+        norms = np.sqrt(squares.astype(np.float64))
         norms[norms == 0] = 1.0
-        rows.data /= np.repeat(norms, np.diff(rows.indptr)).astype(np.float32)
-        return rows
+        return rows.with_values(rows.values / np.repeat(norms, lengths).astype(np.float32))
 
-    def sentence_cosines(self, sentence_ids: np.ndarray) -> np.ndarray:
+    def sentence_cosines(self, sentence_ids: np.ndarray,
+                         rows: SentenceRows | None = None) -> np.ndarray:
         """The cosines of the given sentences' term weights, pairwise (a dense matrix: for the
-        few hundred candidates of one question at most)."""
-        rows = self.sentence_terms(sentence_ids)
-        columns, local = np.unique(rows.indices, return_inverse=True)
+        few hundred candidates of one question at most). ``rows``: their
+        ``sentence_weight_rows``, when the caller has them."""
+        rows = self.sentence_terms(sentence_ids, rows)
+        columns, local = np.unique(rows.terms, return_inverse=True)
         dense = np.zeros((len(sentence_ids), columns.size), dtype=np.float32)
-        dense[np.repeat(np.arange(len(sentence_ids)), np.diff(rows.indptr)), local] = rows.data
+        dense[rows.row_of_entries(), local] = rows.values
         return dense @ dense.T
 
     # Whole weighted matrices, materialised on first use: for tools over small corpora
@@ -527,6 +597,3 @@ class TfidfIndex:
             lengths, np.fromiter((len(a.text) for a in articles), dtype=np.int64,
                                  count=len(articles)))
 
-
-FirstStageFunction = Callable[[np.ndarray, np.ndarray, int, "np.ndarray | None",
-                               "np.ndarray | None"], FirstStage]
