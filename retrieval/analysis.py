@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,15 +80,34 @@ class Analyzer:
         return _TOKEN.findall(text if keep_case else text.casefold())
 
     def __call__(self, text: str) -> list[str]:
+        tokens = self._unstemmed(text)
+        stemmer = self._stemmer  # type: ignore[attr-defined]
+        if stemmer is not None:
+            tokens = stemmer.stemWords(tokens)
+        return self._with_bigrams(tokens)
+
+    def many(self, texts: Iterable[str]) -> list[list[str]]:
+        """``[self(text) for text in texts]``, stemming each distinct word once (the
+        sentences of a batch repeat most of their words)."""
+        token_lists = [self._unstemmed(text) for text in texts]
+        stemmer = self._stemmer  # type: ignore[attr-defined]
+        if stemmer is not None:
+            distinct = list({t for tokens in token_lists for t in tokens})
+            stem = dict(zip(distinct, stemmer.stemWords(distinct)))
+            token_lists = [[stem[t] for t in tokens] for tokens in token_lists]
+        return [self._with_bigrams(tokens) for tokens in token_lists]
+
+    def _unstemmed(self, text: str) -> list[str]:
+        """The words of ``text`` without stop words, lemmatised when asked."""
         tokens = self.words(text)
         stop = self.stop_set()
         if stop:
             tokens = [t for t in tokens if t not in stop]
         if self.lemmatize:   # a lemma may be a stop word ("did" is "do")
             tokens = [t for t in self._lemmatized(tokens) if t not in stop]
-        stemmer = self._stemmer  # type: ignore[attr-defined]
-        if stemmer is not None:
-            tokens = stemmer.stemWords(tokens)
+        return tokens
+
+    def _with_bigrams(self, tokens: list[str]) -> list[str]:
         if self.bigrams and len(tokens) > 1:
             return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
         return tokens

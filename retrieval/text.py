@@ -23,12 +23,13 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 import sentencex
 
 _WORD = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*", re.UNICODE)
-_SENTENCE_END = re.compile(r"[.!?][\"'”’»)\]]*\s*$")
-_ELLIPSIS_END = re.compile(r"(?:…|\.\.\.)[\"'”’»)\]]*\s*$")
+# What may close a sentence after its final mark: quotes and brackets.
+_CLOSERS = "\"'”’»)]"
 _CAPTION_START = re.compile(
     r"^[(\[]?\s*(?:photo|image|picture|pictured|video|file photo|credit|caption)s?\s*[:|)(\-–]",
     re.IGNORECASE,
@@ -80,9 +81,18 @@ def count_words(text: str) -> int:
     return len(_WORD.findall(text))
 
 
+def has_words(text: str, n: int) -> bool:
+    """Whether ``text`` holds at least ``n`` words (``count_words(text) >= n``), reading no
+    further than its ``n``-th word."""
+    return sum(1 for _ in islice(_WORD.finditer(text), n)) >= n
+
+
 def ends_sentence(text: str) -> bool:
-    """True when ``text`` ends like a complete sentence (and not with an ellipsis)."""
-    return bool(_SENTENCE_END.search(text)) and not _ELLIPSIS_END.search(text)
+    """True when ``text`` ends like a complete sentence: ``.``, ``!`` or ``?``, then possibly
+    closing quotes or brackets, then possibly whitespace (and not with an ellipsis, ``…`` or
+    ``...``). Read from the end: no search through the text."""
+    end = text.rstrip().rstrip(_CLOSERS)
+    return end[-1:] in (".", "!", "?") and not end.endswith("...")
 
 
 def normal_words(text: str) -> list[str]:
@@ -134,14 +144,14 @@ def split_sentences(text: str, span: Span, language: str = "en") -> list[Span]:
 
 def is_body_block(block: str, rules: SegmentationRules) -> bool:
     """Whether a block reads as article prose rather than page furniture."""
-    return (count_words(block) >= rules.min_block_words
+    return (has_words(block, rules.min_block_words)
             and not _CAPTION_START.match(block)
             and (ends_sentence(block) or _has_inner_sentence_end(block)))
 
 
 def _has_inner_sentence_end(block: str) -> bool:
     # A long paragraph whose last sentence was cut off still holds complete sentences.
-    return bool(re.search(r"[.!?][\"'”’»)\]]*\s+[\"'“‘(\[]?[A-Z]", block)) and count_words(block) >= 12
+    return bool(re.search(r"[.!?][\"'”’»)\]]*\s+[\"'“‘(\[]?[A-Z]", block)) and has_words(block, 12)
 
 
 def segment_article(text: str, title: str = "",
@@ -157,7 +167,7 @@ def segment_article(text: str, title: str = "",
         if duplicate or not is_body_block(block_text, rules):
             continue
         sentences = tuple(
-            Sentence(s, count_words(text[s.start:s.end]) >= rules.min_sentence_words
+            Sentence(s, has_words(text[s.start:s.end], rules.min_sentence_words)
                      and ends_sentence(text[s.start:s.end]))
             for s in split_sentences(text, block, rules.language)
         )

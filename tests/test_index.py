@@ -140,3 +140,18 @@ def test_sentence_rows_agree_with_the_sparse_matrix(corpus):
     expected = matrix[ids][:, term_ids].toarray() @ weights
     np.testing.assert_allclose(index.sentence_scores(ids, term_ids, weights, rows), expected,
                                rtol=1e-6)
+
+
+def test_a_corpus_of_stop_words_only_is_indexed(tmp_path):
+    """A batch whose sentences hold stop words only made scikit-learn's counter raise
+    "empty vocabulary", and the build failed with a traceback; its index now has no terms,
+    and a question finds nothing in it."""
+    from retrieval.corpus import Article
+    from retrieval.index import build
+    articles = [Article("a", "T", "S", "It was all that they had. And so it was, for them.")]
+    index = TfidfIndex(weighting="bm25")
+    build(index, tmp_path / "idx", articles, jobs=1)
+    loaded = TfidfIndex.load(tmp_path / "idx")
+    assert loaded.vocabulary_ == [] and loaded.n_sentences == 2
+    ids, _ = loaded.query_vector("What did they have?")
+    assert ids.size == 0

@@ -1,15 +1,16 @@
 """One batch of articles analysed into the arrays of one segment (in memory).
 
 A batch is segmented into passages and sentences (``retrieval.text``), its sentences'
-terms are counted by scikit-learn's ``CountVectorizer`` with our ``Analyzer`` over a local
-vocabulary, and a passage's counts are the sum of its sentences'. Nothing here depends on any
-other batch: weights are applied at question time with the global statistics
+terms (our ``Analyzer``) are counted over a local vocabulary (as scikit-learn's
+``CountVectorizer`` counts), and a passage's counts are the sum of its sentences'. Nothing
+here depends on any other batch: weights are applied at question time with the global statistics
 (``retrieval.index.stats``), so a batch analysed alone, in a worker process, is final.
 Runs in worker processes when building in parallel."""
 from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from itertools import chain
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +78,22 @@ def compact_counts(counts: np.ndarray) -> np.ndarray:
     return counts.astype(np.uint16 if top <= np.iinfo(np.uint16).max else np.uint32)
 
 
+def count_terms(token_lists: Sequence[list[str]]) -> tuple[sp.csr_matrix, list[str]]:
+    """The term counts of each token list (a row each, a column per term, indices sorted)
+    and the terms, sorted: what scikit-learn's ``CountVectorizer`` makes of them, without
+    its per-text counting (and with no error when no text holds a term)."""
+    flat = list(chain.from_iterable(token_lists))
+    vocabulary = sorted(set(flat))
+    number = {t: i for i, t in enumerate(vocabulary)}
+    ids = np.fromiter(map(number.__getitem__, flat), dtype=np.int32, count=len(flat))
+    indptr = np.zeros(len(token_lists) + 1, dtype=np.int64)
+    np.cumsum([len(tokens) for tokens in token_lists], out=indptr[1:])
+    counts = sp.csr_matrix((np.ones(ids.size, dtype=np.int32), ids, indptr),
+                           shape=(len(token_lists), len(vocabulary)))
+    counts.sum_duplicates()     # sorts each row's terms, then adds up repeated ones
+    return counts, vocabulary
+
+
 def analyse_batch(articles: Sequence[Article], analyzer: Analyzer,
                   rules: SegmentationRules) -> SegmentArrays:
     """Segment and analyse ``articles`` (numbered from 0 in this batch) into a segment's
@@ -102,14 +119,7 @@ def analyse_batch(articles: Sequence[Article], analyzer: Analyzer,
                 s_answerable.append(sentence.answerable)
                 sentences.append(text[sentence.span.start:sentence.span.end])
                 s_hash.append(text_hash(sentences[-1]))
-    if sentences:
-        from sklearn.feature_extraction.text import CountVectorizer
-        counter = CountVectorizer(analyzer=analyzer, dtype=np.int32)
-        counts = counter.fit_transform(sentences).tocsr()
-        vocabulary = counter.get_feature_names_out().tolist()
-    else:
-        counts, vocabulary = sp.csr_matrix((0, 0), dtype=np.int32), []
-    counts.sort_indices()
+    counts, vocabulary = count_terms(analyzer.many(sentences))
     n_passages, n_sentences = len(p_start), len(s_start)
     membership = sp.csr_matrix(
         (np.ones(n_sentences, dtype=np.int32), (np.asarray(s_passage, dtype=np.int64),
