@@ -344,12 +344,12 @@ class Answerer:
 
     def _texts(self, sentence_ids: np.ndarray) -> list[str]:
         index = self.index
-        texts: dict[int, str] = {}   # each article's text decoded once, from the store
-        for a in np.unique(index.sentence_article_[sentence_ids]):
-            texts[int(a)] = index.articles_.text(int(a))
-        return [texts[int(a)][b:e] for a, b, e in zip(
-            index.sentence_article_[sentence_ids], index.sentence_start_[sentence_ids],
-            index.sentence_end_[sentence_ids])]
+        articles = index.sentence_article_[sentence_ids].tolist()
+        # each article's text decoded once, from the store
+        texts = {a: index.articles_.text(a) for a in set(articles)}
+        return [texts[a][b:e] for a, b, e in zip(
+            articles, index.sentence_start_[sentence_ids].tolist(),
+            index.sentence_end_[sentence_ids].tolist())]
 
     def _quote(self, scored: Scored) -> Answer:
         index, sid = self.index, scored.sentence_id
