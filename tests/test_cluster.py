@@ -316,3 +316,38 @@ def test_without_ray_the_cluster_says_how_to_install_it(monkeypatch, capsys,
     assert main(["ask", "What is the Dima Yakovlev Law?"]) == 1
     assert capsys.readouterr().err.strip().endswith(
         "cluster.enabled needs Ray: pip install 'qabot[cluster]'")
+
+
+# ------------------------------------------------------------------ connecting to a cluster
+def test_an_address_where_nothing_listens_fails_quickly_in_one_line(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    pytest.importorskip("ray")
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]          # closed again: nothing listens there
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(QABOT_CLUSTER__ENABLED="true", QABOT_CLUSTER__ADDRESS=f"127.0.0.1:{port}",
+               QABOT_INDEX__DIR=str(tmp_path / "index"), RAY_USAGE_STATS_ENABLED="0")
+    done = subprocess.run([sys.executable, "-m", "bot", "ask", "What is the Dima Yakovlev Law?"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (f"qabot: cannot connect to the Ray cluster (127.0.0.1:{port}): "
+                           f"nothing accepts connections at 127.0.0.1:{port} (Connection "
+                           "refused); is `ray start --head` running there?\n")
+
+
+def test_a_ray_client_address_without_ray_client_says_what_to_install(
+        monkeypatch, settings: Settings) -> None:
+    import sys
+    ray = pytest.importorskip("ray")
+    from retrieval.cluster.coordinator import connect
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)   # as in a process of its own
+    monkeypatch.setitem(sys.modules, "grpc", None)              # import grpc raises ImportError
+    cluster = settings.with_overrides(**{"cluster.address": "ray://head.example:10001"}).cluster
+    with pytest.raises(ClusterError) as error:
+        connect(cluster)
+    assert str(error.value) == ("cluster.address ray://head.example:10001 needs Ray Client: "
+                                "pip install 'qabot[cluster]' (it installs ray[client])")

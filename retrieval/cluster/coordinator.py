@@ -21,8 +21,9 @@ a ``reload`` starts a new cluster and the old one ends when its last question is
 from __future__ import annotations
 
 import itertools
-import re
 import logging
+import re
+import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -51,17 +52,57 @@ def _ray() -> Any:
 
 def connect(settings: ClusterSettings) -> None:
     """Join the Ray cluster of ``settings.address`` (or start a local Ray when it is empty),
-    unless this process is connected already."""
+    unless this process is connected already. The head's port is tried first, for at most
+    ``settings.timeout_seconds``: Ray itself waits without end for an address where nothing
+    answers."""
     ray = _ray()
     if ray.is_initialized():
         return
-    where = settings.address or "a local Ray"
+    address = settings.address
+    where = address or "a local Ray"
+    if address.startswith("ray://"):
+        try:
+            import grpc  # noqa: F401 - what Ray Client needs (the ray[client] extra)
+        except ImportError:
+            raise ClusterError(f"cluster.address {address} needs Ray Client: pip install "
+                               "'qabot[cluster]' (it installs ray[client])") from None
+    head = _head_address(address)
+    if head is not None:
+        _probe(where, head, settings.timeout_seconds)
     try:
         ray.init(address=settings.address or None, include_dashboard=False,
                  log_to_driver=False, configure_logging=False)
     except Exception as exc:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError...
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ClusterError(f"cannot connect to the Ray cluster ({where}): {reason}") from None
+
+
+def _head_address(address: str) -> tuple[str, int] | None:
+    """The (host, port) that ``address`` names ("auto": the cluster ``ray start`` made on
+    this machine, when Ray can tell), or None (a local Ray, or an "auto" Ray cannot
+    resolve: ``ray.init`` says why at once)."""
+    if address == "auto":
+        try:
+            from ray._private.services import canonicalize_bootstrap_address
+            address = canonicalize_bootstrap_address("auto") or ""
+        except Exception:  # noqa: BLE001 - Ray's own lookup; ray.init reports its failure
+            return None
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    return (host, int(port)) if host and port.isdigit() else None
+
+
+def _probe(where: str, head: tuple[str, int], seconds: float) -> None:
+    """Raise ``ClusterError`` unless something accepts a connection at ``head`` within
+    ``seconds``."""
+    host, port = head
+    try:
+        socket.create_connection((host, port), timeout=seconds).close()
+    except OSError as exc:
+        why = f"no answer within {seconds:g} s" if isinstance(exc, TimeoutError) else (
+            exc.strerror or str(exc) or type(exc).__name__)
+        raise ClusterError(f"cannot connect to the Ray cluster ({where}): nothing accepts "
+                           f"connections at {host}:{port} ({why}); is `ray start --head` "
+                           "running there?") from None
 
 
 class Cluster:
