@@ -18,6 +18,7 @@ import numpy as np
 from retrieval.answer.passages import BestArticles, BestPassages, PassageSearcher
 from retrieval.errors import IndexFormatError
 from retrieval.index import TfidfIndex
+from retrieval.index.runs import balanced_runs
 
 # What identifies a commit: a rebuilt, grown or shrunk index differs in one of these.
 IDENTITY_KEYS = ("fingerprint", "segments", "stats", "format_version", "analyzer",
@@ -78,17 +79,9 @@ class Shard:
 
 
 def shard_segments(segments: Sequence[tuple[str, int]], shards: int) -> list[list[str]]:
-    """The commit's ``segments`` (name, passages), in order, as at most ``shards`` runs of
-    consecutive segments holding about as many passages each (fewer runs when there are
-    fewer segments)."""
-    total = sum(p for _, p in segments) or 1
-    groups: list[list[str]] = []
-    done = 0
-    for name, passages in segments:
-        # Start a new run when this segment's middle lies past the current run's share.
-        if not groups or (len(groups) < shards and
-                          (done + passages / 2) * shards >= len(groups) * total):
-            groups.append([])
-        groups[-1].append(name)
-        done += passages
-    return groups
+    """The commit's ``segments`` (name, passages), in order, as ``shards`` runs of
+    consecutive segments holding about as many passages each (one segment each when there
+    are fewer segments)."""
+    names = [name for name, _ in segments]
+    return [names[run.start:run.stop]
+            for run in balanced_runs([passages for _, passages in segments], shards)]
