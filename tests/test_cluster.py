@@ -235,12 +235,18 @@ def test_a_shard_that_opens_another_commit_does_not_start(cluster_settings, four
         Cluster(opened, index_dir, cluster_settings(2).cluster).wait_ready()
 
 
+def bundled_records() -> list[dict[str, object]]:
+    """The bundled corpus's articles as JSON Lines records."""
+    from retrieval.corpus import load_corpus
+    return [{"id": a.id, "title": a.title, "source": a.source, "text": a.text,
+             "date": a.date.iso() if a.date else None}
+            for a in load_corpus(ROOT / "corpus").articles]
+
+
 def test_an_article_added_lands_on_one_shard(cluster_settings, settings_for, write_jsonl,
                                              local_ray, tmp_path: Path) -> None:
     from retrieval.corpus import load_corpus, scan_corpus
-    records = [{"id": a.id, "title": a.title, "source": a.source, "text": a.text,
-                "date": a.date.iso() if a.date else None}
-               for a in load_corpus(ROOT / "corpus").articles]
+    records = bundled_records()
     corpus = write_jsonl(records)
     index_dir = tmp_path / "cluster-index"
     cluster = QAService(cluster_settings(2, index_dir=index_dir, **{"corpus.path": str(corpus)}))
@@ -267,6 +273,60 @@ def test_an_article_added_lands_on_one_shard(cluster_settings, settings_for, wri
     assert result == local.ask(question)
     for question in QUESTIONS[:8]:
         assert cluster.ask(question) == local.ask(question)
+
+
+def test_merging_added_segments_keeps_a_segment_per_shard(
+        cluster_settings, settings_for, write_jsonl, tmp_path: Path) -> None:
+    from retrieval.corpus import load_corpus
+    records = bundled_records()
+    corpus = write_jsonl(records)
+    settings = cluster_settings(4, index_dir=tmp_path / "merged", **{"corpus.path": str(corpus)})
+    cluster = QAService(settings)
+    counts = [len(cluster.index.commit_.names)]
+    for number in range(1, 11):           # added one at a time, as `qabot add` does
+        records.append({"id": f"penguins-{number}", "title": f"Penguins {number}",
+                        "source": "Polar Times", "date": f"2015-03-{number:02d}",
+                        "text": f"The emperor penguins of colony {number} elected a new "
+                                f"ambassador, number {number}, to the research station."})
+        corpus = write_jsonl(records)
+        added = [a for a in load_corpus(corpus).articles if a.id == f"penguins-{number}"]
+        report = cluster.apply_change(added, files=[corpus.name])
+        assert not report.rebuilt, report.reason
+        counts.append(len(cluster.index.commit_.names))
+        if counts[-1] < counts[-2]:
+            break
+    assert counts[-1] < counts[-2], f"no merge: {counts}"     # the segments were merged...
+    assert counts[-1] >= 4, f"merged into fewer segments than shards: {counts}"   # ...not all
+    assert len(actors(cluster)) == 4
+    again = QAService(settings)                               # the next start
+    assert not again.last_load.rebuilt, again.last_load.reason
+    assert len(actors(again)) == 4
+    local = QAService(settings_for(corpus))                   # the same corpus, built locally
+    for question in QUESTIONS[:8] + ["Who did the emperor penguins of colony 2 elect?"]:
+        assert again.ask(question) == local.ask(question), question
+    report = again.compact()                                  # `qabot index --compact`
+    assert not report.rebuilt, report.reason
+    assert len(again.index.commit_.names) == 4 and len(actors(again)) == 4
+    for question in QUESTIONS[:8]:
+        assert again.ask(question) == local.ask(question), question
+
+
+def test_a_corpus_of_fewer_articles_than_shards_is_built_once(
+        cluster_settings, settings_for, write_jsonl, tmp_path: Path, caplog) -> None:
+    corpus = write_jsonl(bundled_records()[:3])
+    settings = cluster_settings(4, index_dir=tmp_path / "three", **{"corpus.path": str(corpus)})
+    with caplog.at_level("WARNING", logger="retrieval"):
+        first = QAService(settings)
+        assert first.last_load.rebuilt and len(actors(first)) == 3
+        first.reload()                                        # said once, not at every reload
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    again = QAService(settings)
+    assert not again.last_load.rebuilt, again.last_load.reason
+    assert said == [f"the index at {tmp_path / 'three'} has 3 segment(s) for 3 article(s): 3 "
+                    "shard(s) of the cluster, not 4"]
+    local = QAService(settings_for(corpus))
+    for question in QUESTIONS[:8]:
+        assert again.ask(question) == local.ask(question), question
 
 
 def _pid_of(number: int) -> tuple[int, int]:

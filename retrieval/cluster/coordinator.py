@@ -107,7 +107,8 @@ def _probe(where: str, head: tuple[str, int], seconds: float) -> None:
 
 class Cluster:
     """The shards of ``index`` (the commit opened from ``index_dir``) on Ray actors, as a
-    ``Searcher``. With fewer segments than ``settings.shards``, each segment is a shard."""
+    ``Searcher``. With fewer segments than ``settings.shards``, each segment is a shard
+    (``shortfall`` says so)."""
 
     def __init__(self, index: TfidfIndex, index_dir: Path, settings: ClusterSettings) -> None:
         ray = _ray()
@@ -116,10 +117,12 @@ class Cluster:
         commit = index.commit_
         listed = [(str(s["name"]), int(s["passages"])) for s in commit.manifest["segments"]]
         self.segments = shard_segments(listed, settings.shards)
-        if len(self.segments) < settings.shards:
-            log.warning("the index at %s has %d segment(s): %d shard(s), not %d (rebuild it "
-                        "with the cluster enabled to split it)", index_dir, len(listed),
-                        len(self.segments), settings.shards)
+        # Why there are fewer shards than asked for (a corpus of fewer articles than shards):
+        # for the service to say once.
+        self.shortfall = None if len(self.segments) == settings.shards else (
+            f"the index at {index_dir} has {len(listed)} segment(s) for "
+            f"{commit.manifest.get('articles')} article(s): {len(self.segments)} shard(s) of "
+            f"the cluster, not {settings.shards}")
         firsts = [commit.bases[names[0]][0] for names in self.segments]
         self.ranges = list(zip(firsts, firsts[1:] + [len(index.articles_)]))
         actor = ray.remote(Shard).options(

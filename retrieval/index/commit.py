@@ -35,6 +35,7 @@ from retrieval.corpus import Article
 from retrieval.errors import IndexFormatError
 from retrieval.index.batch import SegmentArrays, analyse_batch
 from retrieval.index.merge import merge_segments
+from retrieval.index.runs import balanced_runs
 from retrieval.index.segment import Segment, open_segment, write_segment
 from retrieval.index.stats import GlobalStats, combine
 from retrieval.index.store import ArticleStore, StoreData, store_data
@@ -45,7 +46,8 @@ if TYPE_CHECKING:
 
 BATCH_CHARS = 8_000_000     # characters of article text per segment built (about 100 MB of
                             # memory in its worker)
-MAX_SEGMENTS = 8            # more segments than this are merged into one after a commit
+MAX_SEGMENTS = 8            # more segments than this are merged after a commit: into one, or
+                            # into min_segments (a cluster's shards; then above 2 × that)
 
 
 def default_jobs() -> int:
@@ -397,11 +399,12 @@ def _open_all(root: Path, index: "TfidfIndex") -> tuple[Commit, list[Segment],
 def add_articles(index: "TfidfIndex", root: Path, articles: Iterable[Article], *,
                  corpus_files: Sequence[Mapping[str, Any]] | None = None,
                  fingerprint: str | None = None, jobs: int = 1, progress: bool = False,
-                 replace: bool = True) -> CommitInfo:
+                 replace: bool = True, min_segments: int = 1) -> CommitInfo:
     """Add ``articles`` to the committed index at ``root`` as new segment(s) and commit.
     An article whose id the index already holds replaces it (the old one is tombstoned)
     when ``replace``, else ``ValueError``. ``corpus_files``/``fingerprint`` (the corpus as it
-    now is) replace the commit's when given. Merges when segments pile up."""
+    now is) replace the commit's when given. Merges when segments pile up, leaving at least
+    ``min_segments`` (the shards of a cluster)."""
     articles = list(articles)
     with storage.writing(root) as writer:
         commit, segments, deleted = _open_all(root, index)
@@ -413,27 +416,30 @@ def add_articles(index: "TfidfIndex", root: Path, articles: Iterable[Article], *
         names = _write_segments(writer, index, articles, jobs, progress, BATCH_CHARS)
         segments += [open_segment(root, n, index.segment_params()) for n in names]
         deleted += [None] * len(names)
-        return _finish(writer, index, commit, segments, deleted, corpus_files, fingerprint)
+        return _finish(writer, index, commit, segments, deleted, corpus_files, fingerprint,
+                       min_segments)
 
 
 def delete_articles(index: "TfidfIndex", root: Path, article_ids: Iterable[str], *,
                     corpus_files: Sequence[Mapping[str, Any]] | None = None,
-                    fingerprint: str | None = None) -> CommitInfo:
+                    fingerprint: str | None = None, min_segments: int = 1) -> CommitInfo:
     """Delete the articles ``article_ids`` from the committed index at ``root`` (tombstones;
-    no segment is rewritten) and commit. Raises ``KeyError`` naming an id it does not hold."""
+    no segment is rewritten) and commit. Raises ``KeyError`` naming an id it does not hold.
+    ``min_segments``: as for ``add_articles``."""
     with storage.writing(root) as writer:
         commit, segments, deleted = _open_all(root, index)
         deleted = _tombstone(segments, deleted, set(article_ids), must_exist=True)
-        return _finish(writer, index, commit, segments, deleted, corpus_files, fingerprint)
+        return _finish(writer, index, commit, segments, deleted, corpus_files, fingerprint,
+                       min_segments)
 
 
-def compact(index: "TfidfIndex", root: Path) -> CommitInfo:
-    """Merge every segment of the committed index at ``root`` into one, without its deleted
-    articles, and commit."""
+def compact(index: "TfidfIndex", root: Path, segments: int = 1) -> CommitInfo:
+    """Merge the segments of the committed index at ``root`` into ``segments`` (one; a
+    cluster's shards), without its deleted articles, and commit."""
     with storage.writing(root) as writer:
-        commit, segments, deleted = _open_all(root, index)
-        merged = _merge(writer, index, segments, deleted)
-        return _write_commit(writer, index, [merged], [None], commit.manifest["fingerprint"],
+        commit, opened, deleted = _open_all(root, index)
+        merged, gone = _merge_runs(writer, index, opened, deleted, segments, every=True)
+        return _write_commit(writer, index, merged, gone, commit.manifest["fingerprint"],
                              commit.manifest.get("corpus_files") or ())
 
 
@@ -459,10 +465,10 @@ def _tombstone(segments: Sequence[Segment], deleted: list[np.ndarray | None], id
 
 def _finish(writer: storage.Writer, index: "TfidfIndex", commit: Commit,
             segments: list[Segment], deleted: list[np.ndarray | None],
-            corpus_files: Sequence[Mapping[str, Any]] | None, fingerprint: str | None
-            ) -> CommitInfo:
-    if len(segments) > MAX_SEGMENTS:
-        segments, deleted = [_merge(writer, index, segments, deleted)], [None]
+            corpus_files: Sequence[Mapping[str, Any]] | None, fingerprint: str | None,
+            min_segments: int = 1) -> CommitInfo:
+    if len(segments) > max(MAX_SEGMENTS, 2 * min_segments):
+        segments, deleted = _merge_runs(writer, index, segments, deleted, min_segments)
     return _write_commit(writer, index, segments, deleted,
                          commit.manifest["fingerprint"] if fingerprint is None else fingerprint,
                          commit.manifest.get("corpus_files") or ()
@@ -470,6 +476,25 @@ def _finish(writer: storage.Writer, index: "TfidfIndex", commit: Commit,
 
 
 # ----------------------------------------------------------------------------------- merging
+def _merge_runs(writer: storage.Writer, index: "TfidfIndex", segments: Sequence[Segment],
+                deleted: Sequence[np.ndarray | None], runs: int, *, every: bool = False
+                ) -> tuple[list[Segment], list[np.ndarray | None]]:
+    """``segments`` cut into ``runs`` runs of consecutive segments with about as many
+    passages each (``balanced_runs``), each run merged into one segment (a run of one
+    segment is kept as it is, unless ``every``); the order of the articles is kept."""
+    merged: list[Segment] = []
+    gone: list[np.ndarray | None] = []
+    for run in balanced_runs([s.arrays.n_passages for s in segments], runs):
+        if len(run) == 1 and not every:
+            merged.append(segments[run.start])
+            gone.append(deleted[run.start])
+        else:
+            merged.append(_merge(writer, index, segments[run.start:run.stop],
+                                 deleted[run.start:run.stop]))
+            gone.append(None)
+    return merged, gone
+
+
 def _merge(writer: storage.Writer, index: "TfidfIndex", segments: Sequence[Segment],
            deleted: Sequence[np.ndarray | None]) -> Segment:
     """One new segment holding the live articles of ``segments``, in order, written in
