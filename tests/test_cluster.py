@@ -223,16 +223,35 @@ async def test_discord_reload_with_the_cluster_backend(cluster_settings, service
         bot.executor.shutdown()
 
 
-def test_a_shard_that_opens_another_commit_does_not_start(cluster_settings, four_shards,
-                                                          tmp_path: Path) -> None:
+def test_shards_open_the_commit_the_coordinator_names(cluster_settings, four_shards,
+                                                      tmp_path: Path) -> None:
     from retrieval.cluster.coordinator import Cluster
     index_dir = tmp_path / "index"
     QAService(cluster_settings(2, index_dir=index_dir))
     opened = TfidfIndex.load(index_dir)
     QAService(cluster_settings(2, index_dir=index_dir)).reload(force_rebuild=True)
-    with pytest.raises(ClusterError, match="not the one the cluster was started with|has no "
-                       "segment"):
+    # A new commit replaced the one the coordinator opened: its shards do not open the new
+    # one (they would refuse it as another commit) but the one named, which is gone.
+    with pytest.raises(ClusterError) as error:
         Cluster(opened, index_dir, cluster_settings(2).cluster).wait_ready()
+    assert str(error.value) == (f"a shard of the index could not start: the index at "
+                                f"{index_dir} no longer has commit "
+                                f"{opened.commit_.generation} (a newer commit replaced it)")
+
+
+def test_a_shard_given_another_commits_identity_refuses(four_shards: QAService) -> None:
+    from retrieval.cluster.shard import Shard, commit_identity
+    from retrieval.errors import IndexFormatError
+    index = four_shards.index
+    index_dir = str(four_shards.settings.index_dir)
+    names = list(index.commit_.names[:2])
+    identity = commit_identity(index)
+    assert Shard(index_dir, index.commit_.generation, identity, names).info().passages > 0
+    for key, other in (("fingerprint", "another corpus"), ("stats", {"passages": 1})):
+        with pytest.raises(IndexFormatError) as error:
+            Shard(index_dir, index.commit_.generation, {**identity, key: other}, names)
+        assert str(error.value) == (f"the index at {index_dir} is not the one the cluster was "
+                                    f"started with ({key} changed); reload")
 
 
 def bundled_records() -> list[dict[str, object]]:

@@ -131,7 +131,7 @@ class Cluster:
             scheduling_strategy="SPREAD")              # replicas on different nodes
         identity = commit_identity(index)
         self.actors: tuple[tuple[Any, ...], ...] = tuple(
-            tuple(actor.remote(str(index_dir), identity, names)
+            tuple(actor.remote(str(index_dir), commit.generation or None, identity, names)
                   for _ in range(settings.replicas))
             for names in self.segments)
         self._turn = itertools.count()

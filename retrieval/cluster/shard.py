@@ -1,9 +1,10 @@
 """A shard: the first stage over a run of the index's segments, served by a Ray actor.
 
-The actor is made from its files: it opens its segments of the saved index in the shared
-index directory (the directory every node of the cluster reads, memory-mapped) weighted with
-the whole commit's global statistics, and checks that the commit is the one the coordinator
-was started with. Ray runs the constructor again when it restarts a dead actor, so a
+The actor is made from its files: it opens its segments of the commit the coordinator names
+(not whichever is current: a commit landing meanwhile is not mixed in) in the shared index
+directory (the directory every node of the cluster reads, memory-mapped), weighted with the
+whole commit's global statistics, and checks that the commit is the one the coordinator was
+started with. Ray runs the constructor again when it restarts a dead actor, so a
 restarted shard is the same shard. Nothing here imports Ray: the coordinator makes the actor."""
 from __future__ import annotations
 
@@ -45,12 +46,12 @@ class ShardInfo:
 
 
 class Shard:
-    """The first stage over ``segments`` (consecutive segments of the commit of
+    """The first stage over ``segments`` (consecutive segments of the commit ``commit``, of
     ``identity``) of the index saved in ``index_dir``."""
 
-    def __init__(self, index_dir: str, identity: dict[str, Any],
+    def __init__(self, index_dir: str, commit: str | None, identity: dict[str, Any],
                  segments: Sequence[str]) -> None:
-        index = TfidfIndex.load(Path(index_dir), segments=list(segments))
+        index = TfidfIndex.load(Path(index_dir), segments=list(segments), commit=commit)
         found = commit_identity(index)
         if found != identity:
             changed = sorted(k for k in IDENTITY_KEYS if found.get(k) != identity.get(k))

@@ -269,7 +269,8 @@ def build(index: "TfidfIndex", root: Path, articles: Iterable[Article], *,
 @dataclass(frozen=True, eq=False)
 class Commit:
     """A commit as read: its manifest, its segments' names in order with each one's first
-    (article, passage, sentence) number, tombstones, term numbers and the statistics."""
+    (article, passage, sentence) number, tombstones, term numbers and the statistics, and
+    the name of its generation (its directory)."""
 
     manifest: dict[str, Any]
     names: tuple[str, ...]
@@ -278,11 +279,12 @@ class Commit:
     maps: dict[str, np.ndarray]
     stats: GlobalStats
     stop_words: frozenset[str]
+    generation: str = ""
 
 
-def read_commit(root: Path) -> Commit:
-    """The current commit of ``root`` (its own small files, checksums verified). Raises
-    ``IndexFormatError`` when there is none or it is damaged."""
+def read_commit(root: Path, generation: str | None = None) -> Commit:
+    """The current commit of ``root`` (or the one of ``generation``; its own small files,
+    checksums verified). Raises ``IndexFormatError`` when there is none or it is damaged."""
     from retrieval.index.facade import FORMAT_VERSION
 
     def read(files: storage.VerifiedFiles) -> Commit:
@@ -323,9 +325,10 @@ def read_commit(root: Path) -> Commit:
         if problem:
             raise IndexFormatError(f"index at {root} is damaged ({problem}); "
                                    "rebuild it with `qabot index`")
-        return Commit(manifest, names, bases, deleted, maps, stats, stop_words)
+        return Commit(manifest, names, bases, deleted, maps, stats, stop_words,
+                      files.directory.name)
 
-    return storage.load_generation(root, read)
+    return storage.load_generation(root, read, generation)
 
 
 def _commit_problem(stats: GlobalStats, maps: Mapping[str, np.ndarray], names: Sequence[str],
@@ -347,12 +350,13 @@ def _commit_problem(stats: GlobalStats, maps: Mapping[str, np.ndarray], names: S
     return None
 
 
-def open_index(cls: type["TfidfIndex"], root: Path, names: Sequence[str] | None = None
-               ) -> "TfidfIndex":
-    """Open the current commit of ``root`` (only the segments ``names``, when given)."""
+def open_index(cls: type["TfidfIndex"], root: Path, names: Sequence[str] | None = None,
+               generation: str | None = None) -> "TfidfIndex":
+    """Open the current commit of ``root`` (or the one of ``generation``; only the segments
+    ``names``, when given)."""
     from retrieval.analysis import Analyzer as _Analyzer
     for attempt in range(2):
-        commit = read_commit(root)
+        commit = read_commit(root, generation)
         manifest = commit.manifest
         try:
             index = cls(_Analyzer(**manifest["analyzer"], stop_list=commit.stop_words),
@@ -370,10 +374,12 @@ def open_index(cls: type["TfidfIndex"], root: Path, names: Sequence[str] | None 
         try:
             segments = [open_segment(root, n, index.segment_params()) for n in chosen]
         except FileNotFoundError:
-            if attempt == 0:
+            if attempt == 0 and generation is None:
                 continue   # merged away by a newer commit meanwhile: read that one
             raise IndexFormatError(f"index at {root} is damaged (a segment is missing); "
-                                   "rebuild it with `qabot index`") from None
+                                   "rebuild it with `qabot index`" if generation is None else
+                                   f"the index at {root} no longer has the segments of commit "
+                                   f"{generation} (a newer commit replaced it)") from None
         index.fingerprint_ = manifest.get("fingerprint", "")
         stamps = manifest.get("corpus_files", ())
         index.corpus_files_ = tuple(stamps) if isinstance(stamps, list) else ()
