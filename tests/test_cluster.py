@@ -103,6 +103,16 @@ def test_two_and_four_shards_answer_exactly_as_the_local_index(
 
 def test_the_cli_answers_through_four_shards_configured_by_the_environment(
         monkeypatch, capsys, four_shards: QAService) -> None:
+    from retrieval.cluster.coordinator import Cluster
+    fanned_out: list[int] = []               # how many shards answered each first stage
+    fan_out = Cluster._fan_out
+
+    def counted(self: Cluster, call: Callable[..., object]) -> list[object]:
+        results = fan_out(self, call)
+        fanned_out.append(len(results))
+        return results
+
+    monkeypatch.setattr(Cluster, "_fan_out", counted)
     for name, value in (("CLUSTER__ENABLED", "true"), ("CLUSTER__SHARDS", "4"),
                         ("INDEX__DIR", str(four_shards.settings.index_dir))):
         monkeypatch.setenv(f"QABOT_{name}", value)
@@ -110,6 +120,7 @@ def test_the_cli_answers_through_four_shards_configured_by_the_environment(
     answer = json.loads(capsys.readouterr().out)["answer"]
     assert answer["text"].startswith("Later, President Putin signed into force the ‘Dima "
                                      "Yakovlev Law,’") and answer["source"] == "RT"
+    assert fanned_out and set(fanned_out) == {4}     # through the four shards, not locally
 
 
 def test_a_shard_killed_mid_run_loses_no_question(cluster_settings, service: QAService,
