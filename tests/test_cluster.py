@@ -441,3 +441,13 @@ def test_a_ray_client_address_without_ray_client_says_what_to_install(
         connect(cluster)
     assert str(error.value) == ("cluster.address ray://head.example:10001 needs Ray Client: "
                                 "pip install 'qabot[cluster]' (it installs ray[client])")
+
+
+def test_the_cluster_benchmark_fails_when_an_answer_differs(monkeypatch, capsys) -> None:
+    from benchmarks import cluster as benchmark
+    reports = iter([{"mismatches": 0, "questions": 5243}, {"mismatches": 2, "questions": 5243}])
+    monkeypatch.setattr(benchmark, "run", lambda *args: next(reports))  # its figures only
+    assert benchmark.main(["--sample", "10"]) == 0
+    assert benchmark.main(["--sample", "10"]) == 1
+    assert capsys.readouterr().err == ("FAILED: 2 of 5,243 questions were answered "
+                                       "differently through the shards\n")
