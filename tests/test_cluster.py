@@ -429,6 +429,24 @@ def test_an_address_where_nothing_listens_fails_quickly_in_one_line(tmp_path: Pa
                            "refused); is `ray start --head` running there?\n")
 
 
+def test_a_local_ray_started_for_the_cli_leaves_stderr_to_us(write_jsonl,
+                                                             tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    pytest.importorskip("ray")
+    corpus = write_jsonl(bundled_records()[:2])
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_MODE")}
+    env.update(QABOT_CLUSTER__ENABLED="true", QABOT_CLUSTER__SHARDS="1",
+               QABOT_CORPUS__PATH=str(corpus), QABOT_INDEX__DIR=str(tmp_path / "index"),
+               RAY_USAGE_STATS_ENABLED="0")
+    question = "What is the Dima Yakovlev Law?"
+    done = subprocess.run([sys.executable, "-m", "bot", "ask", "--json", question], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and json.loads(done.stdout)["question"] == question
+    assert done.stderr == ""                 # Ray's token-authentication note is not shown
+
+
 def test_a_ray_client_address_without_ray_client_says_what_to_install(
         monkeypatch, settings: Settings) -> None:
     import sys

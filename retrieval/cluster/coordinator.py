@@ -40,6 +40,9 @@ from retrieval.settings import ClusterSettings
 
 log = logging.getLogger(__name__)
 START_SECONDS = 60.0     # the least time given to the shards to open their segments
+# Where Ray says, on stderr, at every start of a local Ray, that token authentication is on
+# (or off): our log has it at INFO level (`--verbose`).
+RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
 
 
 def _ray() -> Any:
@@ -69,12 +72,31 @@ def connect(settings: ClusterSettings) -> None:
     head = _head_address(address)
     if head is not None:
         _probe(where, head, settings.timeout_seconds)
+    notes = _HeldBack()
+    ray_auth = logging.getLogger(RAY_AUTH_LOGGER)
+    ray_auth.addFilter(notes)
     try:
         ray.init(address=settings.address or None, include_dashboard=False,
                  log_to_driver=False, configure_logging=False)
     except Exception as exc:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError...
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ClusterError(f"cannot connect to the Ray cluster ({where}): {reason}") from None
+    finally:
+        ray_auth.removeFilter(notes)
+    for note in notes.held:
+        log.info("Ray: %s", note)
+
+
+class _HeldBack(logging.Filter):
+    """Keeps the records of a logger from its handlers, for this module's log instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.held.append(record.getMessage())
+        return False
 
 
 def _head_address(address: str) -> tuple[str, int] | None:
