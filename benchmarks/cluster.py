@@ -134,7 +134,7 @@ def run(sample: int | None, passages: int, shards: int, clients: int,
             pair[name + "_ms"] = (time.perf_counter() - t) * 1000.0
         local_ms.append(pair["local_ms"])
         cluster_ms.append(pair["cluster_ms"])
-        unavailable += pair["cluster"].message.startswith("The index is partly unavailable")
+        unavailable += pair["cluster"].unavailable
         if pair["local"] != pair["cluster"]:
             mismatches.append(question)
     overhead = [c - l for c, l in zip(cluster_ms, local_ms)]

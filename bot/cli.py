@@ -306,7 +306,7 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         out = screen()
         out.print(render_result(result), crop=False)
-        if result.answer is None:
+        if result.answer is None and not result.unavailable:
             out.print("[dim]" + ("Every candidate and its confidence: --json." if
                                  result.alternatives else
                                  "Try other words; `qabot sources` lists the articles.") + "[/]")

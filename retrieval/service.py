@@ -85,8 +85,8 @@ class QAService:
         try:
             return state.answerer.ask(question, top_k, filters, conversation)
         except IndexUnavailableError as exc:    # a shard of the cluster is down: say so
-            log.warning("%s", exc)
-            return Result(question, None, (), str(exc))
+            log.info("%s", exc)                 # the adapters show the result's message
+            return Result(question, None, (), str(exc), unavailable=True)
         except IndexFormatError as exc:
             if not self.settings.index.auto_rebuild:
                 raise

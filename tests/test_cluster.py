@@ -162,6 +162,7 @@ def test_a_shard_restarting_past_the_timeout_makes_the_index_partly_unavailable(
     local_ray.kill(actors(cluster)[1][0], no_restart=False)
     result = cluster.ask(DIMA_QUESTION)
     assert result.answer is None and result.alternatives == () and result.turn is None
+    assert result.unavailable
     assert result.message == (f"{UNAVAILABLE}: shard 2 of 2 did not answer within 0.3 s "
                               "(restarting?), so the question was not answered from the rest "
                               "of it. Ask again in a moment.")
@@ -175,7 +176,7 @@ def test_a_shard_dead_for_good_makes_the_index_partly_unavailable(cluster_settin
     assert cluster.ask(DIMA_QUESTION).answer is not None
     local_ray.kill(actors(cluster)[0][0], no_restart=True)
     result = cluster.ask(DIMA_QUESTION)
-    assert result.answer is None and result.alternatives == ()
+    assert result.answer is None and result.alternatives == () and result.unavailable
     assert result.message.startswith(f"{UNAVAILABLE}: shard 1 of 2 is down")
 
 
@@ -215,6 +216,43 @@ def test_a_reload_swaps_in_new_shards_and_answers_meanwhile(
     new = [info.pid for row in infos(local_ray, cluster) for info in row]
     assert not set(new) & set(old)
     assert cluster.ask(DIMA_QUESTION) == expected
+
+
+async def test_an_unavailable_index_is_one_line_in_each_adapter(
+        cluster_settings, local_ray, monkeypatch, capsys, caplog) -> None:
+    from bot import cli
+    from tests.test_repl import make_repl
+    cluster = QAService(cluster_settings(2, timeout=5.0))
+    local_ray.kill(actors(cluster)[1][0], no_restart=True)
+    said = (f"{UNAVAILABLE}: shard 2 of 2 is down, so the question was not answered from "
+            "the rest of it. Ask again in a moment.")
+    caplog.set_level("WARNING")
+
+    def warned() -> list[tuple[str, str]]:     # what the log shows (on stderr in the CLI)
+        return [(r.name, r.getMessage()) for r in caplog.records
+                if r.levelname == "WARNING" and r.name.split(".")[0] in ("bot", "retrieval")]
+
+    # qabot ask: the line, and no "No answer." or "Try other words" around it, nor a warning
+    monkeypatch.setattr(cli, "_service", lambda settings, **_: cluster)
+    assert main(["ask", DIMA_QUESTION]) == 0
+    assert capsys.readouterr().out == said + "\n" and warned() == []
+    # the REPL
+    repl, shown = make_repl(cluster, cluster.settings)
+    repl.handle(DIMA_QUESTION)
+    assert shown.getvalue() == said + "\n" and warned() == []
+    # Discord: not "The articles do not cover this" with a hint to ask with other words; the
+    # bot's log has it, for its operator
+    bot = offline_bot(cluster)
+    await bot._async_setup_hook()
+    await bot.setup_hook()
+    try:
+        reply = await bot.get_cog("Questions").reply_to(DIMA_QUESTION, None, 1)  # type: ignore
+    finally:
+        bot.executor.shutdown()
+    embed = reply.embed
+    assert (embed.title, embed.description, embed.footer.text) == (None, said, None)
+    assert reply.view is None or not reply.view.children
+    assert warned() == [("bot.discord.cog", f"{DIMA_QUESTION!r} was not answered: {said}")]
 
 
 async def test_discord_reload_with_the_cluster_backend(cluster_settings, service: QAService,

@@ -229,10 +229,11 @@ class Cluster:
             try:
                 results[shard] = ray.get(ready[0])
             except ray.exceptions.RayActorError as exc:
-                log.warning("shard %d, replica %d: %s", shard + 1, tried + 1, _cause(exc))
-                if tried + 1 < len(self.actors[shard]):
+                if tried + 1 < len(self.actors[shard]):     # another replica stands in
+                    log.warning("shard %d, replica %d: %s", shard + 1, tried + 1, _cause(exc))
                     send(shard, tried + 1)
                     continue
+                log.info("shard %d, replica %d: %s", shard + 1, tried + 1, _cause(exc))
                 raise IndexUnavailableError(_unavailable([shard + 1], len(self.actors),
                                                          None)) from None
         return results
