@@ -397,6 +397,26 @@ def test_a_corpus_of_fewer_articles_than_shards_is_built_once(
         assert again.ask(question) == local.ask(question), question
 
 
+def test_a_corpus_of_unequal_articles_makes_a_segment_per_shard(
+        cluster_settings, settings_for, write_jsonl, tmp_path: Path) -> None:
+    records = bundled_records()
+    # Two long articles around two short ones: cut by size alone, the short ones go with the
+    # second long one (two or three segments for four articles and four shards).
+    short = [{**records[1], "id": f"short-{n}", "text": records[1]["text"][:200]}
+             for n in (1, 2)]
+    corpus = write_jsonl([records[4], *short, records[3]])
+    settings = cluster_settings(4, index_dir=tmp_path / "unequal",
+                                **{"corpus.path": str(corpus)})
+    first = QAService(settings)
+    assert first.last_load.rebuilt and len(first.index.commit_.names) == 4
+    assert len(actors(first)) == 4
+    again = QAService(settings)
+    assert not again.last_load.rebuilt, again.last_load.reason
+    local = QAService(settings_for(corpus))
+    for question in QUESTIONS[:8]:
+        assert again.ask(question) == local.ask(question), question
+
+
 def _pid_of(number: int) -> tuple[int, int]:
     import os
     return number, os.getpid()

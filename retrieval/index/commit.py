@@ -220,14 +220,14 @@ Runner = Callable[[Iterable[tuple[Any, ...]], Any, int], Iterator[Any]]
 
 def _write_segments(writer: storage.Writer, index: "TfidfIndex", articles: Iterable[Article],
                     jobs: int, progress: bool, batch_chars: int,
-                    run: Runner | None = None) -> list[str]:
+                    run: Runner | None = None, batch_articles: int | None = None) -> list[str]:
     """Stream ``articles`` into new segments (published, not yet committed), analysed and
     written by ``run`` (default: ``jobs`` local processes)."""
     params = index.segment_params()
     bar = _Progress(articles, progress)
 
     def tasks() -> Iterator[tuple[Any, ...]]:
-        for batch in batches(articles, batch_chars):
+        for batch in batches(articles, batch_chars, batch_articles):
             bar.advance(batch)
             yield batch, index.analyzer, index.rules, writer.new_directory(), params
 
@@ -242,7 +242,7 @@ def build(index: "TfidfIndex", root: Path, articles: Iterable[Article], *,
           jobs: int | None = None, progress: bool = False, fingerprint: str = "",
           corpus_files: Sequence[Mapping[str, Any]] | None = None,
           batch_chars: int = BATCH_CHARS, merge: bool = True,
-          run: Runner | None = None) -> CommitInfo:
+          run: Runner | None = None, batch_articles: int | None = None) -> CommitInfo:
     """Build the index of ``articles`` (any iterable: a ``CorpusStream`` is read once, in
     bounded memory) under ``root`` with ``index``'s parameters: segments written by ``jobs``
     processes (default: every CPU; or by ``run(tasks, function, jobs)``, e.g. on a cluster),
@@ -254,7 +254,8 @@ def build(index: "TfidfIndex", root: Path, articles: Iterable[Article], *,
     the previous commit stays current on any failure."""
     jobs = default_jobs() if jobs is None else max(1, jobs)
     with storage.writing(root) as writer:
-        names = _write_segments(writer, index, articles, jobs, progress, batch_chars, run)
+        names = _write_segments(writer, index, articles, jobs, progress, batch_chars, run,
+                                batch_articles)
         if corpus_files is None:
             corpus_files = [asdict(f) for f in getattr(articles, "files", ())]
             fingerprint = fingerprint or getattr(articles, "fingerprint", "")
