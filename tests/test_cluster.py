@@ -272,15 +272,20 @@ async def test_discord_reload_with_the_cluster_backend(cluster_settings, service
         bot.executor.shutdown()
 
 
-def test_shards_open_the_commit_the_coordinator_names(cluster_settings, four_shards,
+def test_shards_open_the_commit_the_coordinator_names(cluster_settings,
                                                       tmp_path: Path) -> None:
+    from retrieval.cluster.build import build_on_cluster
     from retrieval.cluster.coordinator import Cluster
-    index_dir = tmp_path / "index"
-    QAService(cluster_settings(2, index_dir=index_dir))
+    from retrieval.corpus import CorpusStream
+    from retrieval.index import delete_articles
+    settings = cluster_settings(2, index_dir=tmp_path / "index")
+    index_dir, params = settings.index_dir, settings.retrieval.index()
+    build_on_cluster(params, index_dir, CorpusStream(settings.corpus.path), settings.cluster)
     opened = TfidfIndex.load(index_dir)
-    QAService(cluster_settings(2, index_dir=index_dir)).reload(force_rebuild=True)
-    # A new commit replaced the one the coordinator opened: its shards do not open the new
-    # one (they would refuse it as another commit) but the one named, which is gone.
+    delete_articles(params, index_dir, [opened.article_ids_[0]])
+    # A new commit, of the same segments, replaced the one the coordinator opened: its shards
+    # do not open the new one (they would refuse it as another commit) but the one named,
+    # which is gone.
     with pytest.raises(ClusterError) as error:
         Cluster(opened, index_dir, cluster_settings(2).cluster).wait_ready()
     assert str(error.value) == (f"a shard of the index could not start: the index at "
@@ -345,12 +350,15 @@ def test_an_article_added_lands_on_one_shard(cluster_settings, settings_for, wri
 
 def test_merging_added_segments_keeps_a_segment_per_shard(
         cluster_settings, settings_for, write_jsonl, tmp_path: Path) -> None:
-    from retrieval.corpus import load_corpus
+    from retrieval.cluster.build import build_on_cluster
+    from retrieval.corpus import CorpusStream, load_corpus
+    from retrieval.service import record_change
     records = bundled_records()
     corpus = write_jsonl(records)
     settings = cluster_settings(4, index_dir=tmp_path / "merged", **{"corpus.path": str(corpus)})
-    cluster = QAService(settings)
-    counts = [len(cluster.index.commit_.names)]
+    built = build_on_cluster(settings.retrieval.index(), settings.index_dir,
+                             CorpusStream(corpus), settings.cluster)       # `qabot index`
+    counts = [len(built.segments)]
     for number in range(1, 11):           # added one at a time, as `qabot add` does
         records.append({"id": f"penguins-{number}", "title": f"Penguins {number}",
                         "source": "Polar Times", "date": f"2015-03-{number:02d}",
@@ -358,14 +366,12 @@ def test_merging_added_segments_keeps_a_segment_per_shard(
                                 f"ambassador, number {number}, to the research station."})
         corpus = write_jsonl(records)
         added = [a for a in load_corpus(corpus).articles if a.id == f"penguins-{number}"]
-        report = cluster.apply_change(added, files=[corpus.name])
-        assert not report.rebuilt, report.reason
-        counts.append(len(cluster.index.commit_.names))
+        assert record_change(settings, added, files=[corpus.name]) is None
+        counts.append(len(TfidfIndex.read_manifest(settings.index_dir)["segments"]))
         if counts[-1] < counts[-2]:
             break
     assert counts[-1] < counts[-2], f"no merge: {counts}"     # the segments were merged...
     assert counts[-1] >= 4, f"merged into fewer segments than shards: {counts}"   # ...not all
-    assert len(actors(cluster)) == 4
     again = QAService(settings)                               # the next start
     assert not again.last_load.rebuilt, again.last_load.reason
     assert len(actors(again)) == 4
