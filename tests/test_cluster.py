@@ -84,6 +84,21 @@ def infos(ray, service: QAService) -> list[list[object]]:
             for replicas in actors(service)]
 
 
+def ended(pid: int, seconds: float = 30.0) -> None:
+    """Wait until process ``pid`` (a shard's, on this machine) has ended."""
+    import time
+    deadline = time.monotonic() + seconds
+    status = Path(f"/proc/{pid}/status")
+    while time.monotonic() < deadline:
+        try:
+            if "\nState:\tZ" in status.read_text():     # ended, not yet reaped
+                return
+        except FileNotFoundError:
+            return
+        time.sleep(0.005)
+    raise AssertionError(f"process {pid} did not end within {seconds:g} s")
+
+
 def test_two_and_four_shards_answer_exactly_as_the_local_index(
         four_shards: QAService, cluster_settings, service: QAService, local_ray) -> None:
     assert four_shards.last_load.rebuilt                 # built on the cluster...
@@ -159,7 +174,9 @@ def test_a_shard_killed_mid_run_loses_no_question(cluster_settings, service: QAS
 def test_a_shard_restarting_past_the_timeout_makes_the_index_partly_unavailable(
         cluster_settings, service: QAService, local_ray) -> None:
     cluster = QAService(cluster_settings(2, timeout=0.3))  # a restart takes longer than that
+    pid = infos(local_ray, cluster)[1][0].pid
     local_ray.kill(actors(cluster)[1][0], no_restart=False)
+    ended(pid)          # the kill is asynchronous: until then the old process could answer
     result = cluster.ask(DIMA_QUESTION)
     assert result.answer is None and result.alternatives == () and result.turn is None
     assert result.unavailable
@@ -174,7 +191,9 @@ def test_a_shard_dead_for_good_makes_the_index_partly_unavailable(cluster_settin
                                                                    local_ray) -> None:
     cluster = QAService(cluster_settings(2, timeout=5.0))
     assert cluster.ask(DIMA_QUESTION).answer is not None
+    pid = infos(local_ray, cluster)[0][0].pid
     local_ray.kill(actors(cluster)[0][0], no_restart=True)
+    ended(pid)
     result = cluster.ask(DIMA_QUESTION)
     assert result.answer is None and result.alternatives == () and result.unavailable
     assert result.message.startswith(f"{UNAVAILABLE}: shard 1 of 2 is down")
@@ -223,7 +242,9 @@ async def test_an_unavailable_index_is_one_line_in_each_adapter(
     from bot import cli
     from tests.test_repl import make_repl
     cluster = QAService(cluster_settings(2, timeout=5.0))
+    pid = infos(local_ray, cluster)[1][0].pid
     local_ray.kill(actors(cluster)[1][0], no_restart=True)
+    ended(pid)
     said = (f"{UNAVAILABLE}: shard 2 of 2 is down, so the question was not answered from "
             "the rest of it. Ask again in a moment.")
     caplog.set_level("WARNING")
