@@ -3,10 +3,13 @@
 news sites use, served by a local server on 127.0.0.1; nothing else is fetched."""
 from __future__ import annotations
 
+import gzip
 import json
 import logging
+import zlib
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.cli import main
@@ -14,7 +17,7 @@ from retrieval.corpus import load_corpus, split_front_matter
 from retrieval.ingest.add import AddOptions, Ingester
 from retrieval.ingest.extract import extract_page
 from retrieval.ingest.feeds import FEED_DATE_FROM, parse_feed
-from retrieval.ingest.fetch import fetch, new_client
+from retrieval.ingest.fetch import _decoded, fetch, new_client
 from retrieval.ingest.records import IngestError, Outcome
 from retrieval.settings import IngestSettings, load_settings
 
@@ -388,6 +391,51 @@ def test_fetch_follows_redirects_within_the_limit(news_site: NewsServer,
     strict = limits.model_copy(update={"max_redirects": 0})
     with new_client(strict) as client, pytest.raises(IngestError, match="more than 0 redirects"):
         fetch(f"{news_site.base}/redirect/orchard-frost", client, strict)
+
+
+def test_a_compressed_page_is_read(news_site: NewsServer, limits: IngestSettings) -> None:
+    with new_client(limits) as client:
+        fetched = fetch(f"{news_site.base}/gzip/orchard-frost", client, limits)
+    assert fetched.body == fixture("orchard-frost.html", news_site.base)
+
+
+def test_a_compressed_download_stops_at_the_limit_in_bounded_memory(
+        news_site: NewsServer) -> None:
+    # 200 MB of HTML compressed to about 200 kB, under the limit of 1 MB: the limit is on what
+    # it decompresses to, and reading it never holds much more than the limit
+    import tracemalloc
+    limits = IngestSettings(timeout_seconds=5, max_bytes=1_000_000)
+    assert len(news_site.bomb()) < limits.max_bytes   # made before memory is traced
+    tracemalloc.start()
+    try:
+        with new_client(limits) as client, pytest.raises(IngestError) as failed:
+            fetch(f"{news_site.base}/bomb", client, limits)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(failed.value) == "larger than the limit of 1,000,000 bytes (ingest.max_bytes)"
+    assert peak < 4 * limits.max_bytes, f"peak {peak:,} bytes"
+
+
+@pytest.mark.parametrize("coding, encode", [
+    ("deflate", zlib.compress),                                        # with a zlib header
+    ("deflate", lambda data: zlib.compress(data)[2:-4]),               # raw, as some servers send
+    ("gzip", gzip.compress),
+    ("identity", lambda data: data),
+])
+def test_content_codings_are_decoded(coding: str, encode) -> None:
+    page = fixture("orchard-frost.html", "http://news.example")
+    served = httpx.Response(200, headers={"content-encoding": coding},
+                            stream=httpx.ByteStream(encode(page)))
+    assert b"".join(_decoded(served)) == page
+    damaged = httpx.Response(200, headers={"content-encoding": "gzip"},
+                             stream=httpx.ByteStream(b"\x1f\x8bnot"))
+    with pytest.raises(IngestError, match="the gzip data sent is damaged"):
+        b"".join(_decoded(damaged))
+    unknown = httpx.Response(200, headers={"content-encoding": "br"},
+                             stream=httpx.ByteStream(b"x"))
+    with pytest.raises(IngestError, match="encoded as br, which cannot be read"):
+        b"".join(_decoded(unknown))
 
 
 def test_a_closed_port_is_one_line() -> None:
