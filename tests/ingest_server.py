@@ -5,6 +5,7 @@
     /feeds/NAME             a feed, {{BASE}} replaced by the server's address
     /redirect/NAME          302 to /news/NAME
     /to-ftp                 302 to an ftp: address
+    /to-loopback/NAME       302 to http://127.0.0.1:PORT/news/NAME (absolute, by address)
     /slow                   answers after SLOW_SECONDS
     /big, /big-unsized      a page of BIG_BYTES bytes, with and without Content-Length
     /report.pdf             application/pdf
@@ -50,6 +51,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, _FEED_TYPES[Path(path).suffix], fixture(path[7:], base))
         elif path.startswith("/redirect/"):
             self._redirect(f"/news/{path[10:]}")
+        elif path.startswith("/to-loopback/"):
+            self._redirect(f"{base}/news/{path[13:]}")
         elif path == "/to-ftp":
             self._redirect("ftp://127.0.0.1/story.html")
         elif path == "/slow":

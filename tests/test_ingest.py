@@ -438,6 +438,30 @@ def test_content_codings_are_decoded(coding: str, encode) -> None:
         b"".join(_decoded(unknown))
 
 
+def test_a_public_link_redirecting_to_a_private_address_is_refused(
+        news_site: NewsServer, limits: IngestSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "localhost" is made to look public to the address check (the connection still reaches
+    # the test server): the first request passes, the redirect to 127.0.0.1 must not
+    import socket
+    from types import SimpleNamespace
+
+    import retrieval.ingest.fetch as fetching
+
+    def resolve(host, *args, **kwargs):
+        if host == "localhost":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 0))]
+        return socket.getaddrinfo(host, *args, **kwargs)
+    monkeypatch.setattr(fetching, "socket", SimpleNamespace(getaddrinfo=resolve))
+    port = news_site.server_address[1]
+    with new_client(limits, private_addresses=False) as client:
+        assert fetch(f"http://localhost:{port}/news/orchard-frost", client, limits).is_page
+        with pytest.raises(IngestError) as failed:
+            fetch(f"http://localhost:{port}/to-loopback/orchard-frost", client, limits)
+    assert str(failed.value) == ("127.0.0.1 is a private or local address (127.0.0.1), which "
+                                 "links cannot lead to here (ingest.allow_private_addresses)")
+    assert news_site.requests[-1] == "/to-loopback/orchard-frost"   # never asked for the page
+
+
 def test_a_closed_port_is_one_line() -> None:
     import socket
     with socket.socket() as probe:    # a port nobody listens on
