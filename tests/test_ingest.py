@@ -16,7 +16,7 @@ from bot.cli import main
 from retrieval.corpus import load_corpus, split_front_matter
 from retrieval.ingest.add import AddOptions, Ingester
 from retrieval.ingest.extract import extract_page
-from retrieval.ingest.feeds import FEED_DATE_FROM, parse_feed
+from retrieval.ingest.feeds import FEED_DATE_FROM, FEED_UPDATED_FROM, parse_feed
 from retrieval.ingest.fetch import _decoded, fetch, new_client
 from retrieval.ingest.records import IngestError, Outcome
 from retrieval.settings import IngestSettings, load_settings
@@ -528,6 +528,20 @@ def test_a_feed_date_is_the_day_the_feed_wrote_in_its_own_offset() -> None:
                       "http://news.example/feed.rss")
     assert [e.date.iso() if e.date else None for e in feed.entries] == [
         "2024-03-05", "2023-04-26", "2024-01-01"]
+
+
+def test_an_atom_update_date_is_not_called_a_publication_date() -> None:
+    feed = parse_feed(b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:x</id>
+<updated>2024-05-02T10:00:00Z</updated>
+<entry><title>Both</title><id>urn:a</id><link href="http://news.example/a"/>
+  <published>2024-04-30T09:00:00+02:00</published><updated>2024-05-02T10:00:00Z</updated></entry>
+<entry><title>Updated only</title><id>urn:b</id><link href="http://news.example/b"/>
+  <updated>2024-05-01T08:00:00Z</updated></entry>
+</feed>""", "http://news.example/feed.atom")
+    both, updated = feed.entries
+    assert (both.date.iso(), both.date_from) == ("2024-04-30", FEED_DATE_FROM)
+    assert (updated.date.iso(), updated.date_from) == ("2024-05-01", FEED_UPDATED_FROM)
 
 
 def test_one_bad_file_or_line_fails_alone(qabot, corpus: Path, tmp_path: Path) -> None:
