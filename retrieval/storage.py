@@ -296,6 +296,17 @@ def remove_index(root: Path) -> bool:
 
 
 # ---------------------------------------------------------------------------------- loading
+# A reader whose commit is replaced while it reads reads the newer one; it gives up (says the
+# index is damaged) only when a file is missing from the commit that is still current, or
+# after this many commits landed while it read (saves without end).
+READ_ATTEMPTS = 100
+
+
+def current_generation(root: Path) -> str | None:
+    """The name of the current generation under ``root`` (None: no valid pointer)."""
+    return _current_name(root)
+
+
 def _current_name(root: Path) -> str | None:
     try:
         pointer = json.loads((root / POINTER).read_text(encoding="utf-8"))
@@ -307,14 +318,16 @@ def _current_name(root: Path) -> str | None:
 
 def read_manifest(root: Path) -> dict[str, Any] | None:
     """The manifest of the current generation under ``root``, or None when there is none."""
-    for _ in range(2):  # the generation may be replaced between the two reads: once more
+    for _ in range(READ_ATTEMPTS):
         name = _current_name(root)
         if name is None:
             return None
         try:
             manifest = json.loads((root / name / MANIFEST).read_text(encoding="utf-8"))
         except FileNotFoundError:
-            continue
+            if _current_name(root) != name:
+                continue    # replaced between the two reads: read the newer one
+            return None
         except (OSError, ValueError):
             return None
         return manifest if isinstance(manifest, dict) else None
@@ -363,7 +376,7 @@ def load_generation(root: Path, read: Callable[[VerifiedFiles], T],
     replaced it) or it is damaged, ``IndexLocationError`` when ``root`` is not a directory."""
     if os.path.lexists(root) and not root.is_dir():
         raise IndexLocationError(f"index directory {root} is not a directory")
-    for attempt in range(2):
+    for attempt in range(READ_ATTEMPTS):
         name = _current_name(root) if generation is None else generation
         if name is None or not is_index_dir(root):
             raise IndexFormatError(f"no index at {root} (run `qabot index` to build it)")
@@ -381,8 +394,9 @@ def load_generation(root: Path, read: Callable[[VerifiedFiles], T],
                                        "object); rebuild it with `qabot index`")
             return read(VerifiedFiles(root / name, manifest))
         except FileNotFoundError:
-            if attempt == 0:
-                continue  # a save may have committed a new generation meanwhile: once more
+            if generation is None and attempt + 1 < READ_ATTEMPTS and \
+                    _current_name(root) != name:
+                continue  # a save committed a new generation meanwhile: read that one
             raise IndexFormatError(f"index at {root} is damaged (a file of {name} is missing); "
                                    "rebuild it with `qabot index`") from None
     raise AssertionError("unreachable")

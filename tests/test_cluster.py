@@ -415,6 +415,27 @@ def test_merging_added_segments_keeps_a_segment_per_shard(
         assert again.ask(question) == local.ask(question), question
 
 
+def test_an_add_without_the_cluster_settings_keeps_a_cluster_built_index_sharded(
+        settings: Settings, tmp_path: Path) -> None:
+    # `qabot add` run without the cluster's settings (min_segments 1) on an index the cluster
+    # built for 4 shards: a merge of piled-up segments must still leave 4, or the next
+    # cluster start rebuilds the whole index
+    from retrieval.corpus import CorpusStream, load_corpus
+    from retrieval.index import build
+    params, root = settings.retrieval.index(), tmp_path / "index"
+    built = build(params, root, CorpusStream(ROOT / "corpus"), jobs=1, merge=False,
+                  batch_articles=1, min_segments=4)                 # as build_on_cluster
+    counts = [len(built.segments)]
+    article = load_corpus(ROOT / "corpus").articles[0]
+    for number in range(1, 12):
+        add_articles(params, root, [replace(article, id=f"copy-{number}")])
+        counts.append(len(TfidfIndex.read_manifest(root)["segments"]))
+        if counts[-1] < counts[-2]:
+            break
+    assert counts[-1] < counts[-2], f"no merge: {counts}"
+    assert counts[-1] >= 4, f"merged into fewer segments than the cluster's shards: {counts}"
+
+
 def test_a_corpus_of_fewer_articles_than_shards_is_built_once(
         cluster_settings, settings_for, write_jsonl, tmp_path: Path, caplog) -> None:
     corpus = write_jsonl(bundled_records()[:3])

@@ -42,12 +42,12 @@ def build_on_cluster(params: TfidfIndex, root: Path, stream: CorpusStream,
     batch_chars = max(1, min(BATCH_CHARS,
                              stream.total_bytes // (SEGMENTS_PER_SHARD * settings.shards)))
     built = build(params, root, stream, jobs=cpus, progress=progress, batch_chars=batch_chars,
-                  merge=False, run=ray_run)
+                  merge=False, run=ray_run, min_segments=settings.shards)
     if len(built.segments) >= min(settings.shards, built.articles):
         return built
     # Articles of very unequal sizes: the parts, cut by size, are fewer than the shards
     # (and the index would be rebuilt at every start). Once more, cut by number too.
     again = CorpusStream(stream.root, [asdict(f) for f in stream.files])
     return build(params, root, again, jobs=cpus, progress=progress, batch_chars=batch_chars,
-                 merge=False, run=ray_run,
+                 merge=False, run=ray_run, min_segments=settings.shards,
                  batch_articles=max(1, built.articles // settings.shards))

@@ -164,7 +164,10 @@ class CommitInfo:
 
 def _write_commit(writer: storage.Writer, index: "TfidfIndex", segments: Sequence[Segment],
                   deleted: Sequence[np.ndarray | None], fingerprint: str,
-                  corpus_files: Sequence[Mapping[str, Any]]) -> CommitInfo:
+                  corpus_files: Sequence[Mapping[str, Any]], min_segments: int = 1
+                  ) -> CommitInfo:
+    """Commit ``segments``; the commit records ``min_segments``, the fewest segments a later
+    merge may leave (a cluster's shards), whoever makes that merge."""
     stats, maps = combine(segments, deleted)
 
     def write(directory: Path) -> dict[str, Any]:
@@ -187,7 +190,8 @@ def _write_commit(writer: storage.Writer, index: "TfidfIndex", segments: Sequenc
         return {**index.manifest_params(), "fingerprint": fingerprint,
                 "corpus_files": [dict(f) for f in corpus_files], "articles": live,
                 "passages": stats.passages, "sentences": stats.sentences,
-                "terms": len(stats.vocabulary), "stats": stats.numbers(), "segments": listed}
+                "terms": len(stats.vocabulary), "stats": stats.numbers(), "segments": listed,
+                "min_segments": min_segments}
 
     generation = writer.commit(write)
     return CommitInfo(generation, tuple(s.name or "" for s in segments),
@@ -242,14 +246,16 @@ def build(index: "TfidfIndex", root: Path, articles: Iterable[Article], *,
           jobs: int | None = None, progress: bool = False, fingerprint: str = "",
           corpus_files: Sequence[Mapping[str, Any]] | None = None,
           batch_chars: int = BATCH_CHARS, merge: bool = True,
-          run: Runner | None = None, batch_articles: int | None = None) -> CommitInfo:
+          run: Runner | None = None, batch_articles: int | None = None,
+          min_segments: int = 1) -> CommitInfo:
     """Build the index of ``articles`` (any iterable: a ``CorpusStream`` is read once, in
     bounded memory) under ``root`` with ``index``'s parameters: segments written by ``jobs``
     processes (default: every CPU; or by ``run(tasks, function, jobs)``, e.g. on a cluster),
     merged into one when there are several (unless not ``merge``: a cluster's shards serve
     whole segments), and committed.
     ``corpus_files`` (default: the stream's ``files``, once read) and ``fingerprint``
-    (default: the stream's) go into the commit, for staleness. Raises
+    (default: the stream's) go into the commit, for staleness, and ``min_segments`` (the
+    shards of a cluster), which later merges respect whatever they are asked. Raises
     ``IndexLocationError`` when ``root`` is not ours, ``OSError`` when it cannot be written;
     the previous commit stays current on any failure."""
     jobs = default_jobs() if jobs is None else max(1, jobs)
@@ -263,7 +269,7 @@ def build(index: "TfidfIndex", root: Path, articles: Iterable[Article], *,
         if len(segments) > 1 and merge:
             segments = [_merge(writer, index, segments, [None] * len(segments))]
         return _write_commit(writer, index, segments, [None] * len(segments), fingerprint,
-                             corpus_files)
+                             corpus_files, min_segments)
 
 
 # ---------------------------------------------------------------------------------- reading
@@ -356,7 +362,7 @@ def open_index(cls: type["TfidfIndex"], root: Path, names: Sequence[str] | None 
     """Open the current commit of ``root`` (or the one of ``generation``; only the segments
     ``names``, when given)."""
     from retrieval.analysis import Analyzer as _Analyzer
-    for attempt in range(2):
+    for attempt in range(storage.READ_ATTEMPTS):
         commit = read_commit(root, generation)
         manifest = commit.manifest
         try:
@@ -375,7 +381,8 @@ def open_index(cls: type["TfidfIndex"], root: Path, names: Sequence[str] | None 
         try:
             segments = [open_segment(root, n, index.segment_params()) for n in chosen]
         except FileNotFoundError:
-            if attempt == 0 and generation is None:
+            if generation is None and attempt + 1 < storage.READ_ATTEMPTS and \
+                    storage.current_generation(root) != commit.generation:
                 continue   # merged away by a newer commit meanwhile: read that one
             raise IndexFormatError(f"index at {root} is damaged (a segment is missing); "
                                    "rebuild it with `qabot index`" if generation is None else
@@ -447,7 +454,7 @@ def compact(index: "TfidfIndex", root: Path, segments: int = 1) -> CommitInfo:
         commit, opened, deleted = _open_all(root, index)
         merged, gone = _merge_runs(writer, index, opened, deleted, segments, every=True)
         return _write_commit(writer, index, merged, gone, commit.manifest["fingerprint"],
-                             commit.manifest.get("corpus_files") or ())
+                             commit.manifest.get("corpus_files") or (), segments)
 
 
 def _tombstone(segments: Sequence[Segment], deleted: list[np.ndarray | None], ids: set[str],
@@ -474,12 +481,20 @@ def _finish(writer: storage.Writer, index: "TfidfIndex", commit: Commit,
             segments: list[Segment], deleted: list[np.ndarray | None],
             corpus_files: Sequence[Mapping[str, Any]] | None, fingerprint: str | None,
             min_segments: int = 1) -> CommitInfo:
+    min_segments = max(min_segments, recorded_min_segments(commit.manifest))
     if len(segments) > max(MAX_SEGMENTS, 2 * min_segments):
         segments, deleted = _merge_runs(writer, index, segments, deleted, min_segments)
     return _write_commit(writer, index, segments, deleted,
                          commit.manifest["fingerprint"] if fingerprint is None else fingerprint,
                          commit.manifest.get("corpus_files") or ()
-                         if corpus_files is None else corpus_files)
+                         if corpus_files is None else corpus_files, min_segments)
+
+
+def recorded_min_segments(manifest: Mapping[str, Any]) -> int:
+    """The fewest segments a merge of the committed index may leave (1 when not recorded:
+    an index committed before this was recorded)."""
+    value = manifest.get("min_segments", 1)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
 
 
 # ----------------------------------------------------------------------------------- merging
