@@ -175,15 +175,19 @@ def test_a_shard_killed_mid_run_loses_no_question(cluster_settings, service: QAS
 def test_a_shard_restarting_past_the_timeout_makes_the_index_partly_unavailable(
         cluster_settings, service: QAService, local_ray) -> None:
     cluster = QAService(cluster_settings(2, timeout=0.3))  # a restart takes longer than that
+    assert cluster.ask(DIMA_QUESTION) == service.ask(DIMA_QUESTION)     # both shards warm
     pid = infos(local_ray, cluster)[1][0].pid
     local_ray.kill(actors(cluster)[1][0], no_restart=False)
     ended(pid)          # the kill is asynchronous: until then the old process could answer
     result = cluster.ask(DIMA_QUESTION)
     assert result.answer is None and result.alternatives == () and result.turn is None
     assert result.unavailable
-    assert result.message == (f"{UNAVAILABLE}: shard 2 of 2 did not answer within 0.3 s "
-                              "(restarting?), so the question was not answered from the rest "
-                              "of it. Ask again in a moment.")
+    # shard 2 is restarting; on a loaded machine the healthy shard 1 may miss 0.3 s as well
+    # (seen once with other work on the 2 cores), which the message then names too
+    assert result.message in (
+        f"{UNAVAILABLE}: {which} did not answer within 0.3 s (restarting?), so the question "
+        "was not answered from the rest of it. Ask again in a moment."
+        for which in ("shard 2 of 2", "shards 1, 2 of 2")), result.message
     infos(local_ray, cluster)                              # restarted: answers again
     assert cluster.ask(DIMA_QUESTION) == service.ask(DIMA_QUESTION)
 
