@@ -39,7 +39,7 @@ from retrieval.index import TfidfIndex
 
 # The confidence below which the bot says the articles do not answer: chosen by
 # benchmarks/train_confidence.py on its training data (see benchmarks/README.md).
-MIN_CONFIDENCE = 0.37
+MIN_CONFIDENCE = 0.40
 # Secondary: never answer with a ranking score below what 99% of right answers reach in the
 # same training data.
 MIN_SCORE = 0.34

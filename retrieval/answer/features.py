@@ -34,7 +34,7 @@ FEATURES: tuple[str, ...] = (
     "order_kept",             # share of the question's terms the sentence holds in its order
     "phrases_kept",           # share of the question's consecutive terms it holds together
     "number_unmet",           # the question names a number the sentence does not hold
-    "name_unmet",             # share of the question's names the sentence's article lacks
+    "name_unmet",             # share of the question's names the sentence does not hold
 )
 
 
@@ -70,40 +70,17 @@ def term_presence(index: TfidfIndex, sentence_ids: np.ndarray, term_ids: np.ndar
     if counts is None:
         counts = index.sentence_counts(sentence_ids)
     in_sentence = rows_holding(counts, np.arange(counts.shape[0]), term_ids)
+    # Every sentence of the candidates' passages at once, then combined per passage.
     passages = index.sentence_passage_[sentence_ids]
-    in_passage = held_in_spans(index, index.passage_first_sentence_[passages],
-                               index.passage_first_sentence_[passages + 1], term_ids)
-    return in_sentence, in_passage
-
-
-def held_in_spans(index: TfidfIndex, starts: np.ndarray, ends: np.ndarray,
-                  term_ids: np.ndarray) -> np.ndarray:
-    """Which of ``term_ids`` each span of sentences ``starts[i]:ends[i]`` (a passage, an
-    article; none empty) holds: every sentence of them read at once, then combined per span."""
+    starts = index.passage_first_sentence_[passages]
+    ends = index.passage_first_sentence_[passages + 1]
     sizes = ends - starts
     members = np.arange(int(sizes.sum())) + np.repeat(starts - (np.cumsum(sizes) - sizes), sizes)
     held = rows_holding(index.sentence_counts(members), np.arange(members.size),
                         term_ids).astype(np.int32)
     offsets = (np.cumsum(sizes) - sizes).astype(np.int64)
-    return np.add.reduceat(held, offsets, axis=0) > 0
-
-
-def names_unmet(index: TfidfIndex, sentence_ids: np.ndarray, names: tuple[str, ...]
-                ) -> np.ndarray:
-    """For each sentence, the share of the question's ``names`` (analysed; those the corpus
-    knows) that its whole article does not hold: a news sentence says "Moscow and
-    Washington" where its article has named Russia and the United States, but "What did John
-    Kerry tell Ivanov?" is not answered from an article that never names Ivanov. 0.0 when
-    the question names nothing the corpus knows."""
-    ids = index.lookup(list(names))
-    ids = ids[ids >= 0]
-    if not ids.size or not sentence_ids.size:
-        return np.zeros(sentence_ids.size)
-    articles = index.sentence_article_[sentence_ids]
-    order = index.sentence_article_
-    held = held_in_spans(index, np.searchsorted(order, articles, "left"),
-                         np.searchsorted(order, articles, "right"), ids)
-    return 1.0 - held.mean(axis=1)
+    in_passage = np.add.reduceat(held, offsets, axis=0) > 0
+    return in_sentence, in_passage
 
 
 def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray,
@@ -156,6 +133,6 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
         "order_kept": wording.order_kept,
         "phrases_kept": wording.phrases_kept,
         "number_unmet": wording.number_unmet,
-        "name_unmet": names_unmet(index, sentence_ids, wording.names),
+        "name_unmet": wording.name_unmet,
     }
     return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])

@@ -132,12 +132,23 @@ def numbers_unmet(question: str, sentences: Sequence[str]) -> np.ndarray:
     return np.array([not asked <= set(_NUMBER.findall(s)) for s in sentences], dtype=bool)
 
 
-def question_names(question: str, analyze: Callable[[str], list[str]]) -> tuple[str, ...]:
-    """The names of the question, analysed: its capitalised words after the first ("What did
-    John Kerry tell Ivanov?": john, kerri, ivanov)."""
+def names_unmet(question: str, sentence_terms: Sequence[Sequence[str]],
+                analyze: Callable[[str], list[str]]) -> np.ndarray:
+    """For each sentence (its analysed terms), the share of the names of the question
+    (capitalised words after its first word, analysed) that it does not hold: "What did
+    John Kerry tell Ivanov?" asks about Ivanov, which "John Kerry ... told reporters" lacks.
+    A word beginning with a name of four letters or more holds it ("Russian", "Russia").
+    0.0 when the question names nothing."""
     words = re.findall(r"[^\W_]+", question)[1:]
-    return tuple(dict.fromkeys(t for w in words if w[:1].isupper() for t in analyze(w)
-                               if " " not in t))
+    names = {t for w in words if w[:1].isupper() for t in analyze(w) if " " not in t}
+    if not names:
+        return np.zeros(len(sentence_terms))
+
+    def held(name: str, terms: set[str]) -> bool:   # "Russia" is held by "Russian" too
+        return name in terms or (len(name) >= 4 and any(t.startswith(name) for t in terms))
+
+    return np.array([sum(not held(n, set(terms)) for n in names) / len(names)
+                     for terms in sentence_terms])
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,7 +159,7 @@ class Wording:
     order_kept: np.ndarray
     phrases_kept: np.ndarray
     number_unmet: np.ndarray
-    names: tuple[str, ...]   # the question's names (analysed), see features.name_unmet
+    name_unmet: np.ndarray
 
 
 def read_wording(question: str, sentences: Sequence[str],
@@ -164,4 +175,4 @@ def read_wording(question: str, sentences: Sequence[str],
                    order_kept(question_terms, analysed),
                    phrases_kept(question_terms, analysed),
                    numbers_unmet(question, sentences),
-                   question_names(question, terms))
+                   names_unmet(question, analysed, terms))
