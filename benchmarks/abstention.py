@@ -30,7 +30,7 @@ from benchmarks.data import REPO, SQUAD_DEV, load_squad
 from benchmarks.negatives import Item, build_items, is_right
 from benchmarks.quality import Bm25Sentences
 from benchmarks.report import machine, write_json
-from benchmarks.train_confidence import Observed, balanced, decision_accuracy
+from benchmarks.train_confidence import Observed, decision_accuracy
 from retrieval.answerer import Answerer
 from retrieval.evaluation import auroc, reliability
 from retrieval.settings import load_settings
@@ -63,7 +63,7 @@ def bm25s_threshold(sample: int | None) -> tuple[float, int]:
         scores.append(best[1] if best else 0.0)
         right.append(best is not None and item.answerable and is_right(
             item.question, bm25.article_ids[bm25.article[best[0]]], bm25.texts[best[0]]))
-    obs = balanced(_observed(items, np.array(right)))   # weighed as ours were
+    obs = _observed(items, np.array(right))
     return choose_threshold_raw(np.array(scores), obs), len(items)
 
 

@@ -2,8 +2,7 @@
 
 Training data: the tuning half of SQuAD v1.1 dev (never the held-out half, never SQuAD 2.0),
 every paragraph one article, each question asked as written (right when the first answer is
-right by the ReQA rule), reworded, and in up to nine unanswerable versions (each kind
-weighing the same in all, `balanced`)
+right by the ReQA rule), reworded, and in up to six unanswerable versions
 (``benchmarks/negatives.py``). The
 features are those of the first candidate, as the bot computes them (``Answerer.score``). A
 small network (scikit-learn's ``MLPClassifier``: standardised features, one hidden layer of
@@ -65,11 +64,6 @@ SCORE_QUANTILE = 0.01
 # model. Weights 2, 4 and 8 were tried: none answered more of the seed questions, and each
 # answered one of them wrongly (benchmarks/README.md, section 1b).
 NEWS_WEIGHT = 0.0
-# The unanswerable kinds that look answerable (the subject is in the corpus and the question
-# whole, as SQuAD 2.0's unanswerable questions are written): their AUROC against the
-# answerable questions is reported apart.
-LOOK_ANSWERABLE = ("swapped word", "swapped in article", "negated", "opposite", "exchanged",
-                   "changed number")
 
 
 @dataclass(frozen=True)
@@ -272,21 +266,6 @@ def _read_observations(path: Path) -> Observed:
         return Observed(**{f.name: data[f.name] for f in fields(Observed)})
 
 
-def balanced(obs: Observed) -> Observed:
-    """The observations with each unanswerable kind weighing the same in all, as much as
-    the items of the kind most often made (a kind made for fewer questions, as "changed
-    number", weighs as much as "no article"): the unanswerable questions that look
-    answerable are not outweighed by the easy ones."""
-    weight = obs.weight.copy()
-    negative = ~obs.answerable
-    totals = {k: float(weight[obs.kind == k].sum()) for k in np.unique(obs.kind[negative])}
-    target = max(totals.values(), default=0.0)
-    for kind, total in totals.items():
-        if total > 0:
-            weight[obs.kind == kind] *= target / total
-    return replace(obs, weight=weight)
-
-
 def decision_accuracy(confidence: np.ndarray, obs: Observed, threshold: float,
                       floor: np.ndarray | None = None) -> float:
     """(answered right + unanswerable declined) / all, by weight; answered when the
@@ -341,7 +320,7 @@ def run(out: Path = MODEL_FILE, news_weight: float = NEWS_WEIGHT, jobs: int = JO
     if news_weight > 0:
         parts.append(observe_corpus(news_articles, news_questions, "coqa-cnn-tune", news_weight,
                                     jobs, cache))
-    obs = balanced(joined(parts))
+    obs = joined(parts)
     index = load_settings(environ={}).retrieval.index()
     usable = ~np.isnan(obs.features).any(axis=1)
     oof = out_of_fold(obs, usable)
@@ -351,7 +330,6 @@ def run(out: Path = MODEL_FILE, news_weight: float = NEWS_WEIGHT, jobs: int = JO
     floor = scores >= min_score
     threshold = choose_threshold(oof, obs, floor)
     is_news = np.char.startswith(obs.group.astype(str), "coqa")
-    looks = obs.answerable | np.isin(obs.kind, LOOK_ANSWERABLE)
     final = fit(obs.features[usable], obs.right[usable], obs.weight[usable])
     scaler, network = final.named_steps["standardscaler"], final.named_steps["mlpclassifier"]
     import sklearn
@@ -363,8 +341,6 @@ def run(out: Path = MODEL_FILE, news_weight: float = NEWS_WEIGHT, jobs: int = JO
         "out_of_fold_auroc": round(auroc(oof, obs.right), 4),
         "out_of_fold_auroc_answerable_only": round(auroc(oof[obs.answerable],
                                                     obs.right[obs.answerable]), 4),
-        "out_of_fold_auroc_answerable_and_looking_so": round(auroc(oof[looks], obs.right[looks]),
-                                                             4),
         **({"out_of_fold_auroc_news": round(auroc(oof[is_news], obs.right[is_news]), 4),
             "news_answerable_right_first": round(float(
                 obs.right[is_news & obs.answerable].mean()), 4)} if is_news.any() else {}),

@@ -28,7 +28,6 @@ from retrieval.answer.features import TYPES_READ, candidate_features
 from retrieval.answer.fold import MAX_FOLD_WINDOW, fold_duplicates  # noqa: F401 (re-exported)
 from retrieval.answer.passages import PassageSearcher, Searcher
 from retrieval.answer.query import Query, read_query
-from retrieval.answer.wording import read_wording
 from retrieval import conversation as conversations
 from retrieval.conversation import (ContextQuery, Conversation, ConversationSettings,
                                     SentenceRef, Turn, read_in_context)
@@ -39,10 +38,10 @@ from retrieval.index import TfidfIndex
 
 # The confidence below which the bot says the articles do not answer: chosen by
 # benchmarks/train_confidence.py on its training data (see benchmarks/README.md).
-MIN_CONFIDENCE = 0.40
+MIN_CONFIDENCE = 0.39
 # Secondary: never answer with a ranking score below what 99% of right answers reach in the
 # same training data.
-MIN_SCORE = 0.34
+MIN_SCORE = 0.35
 VAGUE = ("The question is too vague to search for: it has no words beyond ones like "
          "\"what\", \"was\" or \"that\", or is a single word. Ask a whole question about "
          "something the articles might report (following up on an earlier answer is a "
@@ -310,8 +309,7 @@ class Answerer:
         features = candidate_features(
             index, query, sentence_ids, candidates.sentence_scores[rows],
             candidates.passage_scores[rows], scores[rows],
-            type_matches(read_cues(text, TYPES_READ), texts), cues.negated & ~negated(texts),
-            read_wording(text, texts, index.analyzer))
+            type_matches(read_cues(text, TYPES_READ), texts), cues.negated & ~negated(texts))
         confidence = self.model.probability(features)
         return [Scored(int(sid), float(scores[row]), features[i], float(confidence[i]), f.others)
                 for i, (sid, row, f) in enumerate(zip(sentence_ids, rows, kept))][:k]

@@ -10,7 +10,6 @@ import scipy.sparse as sp
 
 from retrieval.answer.cues import AnswerType
 from retrieval.answer.query import Query
-from retrieval.answer.wording import Wording
 from retrieval.index import TfidfIndex
 
 FEATURES: tuple[str, ...] = (
@@ -30,11 +29,6 @@ FEATURES: tuple[str, ...] = (
     "type_met",               # ... and the sentence holds one
     "negation_unmet",         # the question holds a negation and the sentence none
     "answer_room",            # share of the sentence's terms that are not the question's
-    "antonym_unmet",          # the sentence says the opposite of a word of the question
-    "order_kept",             # share of the question's terms the sentence holds in its order
-    "phrases_kept",           # share of the question's consecutive terms it holds together
-    "number_unmet",           # the question names a number the sentence does not hold
-    "name_unmet",             # share of the question's names the sentence does not hold
 )
 
 
@@ -86,11 +80,10 @@ def term_presence(index: TfidfIndex, sentence_ids: np.ndarray, term_ids: np.ndar
 def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray,
                        sentence_scores: np.ndarray, passage_scores: np.ndarray,
                        scores: np.ndarray, type_met: np.ndarray | None,
-                       negation_unmet: np.ndarray, wording: Wording) -> np.ndarray:
+                       negation_unmet: np.ndarray) -> np.ndarray:
     """A row of ``FEATURES`` for each candidate (given best first, distinct): ``type_met``
     says which sentences hold the answer type the question asks for (None when it asks for
-    none), ``negation_unmet`` which lack a negation the question holds, ``wording`` how
-    their words stand to the question's (``retrieval.answer.wording.read_wording``)."""
+    none), ``negation_unmet`` which lack a negation the question holds."""
     n = sentence_ids.size
     rarest = index.rarest_idf
     idf = index.idf_[query.term_ids].astype(np.float64) * query.term_weights
@@ -129,10 +122,5 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
         "negation_unmet": negation_unmet.astype(np.float64),
         "answer_room": 1.0 - in_sentence.sum(axis=1) / np.maximum(
             np.diff(counts.indptr), 1),
-        "antonym_unmet": wording.antonym_unmet,
-        "order_kept": wording.order_kept,
-        "phrases_kept": wording.phrases_kept,
-        "number_unmet": wording.number_unmet,
-        "name_unmet": wording.name_unmet,
     }
     return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])
