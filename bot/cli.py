@@ -306,7 +306,7 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         out = screen()
         out.print(render_result(result), crop=False)
-        if result.answer is None:
+        if result.answer is None and not result.unavailable:
             out.print("[dim]" + ("Every candidate and its confidence: --json." if
                                  result.alternatives else
                                  "Try other words; `qabot sources` lists the articles.") + "[/]")
@@ -508,7 +508,8 @@ def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     if args.compact:
         merged = len(service.index.segments_)
         report = service.compact()
-        state = f"compacted ({merged} segment{'s' if merged != 1 else ''} into 1)"
+        state = (f"compacted ({merged} segment{'s' if merged != 1 else ''} into "
+                 f"{len(service.index.segments_)})")
     print(f"index {state}: {report.articles:,} articles, {report.passages:,} passages, "
           f"{report.sentences:,} sentences in {report.index_dir} ({report.seconds:.2f} s)")
     return 0

@@ -169,6 +169,8 @@ def render_result(result: Result) -> RenderableType:
     unsure (never shown as if they were answers)."""
     if result.answer is not None:
         return render_answer(result.answer)
+    if result.unavailable:          # not a question the articles do not answer: ask again
+        return Text(result.message, style="bold yellow")
     message = Text("No answer. ", style="bold yellow").append(result.message)
     shown = [a for a in result.alternatives[:UNSURE_SHOWN] if a.confidence >= UNSURE_FLOOR]
     if not shown:

@@ -356,15 +356,20 @@ class VerifiedFiles:
         return data
 
 
-def load_generation(root: Path, read: Callable[[VerifiedFiles], T]) -> T:
-    """``read`` the current generation under ``root``. Raises ``IndexFormatError`` when there
-    is no index or it is damaged, ``IndexLocationError`` when ``root`` is not a directory."""
+def load_generation(root: Path, read: Callable[[VerifiedFiles], T],
+                    generation: str | None = None) -> T:
+    """``read`` the current generation under ``root`` (or the one named ``generation``).
+    Raises ``IndexFormatError`` when there is no index (or no such generation: a newer commit
+    replaced it) or it is damaged, ``IndexLocationError`` when ``root`` is not a directory."""
     if os.path.lexists(root) and not root.is_dir():
         raise IndexLocationError(f"index directory {root} is not a directory")
     for attempt in range(2):
-        name = _current_name(root)
+        name = _current_name(root) if generation is None else generation
         if name is None or not is_index_dir(root):
             raise IndexFormatError(f"no index at {root} (run `qabot index` to build it)")
+        if generation is not None and not (root / generation / MANIFEST).is_file():
+            raise IndexFormatError(f"the index at {root} no longer has commit {generation} "
+                                   "(a newer commit replaced it)")
         try:
             try:
                 manifest = json.loads((root / name / MANIFEST).read_text(encoding="utf-8"))
