@@ -313,7 +313,7 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         if result.answer is not None and result.alternatives:
             out.print("\n[dim]Other answers:[/]")
             out.print(render_alternatives(result.alternatives), crop=False)
-    return 0
+    return 1 if result.unavailable else 0    # not answered now: a script may ask again
 
 
 # ---------------------------------------------------------------------------------- batch
@@ -441,6 +441,8 @@ def _batch_record(number: int, raw: bytes, service: QAService, filters: Filters,
     except QuestionError as exc:
         return _error_record(ident, question if _is_text(question) else None,
                              f"line {number}: {exc}"), True
+    if result.unavailable:    # not "no answer": the line could not be asked now
+        return _error_record(ident, question, f"line {number}: {result.message}"), True
     if name is None:
         return {"id": ident, **result_to_dict(result)}, False
     if before is not None and result.turn is not None:

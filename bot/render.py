@@ -57,13 +57,15 @@ def _ref_to_dict(ref: SourceRef) -> dict[str, Any]:
 
 def result_to_dict(result: Result) -> dict[str, Any]:
     """The JSON shape of a result: ``{"question", "answer", "alternatives", "message",
-    "follow_up"}``."""
+    "follow_up", "unavailable"}`` (``unavailable``: part of the index did not answer, so the
+    question was not answered; ask again)."""
     return {
         "question": result.question,
         "answer": answer_to_dict(result.answer) if result.answer else None,
         "alternatives": [answer_to_dict(a) for a in result.alternatives],
         "message": result.message,
         "follow_up": follow_up_to_dict(result.context),
+        "unavailable": result.unavailable,
     }
 
 

@@ -5,6 +5,7 @@ question, a shard down past the timeout says the index is partly unavailable, re
 the load, and a reload (``/reload`` in Discord) swaps in new shards."""
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -255,8 +256,11 @@ async def test_an_unavailable_index_is_one_line_in_each_adapter(
 
     # qabot ask: the line, and no "No answer." or "Try other words" around it, nor a warning
     monkeypatch.setattr(cli, "_service", lambda settings, **_: cluster)
-    assert main(["ask", DIMA_QUESTION]) == 0
+    assert main(["ask", DIMA_QUESTION]) == 1        # not answered: a script may ask again
     assert capsys.readouterr().out == said + "\n" and warned() == []
+    assert main(["ask", "--json", DIMA_QUESTION]) == 1
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["answer"], shown["unavailable"], shown["message"]) == (None, True, said)
     # the REPL
     repl, shown = make_repl(cluster, cluster.settings)
     repl.handle(DIMA_QUESTION)
@@ -274,6 +278,11 @@ async def test_an_unavailable_index_is_one_line_in_each_adapter(
     assert (embed.title, embed.description, embed.footer.text) == (None, said, None)
     assert reply.view is None or not reply.view.children
     assert warned() == [("bot.discord.cog", f"{DIMA_QUESTION!r} was not answered: {said}")]
+    # a batch line is an error line, which a worker can tell from "no answer"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(DIMA_QUESTION.encode() + b"\n")))
+    assert main(["ask", "--batch", "-"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert (line["id"], line["answer"], line["error"]) == (1, None, f"line 1: {said}")
 
 
 async def test_discord_reload_with_the_cluster_backend(cluster_settings, service: QAService,
