@@ -28,6 +28,7 @@ from retrieval.errors import (IndexFormatError, IndexLocationError, IndexUnavail
 from retrieval.index import (TfidfIndex, add_articles, build, compact, default_jobs,
                              delete_articles)
 from retrieval.settings import Settings
+from retrieval import storage
 from retrieval.storage import POINTER, check_location
 
 log = logging.getLogger(__name__)
@@ -181,6 +182,16 @@ class QAService:
         else:
             _, fingerprint = scan_corpus(settings.corpus.path, known=known)
             reason = _staleness(fresh, fingerprint, manifest, index_dir, served_shards(settings))
+            if reason is not None and settings.index.auto_rebuild and \
+                    storage.wait_for_writer(index_dir, lambda: log.warning(
+                        "another process is writing the index at %s: waiting for it",
+                        index_dir)):
+                # another process was building or saving it: read what it made, and build
+                # only if that is not up to date either (never the same index twice at once)
+                commit = _commit_stamp(index_dir)
+                manifest = TfidfIndex.read_manifest(index_dir)
+                reason = _staleness(fresh, fingerprint, manifest, index_dir,
+                                    served_shards(settings))
         index: TfidfIndex | None = None
         if reason is None:
             try:

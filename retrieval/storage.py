@@ -194,6 +194,28 @@ def save_generation(root: Path, write: Callable[[Path], Mapping[str, Any]]) -> P
         return writer.commit(write)
 
 
+def wait_for_writer(root: Path, waiting: Callable[[], None] = lambda: None) -> bool:
+    """Wait until no process holds the writer's lock of index directory ``root`` (one that is
+    building or saving the index), calling ``waiting()`` first when one does. Returns whether
+    there was one to wait for."""
+    if not is_index_dir(root):
+        return False
+    try:
+        handle = open(root / LOCK, "rb")
+    except OSError:       # no lock file: nobody has written here yet
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            waited = False
+        except BlockingIOError:
+            waiting()
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+            waited = True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return waited
+
+
 @contextmanager
 def _locked(root: Path) -> Iterator[None]:
     with open(root / LOCK, "a+b") as handle:
