@@ -306,14 +306,14 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     else:
         out = screen()
         out.print(render_result(result), crop=False)
-        if result.answer is None:
+        if result.answer is None and not result.unavailable:
             out.print("[dim]" + ("Every candidate and its confidence: --json." if
                                  result.alternatives else
                                  "Try other words; `qabot sources` lists the articles.") + "[/]")
         if result.answer is not None and result.alternatives:
             out.print("\n[dim]Other answers:[/]")
             out.print(render_alternatives(result.alternatives), crop=False)
-    return 0
+    return 1 if result.unavailable else 0    # not answered now: a script may ask again
 
 
 # ---------------------------------------------------------------------------------- batch
@@ -441,6 +441,8 @@ def _batch_record(number: int, raw: bytes, service: QAService, filters: Filters,
     except QuestionError as exc:
         return _error_record(ident, question if _is_text(question) else None,
                              f"line {number}: {exc}"), True
+    if result.unavailable:    # not "no answer": the line could not be asked now
+        return _error_record(ident, question, f"line {number}: {result.message}"), True
     if name is None:
         return {"id": ident, **result_to_dict(result)}, False
     if before is not None and result.turn is not None:
@@ -508,7 +510,8 @@ def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     if args.compact:
         merged = len(service.index.segments_)
         report = service.compact()
-        state = f"compacted ({merged} segment{'s' if merged != 1 else ''} into 1)"
+        state = (f"compacted ({merged} segment{'s' if merged != 1 else ''} into "
+                 f"{len(service.index.segments_)})")
     print(f"index {state}: {report.articles:,} articles, {report.passages:,} passages, "
           f"{report.sentences:,} sentences in {report.index_dir} ({report.seconds:.2f} s)")
     return 0

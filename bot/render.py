@@ -57,13 +57,15 @@ def _ref_to_dict(ref: SourceRef) -> dict[str, Any]:
 
 def result_to_dict(result: Result) -> dict[str, Any]:
     """The JSON shape of a result: ``{"question", "answer", "alternatives", "message",
-    "follow_up"}``."""
+    "follow_up", "unavailable"}`` (``unavailable``: part of the index did not answer, so the
+    question was not answered; ask again)."""
     return {
         "question": result.question,
         "answer": answer_to_dict(result.answer) if result.answer else None,
         "alternatives": [answer_to_dict(a) for a in result.alternatives],
         "message": result.message,
         "follow_up": follow_up_to_dict(result.context),
+        "unavailable": result.unavailable,
     }
 
 
@@ -169,6 +171,8 @@ def render_result(result: Result) -> RenderableType:
     unsure (never shown as if they were answers)."""
     if result.answer is not None:
         return render_answer(result.answer)
+    if result.unavailable:          # not a question the articles do not answer: ask again
+        return Text(result.message, style="bold yellow")
     message = Text("No answer. ", style="bold yellow").append(result.message)
     shown = [a for a in result.alternatives[:UNSURE_SHOWN] if a.confidence >= UNSURE_FLOOR]
     if not shown:

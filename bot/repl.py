@@ -90,7 +90,7 @@ class Repl:
         if self.last.answer is not None and self.last.alternatives:
             self.console.print(f"[dim]{len(self.last.alternatives)} more: :more · "
                                "context: :context[/]")
-        elif self.last.answer is None:
+        elif self.last.answer is None and not self.last.unavailable:
             self.console.print("[dim]" + (":more lists every candidate with its confidence"
                                           if self.last.alternatives else
                                           "Try other words; :sources lists the articles") + "[/]")

@@ -116,7 +116,8 @@ class ContextUse:
 
 @dataclass(frozen=True)
 class Result:
-    """What the bot says to a question: an answer or none, ranked alternatives, a message."""
+    """What the bot says to a question: an answer or none, ranked alternatives, a message
+    (with ``unavailable``: why the question could not be answered now, to ask again)."""
 
     question: str
     answer: Answer | None
@@ -124,6 +125,7 @@ class Result:
     message: str = ""
     context: ContextUse | None = None   # how a conversation was used; None: read alone
     turn: Turn | None = None            # inside a conversation: what to add to it
+    unavailable: bool = False           # a part of the index (a shard) did not answer
 
     @property
     def ranked(self) -> tuple[Answer, ...]:

@@ -28,6 +28,7 @@ from retrieval.errors import (IndexFormatError, IndexLocationError, IndexUnavail
 from retrieval.index import (TfidfIndex, add_articles, build, compact, default_jobs,
                              delete_articles)
 from retrieval.settings import Settings
+from retrieval import storage
 from retrieval.storage import POINTER, check_location
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class QAService:
         self._progress = progress
         self._save_required = save_required
         self._reload_lock = threading.Lock()
+        self._said: str | None = None           # the cluster's last warning, said once
         self._state, self.last_load = self._load(force_rebuild=rebuild)
 
     # ------------------------------------------------------------------------------ asking
@@ -84,8 +86,8 @@ class QAService:
         try:
             return state.answerer.ask(question, top_k, filters, conversation)
         except IndexUnavailableError as exc:    # a shard of the cluster is down: say so
-            log.warning("%s", exc)
-            return Result(question, None, (), str(exc))
+            log.info("%s", exc)                 # the adapters show the result's message
+            return Result(question, None, (), str(exc), unavailable=True)
         except IndexFormatError as exc:
             if not self.settings.index.auto_rebuild:
                 raise
@@ -158,10 +160,11 @@ class QAService:
         return report
 
     def compact(self) -> LoadReport:
-        """Merge the saved index's segments into one (without its deleted articles), commit,
-        and swap the result in."""
+        """Merge the saved index's segments into one (as many as the cluster's shards when it
+        is enabled), without its deleted articles, commit, and swap the result in."""
         with self._reload_lock:
-            compact(self.settings.retrieval.index(), self.settings.index_dir)
+            compact(self.settings.retrieval.index(), self.settings.index_dir,
+                    served_shards(self.settings))
         return self.reload()
 
     def _load(self, *, force_rebuild: bool) -> tuple[_State, LoadReport]:
@@ -178,8 +181,17 @@ class QAService:
             reason: str | None = "forced rebuild"
         else:
             _, fingerprint = scan_corpus(settings.corpus.path, known=known)
-            reason = _staleness(fresh, fingerprint, manifest, index_dir,
-                                settings.cluster.shards if settings.cluster.enabled else 1)
+            reason = _staleness(fresh, fingerprint, manifest, index_dir, served_shards(settings))
+            if reason is not None and settings.index.auto_rebuild and \
+                    storage.wait_for_writer(index_dir, lambda: log.warning(
+                        "another process is writing the index at %s: waiting for it",
+                        index_dir)):
+                # another process was building or saving it: read what it made, and build
+                # only if that is not up to date either (never the same index twice at once)
+                commit = _commit_stamp(index_dir)
+                manifest = TfidfIndex.read_manifest(index_dir)
+                reason = _staleness(fresh, fingerprint, manifest, index_dir,
+                                    served_shards(settings))
         index: TfidfIndex | None = None
         if reason is None:
             try:
@@ -202,6 +214,9 @@ class QAService:
         if settings.cluster.enabled:
             from retrieval.cluster.coordinator import Cluster
             cluster = Cluster(index, index_dir, settings.cluster)
+            if cluster.shortfall is not None and cluster.shortfall != self._said:
+                log.warning("%s", cluster.shortfall)
+            self._said = cluster.shortfall
             cluster.wait_ready()
             first_stage = cluster
         state = _State(index, Answerer(index, None, settings.answer,
@@ -241,11 +256,17 @@ class QAService:
         return index
 
 
+def served_shards(settings: Settings) -> int:
+    """The shards the index is served as: ``cluster.shards`` with the cluster, else one. A
+    merge of the index's segments leaves at least this many."""
+    return settings.cluster.shards if settings.cluster.enabled else 1
+
+
 def _staleness(fresh: TfidfIndex, fingerprint: str | None, manifest: dict[str, Any] | None,
                index_dir: Path, shards: int = 1) -> str | None:
     """Why the saved index (its ``manifest``) cannot serve the corpus whose content has
     ``fingerprint`` (None: not compared) with ``fresh``'s parameters, or as ``shards`` shards
-    (one segment at least each), or None."""
+    (one segment at least each; a corpus of fewer articles makes fewer shards), or None."""
     if manifest is None:
         return f"no index at {index_dir}"
     if fingerprint is not None and manifest.get("fingerprint") != fingerprint:
@@ -254,6 +275,9 @@ def _staleness(fresh: TfidfIndex, fingerprint: str | None, manifest: dict[str, A
     if {k: manifest.get(k) for k in expected} != expected:
         return "the retrieval settings changed"
     segments = manifest.get("segments")
+    articles = manifest.get("articles")
+    if isinstance(articles, int):
+        shards = min(shards, articles)  # a segment holds one article at least
     if isinstance(segments, list) and len(segments) < shards:
         return f"{len(segments)} segment(s) cannot make {shards} shards of the cluster"
     return None
@@ -300,10 +324,10 @@ def record_change(settings: Settings, added: Sequence[Article] = (),
     try:
         if removed:
             delete_articles(params, index_dir, removed, corpus_files=corpus_files,
-                            fingerprint=fingerprint)
+                            fingerprint=fingerprint, min_segments=served_shards(settings))
         if added:
             add_articles(params, index_dir, added, corpus_files=corpus_files,
-                         fingerprint=fingerprint)
+                         fingerprint=fingerprint, min_segments=served_shards(settings))
     except (IndexFormatError, KeyError, ValueError) as exc:
         return f"the index could not record the change ({exc})"
     return None

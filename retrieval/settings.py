@@ -5,6 +5,8 @@ The object is made once at the edge (a CLI command, the bot's start) and handed 
 nothing deeper reads files or the environment."""
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import hashlib
 import logging
 import os
@@ -220,6 +222,35 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     return _resolve_paths(data, Path.cwd())
 
 
+# Keys of earlier versions, and what took their place (said instead of "unknown key").
+RENAMED: dict[str, str] = {
+    "answer.threshold": "answer.min_confidence (a probability from 0 to 1) replaced it",
+}
+
+
+def _unknown(loc: tuple[Any, ...]) -> str:
+    """Why the key at ``loc`` is not a setting: renamed, or a near spelling of one."""
+    key = ".".join(str(part) for part in loc)
+    if key in RENAMED:
+        return f"no longer a setting: {RENAMED[key]}"
+    names = _keys(Settings)
+    for part in loc[:-1]:
+        names = _keys(names.get(str(part)))
+    near = difflib.get_close_matches(str(loc[-1]), list(names), n=1, cutoff=0.75)
+    prefix = "".join(f"{part}." for part in loc[:-1])
+    return f"unknown key (did you mean {prefix}{near[0]}?)" if near else "unknown key"
+
+
+def _keys(table: Any) -> dict[str, Any]:
+    """The keys of a table of the settings (a model or a dataclass) and their types; none
+    for anything else."""
+    if isinstance(table, type) and issubclass(table, BaseModel):
+        return {name: field.annotation for name, field in table.model_fields.items()}
+    if dataclasses.is_dataclass(table):
+        return {field.name: field.type for field in dataclasses.fields(table)}
+    return {}
+
+
 def _validate(data: dict[str, Any], origin: str) -> Settings:
     try:
         return Settings.model_validate(data)
@@ -227,7 +258,7 @@ def _validate(data: dict[str, Any], origin: str) -> Settings:
         error = exc.errors()[0]
         key = ".".join(str(part) for part in error["loc"])
         if error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
-            message = "unknown key"
+            message = _unknown(tuple(error["loc"]))
         elif error["type"] == "missing":
             message = "missing"
         else:

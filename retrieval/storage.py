@@ -194,6 +194,28 @@ def save_generation(root: Path, write: Callable[[Path], Mapping[str, Any]]) -> P
         return writer.commit(write)
 
 
+def wait_for_writer(root: Path, waiting: Callable[[], None] = lambda: None) -> bool:
+    """Wait until no process holds the writer's lock of index directory ``root`` (one that is
+    building or saving the index), calling ``waiting()`` first when one does. Returns whether
+    there was one to wait for."""
+    if not is_index_dir(root):
+        return False
+    try:
+        handle = open(root / LOCK, "rb")
+    except OSError:       # no lock file: nobody has written here yet
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            waited = False
+        except BlockingIOError:
+            waiting()
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+            waited = True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return waited
+
+
 @contextmanager
 def _locked(root: Path) -> Iterator[None]:
     with open(root / LOCK, "a+b") as handle:
@@ -296,6 +318,17 @@ def remove_index(root: Path) -> bool:
 
 
 # ---------------------------------------------------------------------------------- loading
+# A reader whose commit is replaced while it reads reads the newer one; it gives up (says the
+# index is damaged) only when a file is missing from the commit that is still current, or
+# after this many commits landed while it read (saves without end).
+READ_ATTEMPTS = 100
+
+
+def current_generation(root: Path) -> str | None:
+    """The name of the current generation under ``root`` (None: no valid pointer)."""
+    return _current_name(root)
+
+
 def _current_name(root: Path) -> str | None:
     try:
         pointer = json.loads((root / POINTER).read_text(encoding="utf-8"))
@@ -307,14 +340,16 @@ def _current_name(root: Path) -> str | None:
 
 def read_manifest(root: Path) -> dict[str, Any] | None:
     """The manifest of the current generation under ``root``, or None when there is none."""
-    for _ in range(2):  # the generation may be replaced between the two reads: once more
+    for _ in range(READ_ATTEMPTS):
         name = _current_name(root)
         if name is None:
             return None
         try:
             manifest = json.loads((root / name / MANIFEST).read_text(encoding="utf-8"))
         except FileNotFoundError:
-            continue
+            if _current_name(root) != name:
+                continue    # replaced between the two reads: read the newer one
+            return None
         except (OSError, ValueError):
             return None
         return manifest if isinstance(manifest, dict) else None
@@ -356,15 +391,20 @@ class VerifiedFiles:
         return data
 
 
-def load_generation(root: Path, read: Callable[[VerifiedFiles], T]) -> T:
-    """``read`` the current generation under ``root``. Raises ``IndexFormatError`` when there
-    is no index or it is damaged, ``IndexLocationError`` when ``root`` is not a directory."""
+def load_generation(root: Path, read: Callable[[VerifiedFiles], T],
+                    generation: str | None = None) -> T:
+    """``read`` the current generation under ``root`` (or the one named ``generation``).
+    Raises ``IndexFormatError`` when there is no index (or no such generation: a newer commit
+    replaced it) or it is damaged, ``IndexLocationError`` when ``root`` is not a directory."""
     if os.path.lexists(root) and not root.is_dir():
         raise IndexLocationError(f"index directory {root} is not a directory")
-    for attempt in range(2):
-        name = _current_name(root)
+    for attempt in range(READ_ATTEMPTS):
+        name = _current_name(root) if generation is None else generation
         if name is None or not is_index_dir(root):
             raise IndexFormatError(f"no index at {root} (run `qabot index` to build it)")
+        if generation is not None and not (root / generation / MANIFEST).is_file():
+            raise IndexFormatError(f"the index at {root} no longer has commit {generation} "
+                                   "(a newer commit replaced it)")
         try:
             try:
                 manifest = json.loads((root / name / MANIFEST).read_text(encoding="utf-8"))
@@ -376,8 +416,9 @@ def load_generation(root: Path, read: Callable[[VerifiedFiles], T]) -> T:
                                        "object); rebuild it with `qabot index`")
             return read(VerifiedFiles(root / name, manifest))
         except FileNotFoundError:
-            if attempt == 0:
-                continue  # a save may have committed a new generation meanwhile: once more
+            if generation is None and attempt + 1 < READ_ATTEMPTS and \
+                    _current_name(root) != name:
+                continue  # a save committed a new generation meanwhile: read that one
             raise IndexFormatError(f"index at {root} is damaged (a file of {name} is missing); "
                                    "rebuild it with `qabot index`") from None
     raise AssertionError("unreachable")

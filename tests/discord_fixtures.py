@@ -10,6 +10,8 @@ from typing import Any
 
 import discord
 import discord.ext.test as dpytest
+import pytest
+from discord import app_commands
 
 from bot.discord import QABot, create_bot
 from retrieval.service import QAService
@@ -128,3 +130,17 @@ class FakeInteraction:
         shown = [c for c in self.calls if c.how != "defer"]
         assert len(shown) == 1, self.calls
         return shown[0]
+
+
+async def refused_without_manage_server(command: Any, cog: Any) -> Sent:
+    """What a member without the Manage Server permission is told when running ``command``
+    (a manage-server command of ``cog``): its run-time checks must refuse them, and the cog's
+    error handler must answer."""
+    interaction = FakeInteraction()
+    interaction.permissions = discord.Permissions(send_messages=True)  # type: ignore[attr-defined]
+    with pytest.raises(app_commands.MissingPermissions) as refused:
+        for check in command.checks:
+            check(interaction)
+    interaction.command = command
+    await cog.cog_app_command_error(interaction, refused.value)
+    return interaction.sent()

@@ -5,13 +5,17 @@
     /feeds/NAME             a feed, {{BASE}} replaced by the server's address
     /redirect/NAME          302 to /news/NAME
     /to-ftp                 302 to an ftp: address
+    /to-loopback/NAME       302 to http://127.0.0.1:PORT/news/NAME (absolute, by address)
     /slow                   answers after SLOW_SECONDS
     /big, /big-unsized      a page of BIG_BYTES bytes, with and without Content-Length
     /report.pdf             application/pdf
+    /gzip/NAME              NAME.html sent with Content-Encoding: gzip
+    /bomb                   BOMB_BYTES of HTML sent gzip-compressed (about 1,000 times smaller)
     anything else           404
 """
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +26,7 @@ from pathlib import Path
 FIXTURES = Path(__file__).resolve().parent / "data" / "ingest"
 SLOW_SECONDS = 3.0
 BIG_BYTES = 300_000
+BOMB_BYTES = 200_000_000
 _FEED_TYPES = {".rss": "application/rss+xml", ".atom": "application/atom+xml"}
 
 
@@ -46,6 +51,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, _FEED_TYPES[Path(path).suffix], fixture(path[7:], base))
         elif path.startswith("/redirect/"):
             self._redirect(f"/news/{path[10:]}")
+        elif path.startswith("/to-loopback/"):
+            self._redirect(f"{base}/news/{path[13:]}")
         elif path == "/to-ftp":
             self._redirect("ftp://127.0.0.1/story.html")
         elif path == "/slow":
@@ -54,6 +61,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif path in ("/big", "/big-unsized"):
             body = b"<html><body>" + b"<p>word word word word word.</p>" * (BIG_BYTES // 32)
             self._send(200, "text/html", body, sized=path == "/big")
+        elif path.startswith("/gzip/") and (FIXTURES / f"{path[6:]}.html").is_file():
+            self._send(200, "text/html; charset=utf-8",
+                       gzip.compress(fixture(f"{path[6:]}.html", base)), encoding="gzip")
+        elif path == "/bomb":
+            self._send(200, "text/html", self.server.bomb(), encoding="gzip")  # type: ignore[attr-defined]
         elif path == "/report.pdf":
             self._send(200, "application/pdf", b"%PDF-1.4 not a page")
         else:
@@ -65,9 +77,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def _send(self, status: int, content_type: str, body: bytes, sized: bool = True) -> None:
+    def _send(self, status: int, content_type: str, body: bytes, sized: bool = True,
+              encoding: str = "") -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
         if sized:
             self.send_header("Content-Length", str(len(body)))
         else:
@@ -84,6 +99,14 @@ class NewsServer(ThreadingHTTPServer):
     daemon_threads = True
     requests: list[str]
     agents: list[str]
+    _bomb: bytes = b""
+
+    def bomb(self) -> bytes:
+        """BOMB_BYTES of HTML, gzip-compressed (made once, on first use)."""
+        if not self._bomb:
+            page = b"<html><body><p>" + b" " * BOMB_BYTES + b"</p></body></html>"
+            self._bomb = gzip.compress(page, compresslevel=9)
+        return self._bomb
 
     @property
     def base(self) -> str:

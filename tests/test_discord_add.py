@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import discord
 import discord.ext.test as dpytest
 import pytest
 from discord import app_commands
@@ -15,7 +14,8 @@ from bot.discord.ingest import IngestCog
 from retrieval.ingest.store import remove_articles
 from retrieval.service import QAService
 from tests.conftest import ROOT
-from tests.discord_fixtures import (FakeInteraction, offline_bot, start_offline, stop_offline,
+from tests.discord_fixtures import (FakeInteraction, offline_bot, refused_without_manage_server,
+                                    start_offline, stop_offline,
                                     test_settings)
 from tests.ingest_server import NewsServer
 
@@ -109,14 +109,7 @@ async def test_add_needs_manage_server(bot: QABot) -> None:
     assert isinstance(command, app_commands.Command)
     assert command.default_permissions is not None and command.default_permissions.manage_guild
     assert command.guild_only and command.checks
-    interaction = FakeInteraction()
-    interaction.permissions = discord.Permissions(send_messages=True)  # type: ignore[attr-defined]
-    with pytest.raises(app_commands.MissingPermissions) as refused:
-        for check in command.checks:
-            check(interaction)  # type: ignore[arg-type]
-    interaction.command = command
-    await ingest_cog(bot).cog_app_command_error(interaction, refused.value)  # type: ignore[arg-type]
-    sent = interaction.sent()
+    sent = await refused_without_manage_server(command, ingest_cog(bot))
     assert sent.args[0] == "Only members with the Manage Server permission can use /add."
     assert sent.kwargs["ephemeral"]
 

@@ -14,7 +14,7 @@ from bot.discord.views import AnswerView
 from retrieval.dates import human_date
 from retrieval.service import QAService
 from tests.discord_fixtures import (DIMA_QUESTION, DIMA_SENTENCE, FakeInteraction, FakeUser,
-                                    offline_bot, test_settings)
+                                    offline_bot, refused_without_manage_server, test_settings)
 
 
 @pytest.fixture(scope="module")
@@ -72,14 +72,7 @@ def test_the_command_tree(bot: QABot) -> None:
 async def test_reload_refuses_members_without_manage_server(bot: QABot) -> None:
     reload = bot.tree.get_command("reload")
     assert isinstance(reload, app_commands.Command)
-    interaction = FakeInteraction()
-    interaction.permissions = discord.Permissions(send_messages=True)  # type: ignore[attr-defined]
-    with pytest.raises(app_commands.MissingPermissions) as refused:
-        for check in reload.checks:
-            check(interaction)  # type: ignore[arg-type]
-    interaction.command = reload
-    await cog(bot).cog_app_command_error(interaction, refused.value)  # type: ignore[arg-type]
-    sent = interaction.sent()
+    sent = await refused_without_manage_server(reload, cog(bot))
     assert "Manage Server" in sent.args[0] and sent.kwargs["ephemeral"]
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from bot.cli import main
 from retrieval.corpus import load_corpus
+from retrieval import storage
 from retrieval.index import TfidfIndex
 
 from tests.conftest import ROOT
@@ -172,6 +173,29 @@ def test_concurrent_saves_and_readers_always_see_a_whole_index(tmp_path):
     reader.join()
     assert not errors, errors[0]
     _only_index_entries(target)
+
+
+def test_a_reader_outpaced_by_several_saves_reads_the_newest(tmp_path, monkeypatch):
+    # Two saves land while one reader opens the index (each removing the commit before it):
+    # the reader must read the newest commit, not call the index damaged (which made a
+    # service rebuild it). Deterministic form of the concurrent test above.
+    import retrieval.index.commit as commit_module
+    corpus = load_corpus(_corpus(tmp_path, "a"))
+    index = TfidfIndex().fit(corpus.articles, fingerprint=corpus.fingerprint)
+    target = tmp_path / "idx"
+    index.save(target)
+    opened = commit_module.open_segment
+    saves_left = [2]
+
+    def open_segment_while_saving(root, name, params):
+        if saves_left[0]:
+            saves_left[0] -= 1
+            index.save(target)          # a newer commit lands; this one's files go
+        return opened(root, name, params)
+    monkeypatch.setattr(commit_module, "open_segment", open_segment_while_saving)
+    loaded = TfidfIndex.load(target)
+    assert saves_left == [0] and loaded.n_sentences == index.n_sentences
+    assert loaded.commit_.generation == storage.current_generation(target)
 
 
 # ----------------------------------------------------------------------- fault injection

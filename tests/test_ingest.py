@@ -3,18 +3,21 @@
 news sites use, served by a local server on 127.0.0.1; nothing else is fetched."""
 from __future__ import annotations
 
+import gzip
 import json
 import logging
+import zlib
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.cli import main
 from retrieval.corpus import load_corpus, split_front_matter
 from retrieval.ingest.add import AddOptions, Ingester
 from retrieval.ingest.extract import extract_page
-from retrieval.ingest.feeds import FEED_DATE_FROM, parse_feed
-from retrieval.ingest.fetch import fetch, new_client
+from retrieval.ingest.feeds import FEED_DATE_FROM, FEED_UPDATED_FROM, parse_feed
+from retrieval.ingest.fetch import _decoded, fetch, new_client
 from retrieval.ingest.records import IngestError, Outcome
 from retrieval.settings import IngestSettings, load_settings
 
@@ -390,6 +393,75 @@ def test_fetch_follows_redirects_within_the_limit(news_site: NewsServer,
         fetch(f"{news_site.base}/redirect/orchard-frost", client, strict)
 
 
+def test_a_compressed_page_is_read(news_site: NewsServer, limits: IngestSettings) -> None:
+    with new_client(limits) as client:
+        fetched = fetch(f"{news_site.base}/gzip/orchard-frost", client, limits)
+    assert fetched.body == fixture("orchard-frost.html", news_site.base)
+
+
+def test_a_compressed_download_stops_at_the_limit_in_bounded_memory(
+        news_site: NewsServer) -> None:
+    # 200 MB of HTML compressed to about 200 kB, under the limit of 1 MB: the limit is on what
+    # it decompresses to, and reading it never holds much more than the limit
+    import tracemalloc
+    limits = IngestSettings(timeout_seconds=5, max_bytes=1_000_000)
+    assert len(news_site.bomb()) < limits.max_bytes   # made before memory is traced
+    tracemalloc.start()
+    try:
+        with new_client(limits) as client, pytest.raises(IngestError) as failed:
+            fetch(f"{news_site.base}/bomb", client, limits)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(failed.value) == "larger than the limit of 1,000,000 bytes (ingest.max_bytes)"
+    assert peak < 4 * limits.max_bytes, f"peak {peak:,} bytes"
+
+
+@pytest.mark.parametrize("coding, encode", [
+    ("deflate", zlib.compress),                                        # with a zlib header
+    ("deflate", lambda data: zlib.compress(data)[2:-4]),               # raw, as some servers send
+    ("gzip", gzip.compress),
+    ("identity", lambda data: data),
+])
+def test_content_codings_are_decoded(coding: str, encode) -> None:
+    page = fixture("orchard-frost.html", "http://news.example")
+    served = httpx.Response(200, headers={"content-encoding": coding},
+                            stream=httpx.ByteStream(encode(page)))
+    assert b"".join(_decoded(served)) == page
+    damaged = httpx.Response(200, headers={"content-encoding": "gzip"},
+                             stream=httpx.ByteStream(b"\x1f\x8bnot"))
+    with pytest.raises(IngestError, match="the gzip data sent is damaged"):
+        b"".join(_decoded(damaged))
+    unknown = httpx.Response(200, headers={"content-encoding": "br"},
+                             stream=httpx.ByteStream(b"x"))
+    with pytest.raises(IngestError, match="encoded as br, which cannot be read"):
+        b"".join(_decoded(unknown))
+
+
+def test_a_public_link_redirecting_to_a_private_address_is_refused(
+        news_site: NewsServer, limits: IngestSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "localhost" is made to look public to the address check (the connection still reaches
+    # the test server): the first request passes, the redirect to 127.0.0.1 must not
+    import socket
+    from types import SimpleNamespace
+
+    import retrieval.ingest.fetch as fetching
+
+    def resolve(host, *args, **kwargs):
+        if host == "localhost":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 0))]
+        return socket.getaddrinfo(host, *args, **kwargs)
+    monkeypatch.setattr(fetching, "socket", SimpleNamespace(getaddrinfo=resolve))
+    port = news_site.server_address[1]
+    with new_client(limits, private_addresses=False) as client:
+        assert fetch(f"http://localhost:{port}/news/orchard-frost", client, limits).is_page
+        with pytest.raises(IngestError) as failed:
+            fetch(f"http://localhost:{port}/to-loopback/orchard-frost", client, limits)
+    assert str(failed.value) == ("127.0.0.1 is a private or local address (127.0.0.1), which "
+                                 "links cannot lead to here (ingest.allow_private_addresses)")
+    assert news_site.requests[-1] == "/to-loopback/orchard-frost"   # never asked for the page
+
+
 def test_a_closed_port_is_one_line() -> None:
     import socket
     with socket.socket() as probe:    # a port nobody listens on
@@ -456,6 +528,20 @@ def test_a_feed_date_is_the_day_the_feed_wrote_in_its_own_offset() -> None:
                       "http://news.example/feed.rss")
     assert [e.date.iso() if e.date else None for e in feed.entries] == [
         "2024-03-05", "2023-04-26", "2024-01-01"]
+
+
+def test_an_atom_update_date_is_not_called_a_publication_date() -> None:
+    feed = parse_feed(b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><id>urn:x</id>
+<updated>2024-05-02T10:00:00Z</updated>
+<entry><title>Both</title><id>urn:a</id><link href="http://news.example/a"/>
+  <published>2024-04-30T09:00:00+02:00</published><updated>2024-05-02T10:00:00Z</updated></entry>
+<entry><title>Updated only</title><id>urn:b</id><link href="http://news.example/b"/>
+  <updated>2024-05-01T08:00:00Z</updated></entry>
+</feed>""", "http://news.example/feed.atom")
+    both, updated = feed.entries
+    assert (both.date.iso(), both.date_from) == ("2024-04-30", FEED_DATE_FROM)
+    assert (updated.date.iso(), updated.date_from) == ("2024-05-01", FEED_UPDATED_FROM)
 
 
 def test_one_bad_file_or_line_fails_alone(qabot, corpus: Path, tmp_path: Path) -> None:

@@ -83,6 +83,12 @@ def test_segments_are_grouped_into_balanced_runs():
     assert shard_segments(five, 2) == [["a", "b"], ["c", "d", "e"]]
     assert shard_segments(five[:1], 4) == [["a"]]
     assert shard_segments([("a", 100), ("b", 1), ("c", 1)], 2) == [["a"], ["b", "c"]]
+    # Never fewer runs than asked for while there are segments enough, however unequal:
+    # (a small corpus's build, or segments added after a merge).
+    assert shard_segments([("a", 1), ("b", 1), ("c", 1), ("d", 100)], 4) == [
+        ["a"], ["b"], ["c"], ["d"]]
+    assert shard_segments([("a", 1), ("b", 1), ("c", 1), ("d", 100), ("e", 1)], 3) == [
+        ["a", "b", "c"], ["d"], ["e"]]
 
 
 def test_ties_at_the_cut_keep_the_lowest_passage_numbers():

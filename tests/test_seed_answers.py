@@ -123,7 +123,9 @@ def test_question_the_corpus_cannot_answer_gets_no_answer(service, question):
 
 def test_cli_json_end_to_end(capsys, settings):
     data = _ask_json(capsys, settings, "When and where are Obama and Medvedev due to meet?")
-    assert set(data) == {"question", "answer", "alternatives", "message", "follow_up"}
+    assert set(data) == {"question", "answer", "alternatives", "message", "follow_up",
+                         "unavailable"}
+    assert data["unavailable"] is False
     answer = data["answer"]
     assert answer["text"] == ("Mr Obama and Mr Medvedev are due to meet in London on April 1st "
                               "for their first presidential summit at the G20 meeting.")

@@ -106,3 +106,38 @@ def test_staleness_is_decided_from_sizes_and_times_hashing_only_changed_files(
     assert report.rebuilt and report.reason == "the corpus changed"
     assert [name for name, c in contents.items() if any(c.replace(b"Lavrov", b"Lawrow") in h
                                                         or c in h for h in hashed)] == [changed.name]
+
+
+def test_a_start_while_another_process_builds_waits_and_reads_its_index(settings, tmp_path,
+                                                                        monkeypatch, caplog):
+    # Two starts find no index (two `qabot ask` at once): the second waits for the first's
+    # build and reads it, instead of building the whole index a second time.
+    import retrieval.index.commit as commit_module
+    from retrieval.corpus import CorpusStream
+    from retrieval.index import build
+    mine = settings.with_overrides(**{"index.dir": str(tmp_path / "index")})
+    writing_segments = commit_module._write_segments
+    started = threading.Event()
+
+    def slow_write_segments(*args, **kwargs):      # the first build, holding the writer lock
+        started.set()
+        threading.Event().wait(1.0)
+        return writing_segments(*args, **kwargs)
+    monkeypatch.setattr(commit_module, "_write_segments", slow_write_segments)
+    first = threading.Thread(target=build, args=(mine.retrieval.index(), mine.index_dir,
+                                                 CorpusStream(mine.corpus.path)),
+                             kwargs={"jobs": 1})
+    first.start()
+    assert started.wait(30)
+
+    def second_build(*args, **kwargs):
+        raise AssertionError("built a second time")
+    monkeypatch.setattr(QAService, "_build", second_build)
+    try:
+        service = QAService(mine)
+    finally:
+        first.join()
+    assert not service.last_load.rebuilt and service.last_load.reason == "index up to date"
+    assert service.ask("What is the Dima Yakovlev Law?").answer is not None
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"another process is writing the index at {mine.index_dir}: waiting for it"]

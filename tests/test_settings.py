@@ -39,7 +39,11 @@ def test_environment_overrides_the_user_file(tmp_path: Path):
 @pytest.mark.parametrize(("toml", "message"), [
     ("[answer]\ntop_k = 0\n", "answer.top_k: Input should be greater than or equal to 1 (got 0)"),
     ("[answer]\nmin_confidence = 'high'\n", "answer.min_confidence: Input should be a valid number"),
-    ("[answer]\ntopk = 3\n", "answer.topk: unknown key"),
+    ("[answer]\ntopk = 3\n", "answer.topk: unknown key (did you mean answer.top_k?)"),
+    ("[answer]\nthreshold = 0.45\n",
+     "answer.threshold: no longer a setting: answer.min_confidence (a probability from 0 to 1) "
+     "replaced it"),
+    ("[retreival]\nstem = true\n", "retreival: unknown key (did you mean retrieval?)"),
     ("[colour]\nx = 1\n", "colour: unknown key"),
     ("[retrieval]\nstem = 'maybe'\n", "retrieval.stem: Input should be a valid boolean"),
     ("answer = 3\n", "answer"),

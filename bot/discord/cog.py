@@ -161,6 +161,8 @@ class QACog(commands.Cog, name="Questions"):
         except Exception:
             log.exception("failed to answer %r", question)
             return Reply(content=APOLOGY)
+        if result.unavailable:      # for the operator: a shard of the cluster is down
+            log.warning("%r was not answered: %s", question, result.message)
         after = (conversation.add(result.turn, self.bot.settings.conversation)
                  if conversation is not None and result.turn is not None else None)
         return Reply(embed=render.answer_embed(result),

@@ -154,6 +154,8 @@ def answer_embed(result: Result) -> discord.Embed:
 
 
 def no_answer_embed(result: Result) -> discord.Embed:
+    if result.unavailable:          # a part of the index did not answer: the why, nothing more
+        return fit_embed(discord.Embed(colour=NO_ANSWER_COLOUR, description=result.message))
     message = result.message or "The articles do not seem to cover this."
     embed = discord.Embed(colour=NO_ANSWER_COLOUR, title="The articles do not cover this",
                           description=message)

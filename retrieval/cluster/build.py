@@ -5,6 +5,7 @@ shards of ``retrieval.cluster.coordinator`` serve whole segments."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,20 @@ def ray_run(tasks: Iterable[tuple[Any, ...]], function: Any, jobs: int) -> Itera
 def build_on_cluster(params: TfidfIndex, root: Path, stream: CorpusStream,
                      settings: ClusterSettings, *, progress: bool = False) -> CommitInfo:
     """Build the index of ``stream`` under ``root`` (a directory every node reads) in Ray
-    tasks, as about ``SEGMENTS_PER_SHARD`` segments per shard (fewer for a small corpus)."""
+    tasks, as about ``SEGMENTS_PER_SHARD`` segments per shard, and never fewer segments than
+    shards (or than articles, for a corpus of fewer articles than shards)."""
     connect(settings)
     ray = _ray()
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     batch_chars = max(1, min(BATCH_CHARS,
                              stream.total_bytes // (SEGMENTS_PER_SHARD * settings.shards)))
-    return build(params, root, stream, jobs=cpus, progress=progress, batch_chars=batch_chars,
-                 merge=False, run=ray_run)
+    built = build(params, root, stream, jobs=cpus, progress=progress, batch_chars=batch_chars,
+                  merge=False, run=ray_run, min_segments=settings.shards)
+    if len(built.segments) >= min(settings.shards, built.articles):
+        return built
+    # Articles of very unequal sizes: the parts, cut by size, are fewer than the shards
+    # (and the index would be rebuilt at every start). Once more, cut by number too.
+    again = CorpusStream(stream.root, [asdict(f) for f in stream.files])
+    return build(params, root, again, jobs=cpus, progress=progress, batch_chars=batch_chars,
+                 merge=False, run=ray_run, min_segments=settings.shards,
+                 batch_articles=max(1, built.articles // settings.shards))

@@ -21,8 +21,9 @@ a ``reload`` starts a new cluster and the old one ends when its last question is
 from __future__ import annotations
 
 import itertools
-import re
 import logging
+import re
+import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -39,6 +40,9 @@ from retrieval.settings import ClusterSettings
 
 log = logging.getLogger(__name__)
 START_SECONDS = 60.0     # the least time given to the shards to open their segments
+# Where Ray says, on stderr, at every start of a local Ray, that token authentication is on
+# (or off): our log has it at INFO level (`--verbose`).
+RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
 
 
 def _ray() -> Any:
@@ -51,22 +55,82 @@ def _ray() -> Any:
 
 def connect(settings: ClusterSettings) -> None:
     """Join the Ray cluster of ``settings.address`` (or start a local Ray when it is empty),
-    unless this process is connected already."""
+    unless this process is connected already. The head's port is tried first, for at most
+    ``settings.timeout_seconds``: Ray itself waits without end for an address where nothing
+    answers."""
     ray = _ray()
     if ray.is_initialized():
         return
-    where = settings.address or "a local Ray"
+    address = settings.address
+    where = address or "a local Ray"
+    if address.startswith("ray://"):
+        try:
+            import grpc  # noqa: F401 - what Ray Client needs (the ray[client] extra)
+        except ImportError:
+            raise ClusterError(f"cluster.address {address} needs Ray Client: pip install "
+                               "'qabot[cluster]' (it installs ray[client])") from None
+    head = _head_address(address)
+    if head is not None:
+        _probe(where, head, settings.timeout_seconds)
+    notes = _HeldBack()
+    ray_auth = logging.getLogger(RAY_AUTH_LOGGER)
+    ray_auth.addFilter(notes)
     try:
         ray.init(address=settings.address or None, include_dashboard=False,
                  log_to_driver=False, configure_logging=False)
     except Exception as exc:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError...
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ClusterError(f"cannot connect to the Ray cluster ({where}): {reason}") from None
+    finally:
+        ray_auth.removeFilter(notes)
+    for note in notes.held:
+        log.info("Ray: %s", note)
+
+
+class _HeldBack(logging.Filter):
+    """Keeps the records of a logger from its handlers, for this module's log instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        self.held.append(record.getMessage())
+        return False
+
+
+def _head_address(address: str) -> tuple[str, int] | None:
+    """The (host, port) that ``address`` names ("auto": the cluster ``ray start`` made on
+    this machine, when Ray can tell), or None (a local Ray, or an "auto" Ray cannot
+    resolve: ``ray.init`` says why at once)."""
+    if address == "auto":
+        try:
+            from ray._private.services import canonicalize_bootstrap_address
+            address = canonicalize_bootstrap_address("auto") or ""
+        except Exception:  # noqa: BLE001 - Ray's own lookup; ray.init reports its failure
+            return None
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    return (host, int(port)) if host and port.isdigit() else None
+
+
+def _probe(where: str, head: tuple[str, int], seconds: float) -> None:
+    """Raise ``ClusterError`` unless something accepts a connection at ``head`` within
+    ``seconds``."""
+    host, port = head
+    try:
+        socket.create_connection((host, port), timeout=seconds).close()
+    except OSError as exc:
+        why = f"no answer within {seconds:g} s" if isinstance(exc, TimeoutError) else (
+            exc.strerror or str(exc) or type(exc).__name__)
+        raise ClusterError(f"cannot connect to the Ray cluster ({where}): nothing accepts "
+                           f"connections at {host}:{port} ({why}); is `ray start --head` "
+                           "running there?") from None
 
 
 class Cluster:
     """The shards of ``index`` (the commit opened from ``index_dir``) on Ray actors, as a
-    ``Searcher``. With fewer segments than ``settings.shards``, each segment is a shard."""
+    ``Searcher``. With fewer segments than ``settings.shards``, each segment is a shard
+    (``shortfall`` says so)."""
 
     def __init__(self, index: TfidfIndex, index_dir: Path, settings: ClusterSettings) -> None:
         ray = _ray()
@@ -75,10 +139,12 @@ class Cluster:
         commit = index.commit_
         listed = [(str(s["name"]), int(s["passages"])) for s in commit.manifest["segments"]]
         self.segments = shard_segments(listed, settings.shards)
-        if len(self.segments) < settings.shards:
-            log.warning("the index at %s has %d segment(s): %d shard(s), not %d (rebuild it "
-                        "with the cluster enabled to split it)", index_dir, len(listed),
-                        len(self.segments), settings.shards)
+        # Why there are fewer shards than asked for (a corpus of fewer articles than shards):
+        # for the service to say once.
+        self.shortfall = None if len(self.segments) == settings.shards else (
+            f"the index at {index_dir} has {len(listed)} segment(s) for "
+            f"{commit.manifest.get('articles')} article(s): {len(self.segments)} shard(s) of "
+            f"the cluster, not {settings.shards}")
         firsts = [commit.bases[names[0]][0] for names in self.segments]
         self.ranges = list(zip(firsts, firsts[1:] + [len(index.articles_)]))
         actor = ray.remote(Shard).options(
@@ -87,7 +153,7 @@ class Cluster:
             scheduling_strategy="SPREAD")              # replicas on different nodes
         identity = commit_identity(index)
         self.actors: tuple[tuple[Any, ...], ...] = tuple(
-            tuple(actor.remote(str(index_dir), identity, names)
+            tuple(actor.remote(str(index_dir), commit.generation or None, identity, names)
                   for _ in range(settings.replicas))
             for names in self.segments)
         self._turn = itertools.count()
@@ -163,10 +229,11 @@ class Cluster:
             try:
                 results[shard] = ray.get(ready[0])
             except ray.exceptions.RayActorError as exc:
-                log.warning("shard %d, replica %d: %s", shard + 1, tried + 1, _cause(exc))
-                if tried + 1 < len(self.actors[shard]):
+                if tried + 1 < len(self.actors[shard]):     # another replica stands in
+                    log.warning("shard %d, replica %d: %s", shard + 1, tried + 1, _cause(exc))
                     send(shard, tried + 1)
                     continue
+                log.info("shard %d, replica %d: %s", shard + 1, tried + 1, _cause(exc))
                 raise IndexUnavailableError(_unavailable([shard + 1], len(self.actors),
                                                          None)) from None
         return results

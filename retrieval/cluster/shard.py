@@ -1,9 +1,10 @@
 """A shard: the first stage over a run of the index's segments, served by a Ray actor.
 
-The actor is made from its files: it opens its segments of the saved index in the shared
-index directory (the directory every node of the cluster reads, memory-mapped) weighted with
-the whole commit's global statistics, and checks that the commit is the one the coordinator
-was started with. Ray runs the constructor again when it restarts a dead actor, so a
+The actor is made from its files: it opens its segments of the commit the coordinator names
+(not whichever is current: a commit landing meanwhile is not mixed in) in the shared index
+directory (the directory every node of the cluster reads, memory-mapped), weighted with the
+whole commit's global statistics, and checks that the commit is the one the coordinator was
+started with. Ray runs the constructor again when it restarts a dead actor, so a
 restarted shard is the same shard. Nothing here imports Ray: the coordinator makes the actor."""
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import numpy as np
 from retrieval.answer.passages import BestArticles, BestPassages, PassageSearcher
 from retrieval.errors import IndexFormatError
 from retrieval.index import TfidfIndex
+from retrieval.index.runs import balanced_runs
 
 # What identifies a commit: a rebuilt, grown or shrunk index differs in one of these.
 IDENTITY_KEYS = ("fingerprint", "segments", "stats", "format_version", "analyzer",
@@ -44,12 +46,12 @@ class ShardInfo:
 
 
 class Shard:
-    """The first stage over ``segments`` (consecutive segments of the commit of
+    """The first stage over ``segments`` (consecutive segments of the commit ``commit``, of
     ``identity``) of the index saved in ``index_dir``."""
 
-    def __init__(self, index_dir: str, identity: dict[str, Any],
+    def __init__(self, index_dir: str, commit: str | None, identity: dict[str, Any],
                  segments: Sequence[str]) -> None:
-        index = TfidfIndex.load(Path(index_dir), segments=list(segments))
+        index = TfidfIndex.load(Path(index_dir), segments=list(segments), commit=commit)
         found = commit_identity(index)
         if found != identity:
             changed = sorted(k for k in IDENTITY_KEYS if found.get(k) != identity.get(k))
@@ -78,17 +80,9 @@ class Shard:
 
 
 def shard_segments(segments: Sequence[tuple[str, int]], shards: int) -> list[list[str]]:
-    """The commit's ``segments`` (name, passages), in order, as at most ``shards`` runs of
-    consecutive segments holding about as many passages each (fewer runs when there are
-    fewer segments)."""
-    total = sum(p for _, p in segments) or 1
-    groups: list[list[str]] = []
-    done = 0
-    for name, passages in segments:
-        # Start a new run when this segment's middle lies past the current run's share.
-        if not groups or (len(groups) < shards and
-                          (done + passages / 2) * shards >= len(groups) * total):
-            groups.append([])
-        groups[-1].append(name)
-        done += passages
-    return groups
+    """The commit's ``segments`` (name, passages), in order, as ``shards`` runs of
+    consecutive segments holding about as many passages each (one segment each when there
+    are fewer segments)."""
+    names = [name for name, _ in segments]
+    return [names[run.start:run.stop]
+            for run in balanced_runs([passages for _, passages in segments], shards)]

@@ -35,6 +35,7 @@ from retrieval.corpus import Article
 from retrieval.errors import IndexFormatError
 from retrieval.index.batch import SegmentArrays, analyse_batch
 from retrieval.index.merge import merge_segments
+from retrieval.index.runs import balanced_runs
 from retrieval.index.segment import Segment, open_segment, write_segment
 from retrieval.index.stats import GlobalStats, combine
 from retrieval.index.store import ArticleStore, StoreData, store_data
@@ -45,7 +46,8 @@ if TYPE_CHECKING:
 
 BATCH_CHARS = 8_000_000     # characters of article text per segment built (about 100 MB of
                             # memory in its worker)
-MAX_SEGMENTS = 8            # more segments than this are merged into one after a commit
+MAX_SEGMENTS = 8            # more segments than this are merged after a commit: into one, or
+                            # into min_segments (a cluster's shards; then above 2 × that)
 
 
 def default_jobs() -> int:
@@ -162,7 +164,10 @@ class CommitInfo:
 
 def _write_commit(writer: storage.Writer, index: "TfidfIndex", segments: Sequence[Segment],
                   deleted: Sequence[np.ndarray | None], fingerprint: str,
-                  corpus_files: Sequence[Mapping[str, Any]]) -> CommitInfo:
+                  corpus_files: Sequence[Mapping[str, Any]], min_segments: int = 1
+                  ) -> CommitInfo:
+    """Commit ``segments``; the commit records ``min_segments``, the fewest segments a later
+    merge may leave (a cluster's shards), whoever makes that merge."""
     stats, maps = combine(segments, deleted)
 
     def write(directory: Path) -> dict[str, Any]:
@@ -185,7 +190,8 @@ def _write_commit(writer: storage.Writer, index: "TfidfIndex", segments: Sequenc
         return {**index.manifest_params(), "fingerprint": fingerprint,
                 "corpus_files": [dict(f) for f in corpus_files], "articles": live,
                 "passages": stats.passages, "sentences": stats.sentences,
-                "terms": len(stats.vocabulary), "stats": stats.numbers(), "segments": listed}
+                "terms": len(stats.vocabulary), "stats": stats.numbers(), "segments": listed,
+                "min_segments": min_segments}
 
     generation = writer.commit(write)
     return CommitInfo(generation, tuple(s.name or "" for s in segments),
@@ -218,14 +224,14 @@ Runner = Callable[[Iterable[tuple[Any, ...]], Any, int], Iterator[Any]]
 
 def _write_segments(writer: storage.Writer, index: "TfidfIndex", articles: Iterable[Article],
                     jobs: int, progress: bool, batch_chars: int,
-                    run: Runner | None = None) -> list[str]:
+                    run: Runner | None = None, batch_articles: int | None = None) -> list[str]:
     """Stream ``articles`` into new segments (published, not yet committed), analysed and
     written by ``run`` (default: ``jobs`` local processes)."""
     params = index.segment_params()
     bar = _Progress(articles, progress)
 
     def tasks() -> Iterator[tuple[Any, ...]]:
-        for batch in batches(articles, batch_chars):
+        for batch in batches(articles, batch_chars, batch_articles):
             bar.advance(batch)
             yield batch, index.analyzer, index.rules, writer.new_directory(), params
 
@@ -240,19 +246,22 @@ def build(index: "TfidfIndex", root: Path, articles: Iterable[Article], *,
           jobs: int | None = None, progress: bool = False, fingerprint: str = "",
           corpus_files: Sequence[Mapping[str, Any]] | None = None,
           batch_chars: int = BATCH_CHARS, merge: bool = True,
-          run: Runner | None = None) -> CommitInfo:
+          run: Runner | None = None, batch_articles: int | None = None,
+          min_segments: int = 1) -> CommitInfo:
     """Build the index of ``articles`` (any iterable: a ``CorpusStream`` is read once, in
     bounded memory) under ``root`` with ``index``'s parameters: segments written by ``jobs``
     processes (default: every CPU; or by ``run(tasks, function, jobs)``, e.g. on a cluster),
     merged into one when there are several (unless not ``merge``: a cluster's shards serve
     whole segments), and committed.
     ``corpus_files`` (default: the stream's ``files``, once read) and ``fingerprint``
-    (default: the stream's) go into the commit, for staleness. Raises
+    (default: the stream's) go into the commit, for staleness, and ``min_segments`` (the
+    shards of a cluster), which later merges respect whatever they are asked. Raises
     ``IndexLocationError`` when ``root`` is not ours, ``OSError`` when it cannot be written;
     the previous commit stays current on any failure."""
     jobs = default_jobs() if jobs is None else max(1, jobs)
     with storage.writing(root) as writer:
-        names = _write_segments(writer, index, articles, jobs, progress, batch_chars, run)
+        names = _write_segments(writer, index, articles, jobs, progress, batch_chars, run,
+                                batch_articles)
         if corpus_files is None:
             corpus_files = [asdict(f) for f in getattr(articles, "files", ())]
             fingerprint = fingerprint or getattr(articles, "fingerprint", "")
@@ -260,14 +269,15 @@ def build(index: "TfidfIndex", root: Path, articles: Iterable[Article], *,
         if len(segments) > 1 and merge:
             segments = [_merge(writer, index, segments, [None] * len(segments))]
         return _write_commit(writer, index, segments, [None] * len(segments), fingerprint,
-                             corpus_files)
+                             corpus_files, min_segments)
 
 
 # ---------------------------------------------------------------------------------- reading
 @dataclass(frozen=True, eq=False)
 class Commit:
     """A commit as read: its manifest, its segments' names in order with each one's first
-    (article, passage, sentence) number, tombstones, term numbers and the statistics."""
+    (article, passage, sentence) number, tombstones, term numbers and the statistics, and
+    the name of its generation (its directory)."""
 
     manifest: dict[str, Any]
     names: tuple[str, ...]
@@ -276,11 +286,12 @@ class Commit:
     maps: dict[str, np.ndarray]
     stats: GlobalStats
     stop_words: frozenset[str]
+    generation: str = ""
 
 
-def read_commit(root: Path) -> Commit:
-    """The current commit of ``root`` (its own small files, checksums verified). Raises
-    ``IndexFormatError`` when there is none or it is damaged."""
+def read_commit(root: Path, generation: str | None = None) -> Commit:
+    """The current commit of ``root`` (or the one of ``generation``; its own small files,
+    checksums verified). Raises ``IndexFormatError`` when there is none or it is damaged."""
     from retrieval.index.facade import FORMAT_VERSION
 
     def read(files: storage.VerifiedFiles) -> Commit:
@@ -321,9 +332,10 @@ def read_commit(root: Path) -> Commit:
         if problem:
             raise IndexFormatError(f"index at {root} is damaged ({problem}); "
                                    "rebuild it with `qabot index`")
-        return Commit(manifest, names, bases, deleted, maps, stats, stop_words)
+        return Commit(manifest, names, bases, deleted, maps, stats, stop_words,
+                      files.directory.name)
 
-    return storage.load_generation(root, read)
+    return storage.load_generation(root, read, generation)
 
 
 def _commit_problem(stats: GlobalStats, maps: Mapping[str, np.ndarray], names: Sequence[str],
@@ -345,12 +357,13 @@ def _commit_problem(stats: GlobalStats, maps: Mapping[str, np.ndarray], names: S
     return None
 
 
-def open_index(cls: type["TfidfIndex"], root: Path, names: Sequence[str] | None = None
-               ) -> "TfidfIndex":
-    """Open the current commit of ``root`` (only the segments ``names``, when given)."""
+def open_index(cls: type["TfidfIndex"], root: Path, names: Sequence[str] | None = None,
+               generation: str | None = None) -> "TfidfIndex":
+    """Open the current commit of ``root`` (or the one of ``generation``; only the segments
+    ``names``, when given)."""
     from retrieval.analysis import Analyzer as _Analyzer
-    for attempt in range(2):
-        commit = read_commit(root)
+    for attempt in range(storage.READ_ATTEMPTS):
+        commit = read_commit(root, generation)
         manifest = commit.manifest
         try:
             index = cls(_Analyzer(**manifest["analyzer"], stop_list=commit.stop_words),
@@ -368,10 +381,13 @@ def open_index(cls: type["TfidfIndex"], root: Path, names: Sequence[str] | None 
         try:
             segments = [open_segment(root, n, index.segment_params()) for n in chosen]
         except FileNotFoundError:
-            if attempt == 0:
+            if generation is None and attempt + 1 < storage.READ_ATTEMPTS and \
+                    storage.current_generation(root) != commit.generation:
                 continue   # merged away by a newer commit meanwhile: read that one
             raise IndexFormatError(f"index at {root} is damaged (a segment is missing); "
-                                   "rebuild it with `qabot index`") from None
+                                   "rebuild it with `qabot index`" if generation is None else
+                                   f"the index at {root} no longer has the segments of commit "
+                                   f"{generation} (a newer commit replaced it)") from None
         index.fingerprint_ = manifest.get("fingerprint", "")
         stamps = manifest.get("corpus_files", ())
         index.corpus_files_ = tuple(stamps) if isinstance(stamps, list) else ()
@@ -397,11 +413,12 @@ def _open_all(root: Path, index: "TfidfIndex") -> tuple[Commit, list[Segment],
 def add_articles(index: "TfidfIndex", root: Path, articles: Iterable[Article], *,
                  corpus_files: Sequence[Mapping[str, Any]] | None = None,
                  fingerprint: str | None = None, jobs: int = 1, progress: bool = False,
-                 replace: bool = True) -> CommitInfo:
+                 replace: bool = True, min_segments: int = 1) -> CommitInfo:
     """Add ``articles`` to the committed index at ``root`` as new segment(s) and commit.
     An article whose id the index already holds replaces it (the old one is tombstoned)
     when ``replace``, else ``ValueError``. ``corpus_files``/``fingerprint`` (the corpus as it
-    now is) replace the commit's when given. Merges when segments pile up."""
+    now is) replace the commit's when given. Merges when segments pile up, leaving at least
+    ``min_segments`` (the shards of a cluster)."""
     articles = list(articles)
     with storage.writing(root) as writer:
         commit, segments, deleted = _open_all(root, index)
@@ -413,28 +430,31 @@ def add_articles(index: "TfidfIndex", root: Path, articles: Iterable[Article], *
         names = _write_segments(writer, index, articles, jobs, progress, BATCH_CHARS)
         segments += [open_segment(root, n, index.segment_params()) for n in names]
         deleted += [None] * len(names)
-        return _finish(writer, index, commit, segments, deleted, corpus_files, fingerprint)
+        return _finish(writer, index, commit, segments, deleted, corpus_files, fingerprint,
+                       min_segments)
 
 
 def delete_articles(index: "TfidfIndex", root: Path, article_ids: Iterable[str], *,
                     corpus_files: Sequence[Mapping[str, Any]] | None = None,
-                    fingerprint: str | None = None) -> CommitInfo:
+                    fingerprint: str | None = None, min_segments: int = 1) -> CommitInfo:
     """Delete the articles ``article_ids`` from the committed index at ``root`` (tombstones;
-    no segment is rewritten) and commit. Raises ``KeyError`` naming an id it does not hold."""
+    no segment is rewritten) and commit. Raises ``KeyError`` naming an id it does not hold.
+    ``min_segments``: as for ``add_articles``."""
     with storage.writing(root) as writer:
         commit, segments, deleted = _open_all(root, index)
         deleted = _tombstone(segments, deleted, set(article_ids), must_exist=True)
-        return _finish(writer, index, commit, segments, deleted, corpus_files, fingerprint)
+        return _finish(writer, index, commit, segments, deleted, corpus_files, fingerprint,
+                       min_segments)
 
 
-def compact(index: "TfidfIndex", root: Path) -> CommitInfo:
-    """Merge every segment of the committed index at ``root`` into one, without its deleted
-    articles, and commit."""
+def compact(index: "TfidfIndex", root: Path, segments: int = 1) -> CommitInfo:
+    """Merge the segments of the committed index at ``root`` into ``segments`` (one; a
+    cluster's shards), without its deleted articles, and commit."""
     with storage.writing(root) as writer:
-        commit, segments, deleted = _open_all(root, index)
-        merged = _merge(writer, index, segments, deleted)
-        return _write_commit(writer, index, [merged], [None], commit.manifest["fingerprint"],
-                             commit.manifest.get("corpus_files") or ())
+        commit, opened, deleted = _open_all(root, index)
+        merged, gone = _merge_runs(writer, index, opened, deleted, segments, every=True)
+        return _write_commit(writer, index, merged, gone, commit.manifest["fingerprint"],
+                             commit.manifest.get("corpus_files") or (), segments)
 
 
 def _tombstone(segments: Sequence[Segment], deleted: list[np.ndarray | None], ids: set[str],
@@ -459,17 +479,44 @@ def _tombstone(segments: Sequence[Segment], deleted: list[np.ndarray | None], id
 
 def _finish(writer: storage.Writer, index: "TfidfIndex", commit: Commit,
             segments: list[Segment], deleted: list[np.ndarray | None],
-            corpus_files: Sequence[Mapping[str, Any]] | None, fingerprint: str | None
-            ) -> CommitInfo:
-    if len(segments) > MAX_SEGMENTS:
-        segments, deleted = [_merge(writer, index, segments, deleted)], [None]
+            corpus_files: Sequence[Mapping[str, Any]] | None, fingerprint: str | None,
+            min_segments: int = 1) -> CommitInfo:
+    min_segments = max(min_segments, recorded_min_segments(commit.manifest))
+    if len(segments) > max(MAX_SEGMENTS, 2 * min_segments):
+        segments, deleted = _merge_runs(writer, index, segments, deleted, min_segments)
     return _write_commit(writer, index, segments, deleted,
                          commit.manifest["fingerprint"] if fingerprint is None else fingerprint,
                          commit.manifest.get("corpus_files") or ()
-                         if corpus_files is None else corpus_files)
+                         if corpus_files is None else corpus_files, min_segments)
+
+
+def recorded_min_segments(manifest: Mapping[str, Any]) -> int:
+    """The fewest segments a merge of the committed index may leave (1 when not recorded:
+    an index committed before this was recorded)."""
+    value = manifest.get("min_segments", 1)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
 
 
 # ----------------------------------------------------------------------------------- merging
+def _merge_runs(writer: storage.Writer, index: "TfidfIndex", segments: Sequence[Segment],
+                deleted: Sequence[np.ndarray | None], runs: int, *, every: bool = False
+                ) -> tuple[list[Segment], list[np.ndarray | None]]:
+    """``segments`` cut into ``runs`` runs of consecutive segments with about as many
+    passages each (``balanced_runs``), each run merged into one segment (a run of one
+    segment is kept as it is, unless ``every``); the order of the articles is kept."""
+    merged: list[Segment] = []
+    gone: list[np.ndarray | None] = []
+    for run in balanced_runs([s.arrays.n_passages for s in segments], runs):
+        if len(run) == 1 and not every:
+            merged.append(segments[run.start])
+            gone.append(deleted[run.start])
+        else:
+            merged.append(_merge(writer, index, segments[run.start:run.stop],
+                                 deleted[run.start:run.stop]))
+            gone.append(None)
+    return merged, gone
+
+
 def _merge(writer: storage.Writer, index: "TfidfIndex", segments: Sequence[Segment],
            deleted: Sequence[np.ndarray | None]) -> Segment:
     """One new segment holding the live articles of ``segments``, in order, written in

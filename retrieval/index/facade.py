@@ -571,12 +571,14 @@ class TfidfIndex:
         return storage.read_manifest(Path(path))
 
     @classmethod
-    def load(cls, path: str | Path, segments: Sequence[str] | None = None) -> "TfidfIndex":
-        """Open the current commit of index directory ``path`` (only its ``segments`` when
-        given: a shard, weighted with the whole commit's statistics), memory-mapped. Raises
-        ``IndexFormatError`` when it is missing, of another format version or damaged."""
+    def load(cls, path: str | Path, segments: Sequence[str] | None = None,
+             commit: str | None = None) -> "TfidfIndex":
+        """Open the current commit of index directory ``path`` (or the commit of generation
+        ``commit``; only its ``segments`` when given: a shard, weighted with the whole
+        commit's statistics), memory-mapped. Raises ``IndexFormatError`` when it is missing,
+        of another format version or damaged."""
         from retrieval.index.commit import open_index
-        return open_index(cls, Path(path), segments)
+        return open_index(cls, Path(path), segments, commit)
 
     def check_quote(self, sentence_id: int, text: str) -> None:
         """Raise ``IndexFormatError`` unless ``text`` (the span quoted for sentence

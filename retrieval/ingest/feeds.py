@@ -13,6 +13,8 @@ from retrieval.dates import PartialDate
 from retrieval.ingest.records import IngestError
 
 FEED_DATE_FROM = "date of the feed entry (feedparser)"
+FEED_UPDATED_FROM = ("date the feed entry was last updated (feedparser; the feed gives no "
+                     "publication date)")
 FEED_TITLE_FROM = "title of the feed entry (feedparser)"
 FEED_AUTHOR_FROM = "author of the feed entry (feedparser)"
 # The root element of a feed, after an XML declaration, comments or a doctype.
@@ -26,6 +28,7 @@ class FeedEntry:
     title: str | None
     date: PartialDate | None
     author: str | None
+    date_from: str = FEED_DATE_FROM     # the origin of ``date``: published, or only updated
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,9 @@ def parse_feed(data: bytes, location: str) -> Feed:
         link = entry.get("link")
         if not link:
             continue
-        entries.append(FeedEntry(link=link, title=_text(entry.get("title")),
-                                 date=_entry_date(entry),
-                                 author=_text(entry.get("author"))))
+        date, date_from = _entry_date(entry)
+        entries.append(FeedEntry(link=link, title=_text(entry.get("title")), date=date,
+                                 author=_text(entry.get("author")), date_from=date_from))
     return Feed(title=_text(parsed.feed.get("title")), entries=tuple(entries))
 
 
@@ -65,16 +68,17 @@ def _text(value: object) -> str | None:
     return " ".join(value.split()) or None
 
 
-def _entry_date(entry: dict) -> PartialDate | None:
-    """The day of the entry's publication (else its update) as the feed wrote it, in the
-    feed's own offset, as a page's meta tag is read: feedparser's ``*_parsed`` times are
-    converted to UTC, so they are only used when the text cannot be read."""
-    for key in ("published", "updated"):
+def _entry_date(entry: dict) -> tuple[PartialDate | None, str]:
+    """The day of the entry's publication (else its last update, as the origin then says) as
+    the feed wrote it, in the feed's own offset, as a page's meta tag is read: feedparser's
+    ``*_parsed`` times are converted to UTC, so they are only used when the text cannot be
+    read."""
+    for key, origin in (("published", FEED_DATE_FROM), ("updated", FEED_UPDATED_FROM)):
         written = entry.get(key)
         if isinstance(written, str) and written.strip():
             local = _written_day(written.strip())
-            return local if local is not None else _date(entry.get(key + "_parsed"))
-    return None
+            return (local if local is not None else _date(entry.get(key + "_parsed"))), origin
+    return None, FEED_DATE_FROM
 
 
 def _written_day(written: str) -> PartialDate | None:

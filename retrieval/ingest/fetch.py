@@ -8,6 +8,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -22,6 +24,9 @@ _PAGE_TYPES = ("text/html", "application/xhtml+xml")
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml",
                "application/xml", "text/xml", "application/feed+json")
 _CHUNK = 64 * 1024
+# The content codings we ask for and decode ourselves, a chunk at a time, so a small compressed
+# download cannot grow past the size limit in memory (httpx decodes a whole network read at once).
+_ACCEPT_ENCODING = "gzip, deflate"
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,8 @@ def new_client(settings: IngestSettings, *, private_addresses: bool = True) -> h
     ``private_addresses``, every request (each redirect too) to a host that is or resolves
     to a loopback, private, link-local or reserved address is refused."""
     hooks = [_only_http] if private_addresses else [_only_http, _only_public]
-    return httpx.Client(headers={"User-Agent": settings.user_agent},
+    return httpx.Client(headers={"User-Agent": settings.user_agent,
+                                 "Accept-Encoding": _ACCEPT_ENCODING},
                         timeout=httpx.Timeout(settings.timeout_seconds),
                         follow_redirects=True, max_redirects=settings.max_redirects,
                         event_hooks={"request": hooks})
@@ -114,7 +120,7 @@ def fetch(url: str, client: httpx.Client, settings: IngestSettings) -> Fetched:
                 raise IngestError(_too_large(settings.max_bytes))
             chunks: list[bytes] = []
             size = 0
-            for chunk in response.iter_bytes(_CHUNK):
+            for chunk in _decoded(response):
                 size += len(chunk)
                 if size > settings.max_bytes:
                     raise IngestError(_too_large(settings.max_bytes))
@@ -135,6 +141,38 @@ def fetch(url: str, client: httpx.Client, settings: IngestSettings) -> Fetched:
     except httpx.HTTPError as exc:   # a broken connection, a malformed answer
         raise IngestError(f"the download from {host} failed ({type(exc).__name__})") from None
     return Fetched(url, final_url, media_type or "application/octet-stream", b"".join(chunks))
+
+
+def _decoded(response: httpx.Response) -> Iterator[bytes]:
+    """The response's body, decoded from its content coding (gzip, deflate or none), in
+    pieces of at most ``_CHUNK`` bytes: however much a compressed piece expands, no more than
+    that is made before the caller has counted it."""
+    codings = [c.strip().lower() for c in response.headers.get("content-encoding", "").split(",")
+               if c.strip() and c.strip().lower() != "identity"]
+    if not codings:
+        yield from response.iter_raw(_CHUNK)
+        return
+    if len(codings) > 1 or codings[0] not in ("gzip", "x-gzip", "deflate"):
+        raise IngestError(f"the server sent it encoded as {', '.join(codings)}, which cannot "
+                          "be read (only gzip and deflate)")
+    # gzip: a gzip header; deflate: a zlib header, or (some servers) raw deflate data
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS if codings[0] != "deflate" else zlib.MAX_WBITS)
+    first = True
+    try:
+        for raw in response.iter_raw(_CHUNK):
+            if first and codings[0] == "deflate" and raw and (raw[0] & 0x0F) != 8:
+                decoder = zlib.decompressobj(-zlib.MAX_WBITS)
+            first = False
+            while raw:
+                piece = decoder.decompress(raw, _CHUNK)
+                if piece:
+                    yield piece
+                raw = decoder.unconsumed_tail
+        rest = decoder.flush()
+    except zlib.error:
+        raise IngestError(f"the {codings[0]} data sent is damaged") from None
+    if rest:
+        yield rest
 
 
 def _too_large(limit: int) -> str:

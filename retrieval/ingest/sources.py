@@ -19,7 +19,7 @@ from retrieval.corpus import (FRONT_MATTER_FENCE, Article, parse_article_file, r
 from retrieval.errors import CorpusError
 from retrieval.ingest.extract import (AUTHOR_FROM, DATE_FROM, SITE_FROM, TEXT_FROM, TITLE_FROM,
                                       URL_FROM, extract_page)
-from retrieval.ingest.feeds import (FEED_AUTHOR_FROM, FEED_DATE_FROM, FEED_TITLE_FROM, Feed,
+from retrieval.ingest.feeds import (FEED_AUTHOR_FROM, FEED_TITLE_FROM, Feed,
                                     FeedEntry, looks_like_feed, parse_feed)
 from retrieval.ingest.fetch import Fetched, host_of, is_url
 from retrieval.ingest.records import Draft, IngestError
@@ -142,7 +142,7 @@ def _entry_draft(entry: FeedEntry, label: str, feed: str, fetcher: Fetcher) -> D
     fetched = fetcher(entry.link)
     draft = _fetched_page(fetched, label, entry.link, feed=feed)
     for name, value, where in (("title", entry.title, FEED_TITLE_FROM),
-                               ("date", entry.date, FEED_DATE_FROM),
+                               ("date", entry.date, entry.date_from),
                                ("author", entry.author, FEED_AUTHOR_FROM)):
         if getattr(draft, name) is None and value is not None:   # the page's own first
             draft = draft.with_field(name, value, where)
