@@ -1,6 +1,6 @@
 """``TfidfIndex``: the segments of an index seen as one, weighted with global statistics.
 
-Terms are counted by scikit-learn's ``CountVectorizer`` (with our ``Analyzer``) and the idf
+Terms are counted as scikit-learn's ``CountVectorizer`` counts (with our ``Analyzer``) and the idf
 is scikit-learn's smoothed idf (``TfidfTransformer``), learned over passages. Two term
 weightings build on them. ``"tfidf"`` (the class default) is scikit-learn's TF-IDF with
 l2-normalised rows, so a score is a cosine. ``"bm25"`` (the configured default) saturates the
