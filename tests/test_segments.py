@@ -21,7 +21,7 @@ from retrieval.answer.candidates import candidates_of
 from retrieval.answer.passages import PassageSearcher, merge_best_passages
 from retrieval.answerer import Answerer, Filters
 from retrieval.corpus import Article, CorpusStream, load_corpus, scan_corpus
-from retrieval.index import (FirstStage, TfidfIndex, add_articles, build, compact,
+from retrieval.index import (TfidfIndex, add_articles, build, compact,
                              delete_articles, read_commit)
 from retrieval.service import QAService
 from retrieval.settings import load_settings
@@ -123,30 +123,22 @@ def test_shards_with_global_statistics_merge_to_the_whole_first_stage(squad, tmp
     shards = [TfidfIndex.load(root, segments=[n]) for n in names]
     assert all(s.vocabulary_ == whole.vocabulary_ for s in shards)
 
-    def merged(term_ids, weights, n, allowed=None, preference=None) -> FirstStage:
-        parts = [s.first_stage(term_ids, weights, n) for s in shards]
-        ids = np.concatenate([p.passage_ids for p in parts])
-        scores = np.concatenate([p.scores for p in parts])
-        best = np.argsort(-scores, kind="stable")[:n]
-        return FirstStage(ids[best], scores[best])
-
-    for expected in GOLDEN["squad"][:60]:
-        ids, weights = whole.query_vector(expected["question"])
-        mine = whole.first_stage(ids, weights, 30)
-        theirs = merged(ids, weights, 30)
-        # the same scores; the same passages, but where the 30th place is a tie
-        assert sorted(mine.scores.tolist()) == sorted(theirs.scores.tolist())
-        floor = mine.scores.min()
-        assert set(mine.passage_ids[mine.scores > floor].tolist()) == \
-            set(theirs.passage_ids[theirs.scores > floor].tolist())
-        a = candidates_of(whole, mine, ids, weights)
-        b = candidates_of(whole, theirs, ids, weights)
-        if np.sum(whole.passage_scores(ids, weights) == floor) == 1:   # no tie for 30th
-            assert sorted(a.sentence_ids.tolist()) == sorted(b.sentence_ids.tolist())
-    # the coordinator runs the rest of the answerer on the merged passages (the shards'
-    # searchers, merged in the total order of retrieval.answer.passages, as the cluster does)
+    # each shard's best passages, with the whole commit's statistics and numbers, merged in
+    # the total order of retrieval.answer.passages: exactly the whole index's, ties included
     bases = read_commit(root).bases
     searchers = [PassageSearcher(s, *bases[n][:2]) for s, n in zip(shards, names)]
+    whole_searcher = PassageSearcher(whole)
+    for expected in GOLDEN["squad"][:60]:
+        ids, weights = whole.query_vector(expected["question"])
+        mine = whole_searcher.best_passages(ids, weights, 30)
+        theirs = merge_best_passages([p.best_passages(ids, weights, 30) for p in searchers], 30)
+        assert mine.passage_ids.tolist() == theirs.passage_ids.tolist()
+        assert mine.scores.tolist() == theirs.scores.tolist()
+        a = candidates_of(whole, mine, ids, weights)
+        b = candidates_of(whole, theirs, ids, weights)
+        assert a.sentence_ids.tolist() == b.sentence_ids.tolist()
+    # the coordinator runs the rest of the answerer on the merged passages (the shards'
+    # searchers, merged in the total order of retrieval.answer.passages, as the cluster does)
 
     class Merged:
         def best_passages(self, term_ids, weights, n, allowed=None, preference=None):

@@ -393,8 +393,7 @@ def open_index(cls: type["TfidfIndex"], root: Path, names: Sequence[str] | None 
         index.corpus_files_ = tuple(stamps) if isinstance(stamps, list) else ()
         index.commit_ = commit
         return index.attach(segments, [commit.deleted[n] for n in chosen], commit.stats,
-                            [commit.maps[n] for n in chosen],
-                            commit_bases={n: commit.bases[n] for n in chosen})
+                            [commit.maps[n] for n in chosen])
     raise AssertionError("unreachable")
 
 

@@ -155,14 +155,13 @@ class TfidfIndex:
         return self.attach(segments)
 
     def attach(self, segments: Sequence[Segment], deleted: Sequence[np.ndarray | None] = (),
-               stats: GlobalStats | None = None, maps: Sequence[np.ndarray] | None = None,
-               commit_bases: Mapping[str, tuple[int, int, int]] | None = None
+               stats: GlobalStats | None = None, maps: Sequence[np.ndarray] | None = None
                ) -> "TfidfIndex":
         """Serve ``segments`` (without their ``deleted`` articles, a boolean per article or
         None per segment) with the global statistics ``stats`` and term numbers ``maps``
         (computed from the segments when not given: pass them to serve a subset of a commit's
-        segments, a shard, with the whole commit's statistics). ``commit_bases`` gives each
-        segment's first (article, passage, sentence) number in the whole commit."""
+        segments, a shard, with the whole commit's statistics; its numbers are its own, from
+        0: ``PassageSearcher`` is given the shard's first numbers in the commit)."""
         segments = list(segments)
         deleted = list(deleted) or [None] * len(segments)
         if stats is None or maps is None:
@@ -183,9 +182,6 @@ class TfidfIndex:
         counts = np.array([[len(s.store), s.arrays.n_passages, s.arrays.n_sentences]
                            for s in segments], dtype=np.int64).reshape(-1, 3)
         self._bases = np.vstack([np.zeros((1, 3), dtype=np.int64), np.cumsum(counts, axis=0)])
-        self._commit_bases = (np.array([commit_bases[s.name] for s in segments],
-                                       dtype=np.int64).reshape(-1, 3)
-                              if commit_bases is not None else self._bases[:-1])
         self.articles_ = Articles([s.store for s in segments], self._live_articles())
         self._concatenate()
         self._prepare()
@@ -356,36 +352,6 @@ class TfidfIndex:
         if self._live_passages is not None:
             scores[~self._live_passages] = 0.0
         return scores
-
-    def first_stage(self, term_ids: np.ndarray, weights: np.ndarray, n: int,
-                    allowed: np.ndarray | None = None,
-                    preference: np.ndarray | None = None) -> FirstStage:
-        """The ``n`` best passages for the question vector among the ``allowed`` ones (a
-        boolean per passage of this index, when given). A ``preference`` (a factor per
-        passage: a conversation's preferred articles) weighs the choice, not the scores.
-        Passage numbers are the whole commit's (a shard's are its segments')."""
-        p_scores = self.passage_scores(term_ids, weights)
-        if allowed is not None:
-            p_scores = np.where(allowed, p_scores, 0.0)
-        chosen = p_scores if preference is None else p_scores * preference
-        # Select among the passages holding a question term only: on a large corpus they are
-        # a fraction of all, and the partial sort is the costliest step of a question.
-        matched = np.flatnonzero(chosen > 0)
-        n = min(n, matched.size)
-        if n == 0:
-            return FirstStage(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
-        top = (matched[np.argpartition(-chosen[matched], n - 1)[:n]] if n < matched.size
-               else matched)
-        return FirstStage(self.to_commit_passages(top), p_scores[top])
-
-    def to_commit_passages(self, passage_ids: np.ndarray) -> np.ndarray:
-        """This index's passage numbers as the whole commit's (the same unless this index
-        serves a subset of the commit's segments)."""
-        if self._commit_bases is self._bases[:-1] or np.array_equal(
-                self._commit_bases, self._bases[:-1]):
-            return passage_ids
-        segment = np.searchsorted(self._bases[1:, 1], passage_ids, side="right")
-        return passage_ids - self._bases[segment, 1] + self._commit_bases[segment, 1]
 
     def _sentence_rows(self, sentence_ids: np.ndarray) -> tuple[SentenceRows, np.ndarray]:
         """The term counts of the given (global) sentences, a row each in the order given

@@ -17,6 +17,7 @@ import httpx
 
 import numpy as np
 
+from retrieval.answer.passages import PassageSearcher
 from retrieval.corpus import Article, article_from_record
 from retrieval.dates import PartialDate
 from retrieval.errors import CorpusError
@@ -198,7 +199,7 @@ def indexed_candidates(index: TfidfIndex, directory: Path) -> Candidates:
             term_ids, weights = term_ids[keep], weights[keep]
         if term_ids.size == 0:
             return []
-        top = index.first_stage(term_ids, weights, CANDIDATE_PASSAGES)
+        top = PassageSearcher(index).best_passages(term_ids, weights, CANDIDATE_PASSAGES)
         found = []
         for number in dict.fromkeys(int(n) for n in index.passage_article_[top.passage_ids]):
             article = index.articles_[number]
