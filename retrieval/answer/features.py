@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from retrieval.answer.cues import AnswerType
 from retrieval.answer.query import Query
 from retrieval.index import TfidfIndex
+from retrieval.index.facade import SentenceRows
 
 FEATURES: tuple[str, ...] = (
     "sentence_score",         # BM25-weighted share of the question the sentence matches
@@ -32,19 +33,22 @@ FEATURES: tuple[str, ...] = (
 )
 
 
-def rows_holding(matrix: sp.csr_matrix, rows: np.ndarray, term_ids: np.ndarray) -> np.ndarray:
+def rows_holding(matrix: sp.csr_matrix | SentenceRows, rows: np.ndarray,
+                 term_ids: np.ndarray) -> np.ndarray:
     """Which of ``term_ids`` each of the CSR ``matrix``'s ``rows`` holds (a boolean matrix, a
     row per row given), read from its index arrays directly: no sparse slicing."""
     indptr = matrix.indptr
+    indices, data = ((matrix.terms, matrix.values) if isinstance(matrix, SentenceRows)
+                     else (matrix.indices, matrix.data))
     starts = indptr[rows].astype(np.int64)
     lengths = indptr[rows + 1].astype(np.int64) - starts
     owner = np.repeat(np.arange(rows.size), lengths)
     positions = np.arange(int(lengths.sum())) + np.repeat(starts - (np.cumsum(lengths) - lengths),
                                                           lengths)
-    columns = matrix.indices[positions]
+    columns = indices[positions]
     distinct, column_of = np.unique(term_ids, return_inverse=True)
     found = np.minimum(np.searchsorted(distinct, columns), max(distinct.size - 1, 0))
-    hit = (distinct[found] == columns) & (matrix.data[positions] > 0) if distinct.size else \
+    hit = (distinct[found] == columns) & (data[positions] > 0) if distinct.size else \
         np.zeros(columns.size, dtype=bool)
     held = np.zeros((rows.size, distinct.size), dtype=bool)
     held[owner[hit], found[hit]] = True
@@ -57,13 +61,13 @@ TYPES_READ: tuple[AnswerType, ...] = ("date", "number", "person", "place")
 
 
 def term_presence(index: TfidfIndex, sentence_ids: np.ndarray, term_ids: np.ndarray,
-                  counts: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  counts: SentenceRows | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Which of ``term_ids`` each sentence holds, and which its whole passage holds (two
     boolean matrices, a row per sentence). ``counts``: the sentences' term counts, when the
     caller has them (``index.sentence_counts(sentence_ids)``)."""
     if counts is None:
         counts = index.sentence_counts(sentence_ids)
-    in_sentence = rows_holding(counts, np.arange(counts.shape[0]), term_ids)
+    in_sentence = rows_holding(counts, np.arange(counts.n_rows), term_ids)
     # Every sentence of the candidates' passages at once, then combined per passage.
     passages = index.sentence_passage_[sentence_ids]
     starts = index.passage_first_sentence_[passages]

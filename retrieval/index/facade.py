@@ -387,10 +387,10 @@ class TfidfIndex:
         np.cumsum(np.bincount(row, minlength=ids.size), out=indptr[1:])
         return SentenceRows(indptr, term[order].astype(np.int64), tf[order]), lengths
 
-    def sentence_counts(self, sentence_ids: np.ndarray) -> sp.csr_matrix:
-        """The term counts of the given sentences: a row per sentence, a column per term."""
+    def sentence_counts(self, sentence_ids: np.ndarray) -> SentenceRows:
+        """The term counts of the given sentences, a row per sentence (global terms)."""
         counts, _ = self._sentence_rows(sentence_ids)
-        return counts.with_values(counts.values.astype(np.float32)).csr(len(self.vocabulary_))
+        return counts
 
     def sentence_weight_rows(self, sentence_ids: np.ndarray) -> SentenceRows:
         """The weighted term rows of the given sentences (BM25 with the sentence ``k1``/``b``
