@@ -425,7 +425,7 @@ def test_an_add_without_the_cluster_settings_keeps_a_cluster_built_index_sharded
     # built for 4 shards: a merge of piled-up segments must still leave 4, or the next
     # cluster start rebuilds the whole index
     from retrieval.corpus import CorpusStream, load_corpus
-    from retrieval.index import build
+    from retrieval.index import build, compact
     params, root = settings.retrieval.index(), tmp_path / "index"
     built = build(params, root, CorpusStream(ROOT / "corpus"), jobs=1, merge=False,
                   batch_articles=1, min_segments=4)                 # as build_on_cluster
@@ -438,6 +438,8 @@ def test_an_add_without_the_cluster_settings_keeps_a_cluster_built_index_sharded
             break
     assert counts[-1] < counts[-2], f"no merge: {counts}"
     assert counts[-1] >= 4, f"merged into fewer segments than the cluster's shards: {counts}"
+    compact(params, root)               # `qabot index --compact` without them: the same
+    assert len(TfidfIndex.read_manifest(root)["segments"]) == 4
 
 
 def test_a_corpus_of_fewer_articles_than_shards_is_built_once(

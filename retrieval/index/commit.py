@@ -448,9 +448,11 @@ def delete_articles(index: "TfidfIndex", root: Path, article_ids: Iterable[str],
 
 def compact(index: "TfidfIndex", root: Path, segments: int = 1) -> CommitInfo:
     """Merge the segments of the committed index at ``root`` into ``segments`` (one; a
-    cluster's shards), without its deleted articles, and commit."""
+    cluster's shards), or into the more the commit records (``min_segments``), without its
+    deleted articles, and commit."""
     with storage.writing(root) as writer:
         commit, opened, deleted = _open_all(root, index)
+        segments = max(segments, _recorded_min_segments(commit.manifest))
         merged, gone = _merge_runs(writer, index, opened, deleted, segments, every=True)
         return _write_commit(writer, index, merged, gone, commit.manifest["fingerprint"],
                              commit.manifest.get("corpus_files") or (), segments)
@@ -480,7 +482,7 @@ def _finish(writer: storage.Writer, index: "TfidfIndex", commit: Commit,
             segments: list[Segment], deleted: list[np.ndarray | None],
             corpus_files: Sequence[Mapping[str, Any]] | None, fingerprint: str | None,
             min_segments: int = 1) -> CommitInfo:
-    min_segments = max(min_segments, recorded_min_segments(commit.manifest))
+    min_segments = max(min_segments, _recorded_min_segments(commit.manifest))
     if len(segments) > max(MAX_SEGMENTS, 2 * min_segments):
         segments, deleted = _merge_runs(writer, index, segments, deleted, min_segments)
     return _write_commit(writer, index, segments, deleted,
@@ -489,7 +491,7 @@ def _finish(writer: storage.Writer, index: "TfidfIndex", commit: Commit,
                          if corpus_files is None else corpus_files, min_segments)
 
 
-def recorded_min_segments(manifest: Mapping[str, Any]) -> int:
+def _recorded_min_segments(manifest: Mapping[str, Any]) -> int:
     """The fewest segments a merge of the committed index may leave (1 when not recorded:
     an index committed before this was recorded)."""
     value = manifest.get("min_segments", 1)
