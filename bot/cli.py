@@ -580,8 +580,9 @@ def _cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 
 def _outcome_line(outcome: Any) -> str:
     """One line for people about one source's outcome."""
-    if outcome.status == "failed":
-        return f"qabot add: {outcome.label}: {outcome.message}"
+    if outcome.status == "failed":    # a blank source name shown quoted, to be seen
+        label = outcome.label if outcome.label.strip() else repr(outcome.label)
+        return f"qabot add: {label}: {outcome.message}"
     article = outcome.article
     if outcome.status == "duplicate":
         return f"skipped {outcome.label}: {outcome.message}"

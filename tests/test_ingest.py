@@ -320,6 +320,21 @@ def test_usage_errors(qabot, corpus: Path, tmp_path: Path) -> None:
     assert code == 1 and "only http and https links can be added, not ftp:" in err
 
 
+def test_an_empty_source_is_refused_not_read_as_the_current_directory(
+        qabot, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `qabot add ""` (an unset shell variable) must not add the files of the current directory
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "notes.txt").write_text("A private note that is not news at all, kept here.\n")
+    monkeypatch.chdir(here)
+    before = sorted(p.name for p in corpus.iterdir())
+    for empty in ("", "   "):
+        code, out, err = qabot("add", empty)
+        assert code == 1 and err.splitlines()[0] == (f"qabot add: {empty!r}: an empty source "
+                                                     "name (a file, a directory or a link)")
+    assert sorted(p.name for p in corpus.iterdir()) == before
+
+
 def test_adding_to_a_jsonl_corpus_is_refused(capsys, tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text("", encoding="utf-8")

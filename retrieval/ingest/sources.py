@@ -49,6 +49,8 @@ def jobs(source: str, fetcher: Fetcher, max_bytes: int) -> Iterator[Job]:
     """The jobs of one SOURCE. A source that cannot be read at all raises ``IngestError``;
     a feed is fetched and read here, its entries' pages when their jobs run. A file of more
     than ``max_bytes`` is not read (as a download of more is stopped)."""
+    if not source.strip():    # not the current directory, as Path("") would read it
+        raise IngestError("an empty source name (a file, a directory or a link)")
     if is_url(source):
         fetched = fetcher(source)
         if looks_like_feed(fetched.body) and not fetched.is_page:
