@@ -89,7 +89,7 @@ def test_other_format_version(fitted, tmp_path):
 
 def test_damaged_index(fitted, tmp_path):
     fitted.save(tmp_path / "idx")
-    (segment(tmp_path / "idx") / "sentence_tf.npy").write_bytes(b"garbage")
+    (segment(tmp_path / "idx") / "sentence_terms.npy").write_bytes(b"garbage")
     with pytest.raises(IndexFormatError, match="damaged"):
         TfidfIndex.load(tmp_path / "idx")
 

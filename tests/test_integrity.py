@@ -109,6 +109,8 @@ def test_without_auto_rebuild_a_damaged_index_stops_with_one_line(built, capsys)
     ("sentence_start", lambda a: np.roll(a, 1), "spans"),
     ("sentence_article", lambda a: a + 5, "article"),
     ("passage_first_sentence", lambda a: a[::-1].copy(), "disagree"),
+    ("passage_length", lambda a: a + 1, "lengths"),
+    ("sentence_terms", lambda a: a[::-1].copy(), "order"),
 ])
 def test_valid_format_damage_is_found_on_load(built, name, change, problem):
     _rewrite_array(built.index.dir, name, change)

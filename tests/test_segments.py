@@ -183,6 +183,42 @@ def test_the_store_reads_articles_by_offset_and_filters_work_from_arrays(tmp_pat
     assert result.ranked and all(a.date.year == 2009 for a in result.ranked)
 
 
+def test_the_store_keeps_each_text_compressed_and_reads_it_back_exactly(tmp_path):
+    corpus = load_corpus(ROOT / "corpus")
+    build(_params(), tmp_path / "idx", corpus.articles, jobs=1)
+    texts = sum(len(a.text.encode("utf-8")) for a in corpus.articles)
+    stored = sum(p.stat().st_size for p in tmp_path.glob("idx/seg-*/article_text.bin"))
+    assert stored < 0.75 * texts
+    index = TfidfIndex.load(tmp_path / "idx")
+    assert [index.articles_.text(i) for i in range(len(corpus.articles))] == \
+        [a.text for a in corpus.articles]
+
+
+def test_counts_of_every_width_survive_a_merge(tmp_path):
+    # Counts are stored in a byte where they fit; a segment whose counts need two bytes,
+    # merged with one whose counts fit in one, keeps them all (and answers as one build).
+    articles = list(load_corpus(ROOT / "corpus").articles)
+    chant = Article("chant-1", "Chants", "Stadium Daily",
+                    "The crowd sang " + "ole " * 300 + "until dawn in Seville.\n\n"
+                    "The stadium of Seville reopened on Sunday after a year of works.")
+    grown, full = tmp_path / "grown", tmp_path / "full"
+    build(_params(), grown, articles, jobs=1)
+    add_articles(_params(), grown, [chant])
+    compact(_params(), grown)
+    build(_params(), full, articles + [chant], jobs=1)
+    a, b = TfidfIndex.load(grown), TfidfIndex.load(full)
+    assert len(a.segments_) == 1
+    sentence = int(np.flatnonzero(a.sentence_article_ == len(articles))[0])
+    counts = a.sentence_counts(np.array([sentence]))
+    assert int(counts.values.max()) == 300
+    assert a.sentence_counts(np.array([sentence])).values.tolist() == \
+        b.sentence_counts(np.array([sentence])).values.tolist()
+    np.testing.assert_array_equal(a.passage_matrix_.toarray(), b.passage_matrix_.toarray())
+    question = "When did the stadium of Seville reopen?"
+    assert _ranked(_answerer(a).ask(question, top_k=3)) == _ranked(_answerer(b).ask(question,
+                                                                                   top_k=3))
+
+
 def test_deleting_an_unknown_article_says_which(tmp_path):
     build(_params(), tmp_path / "idx", load_corpus(ROOT / "corpus").articles, jobs=1)
     with pytest.raises(KeyError, match="no-such-id"):

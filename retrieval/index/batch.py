@@ -30,23 +30,24 @@ class SegmentArrays:
 
     Term counts are kept twice, as Lucene keeps postings and term vectors: passages by term
     (``passage_indptr`` per local term, into ``passage_ids``/``passage_tf``), for the first
-    stage; sentences by row (``sentence_indptr`` per sentence, into ``sentence_terms``/
-    ``sentence_tf``), for scoring a question's candidate sentences. Lengths are the sums of
-    the counts (what BM25 normalises by)."""
+    stage; sentences by row (``sentence_indptr`` per sentence, into ``sentence_terms``), for
+    scoring a question's candidate sentences. A sentence's row holds each of its terms once per
+    occurrence (ascending, so repeats are adjacent): nine entries in ten are counts of 1, so
+    this is smaller than a count beside each term, and a sentence's length (what BM25
+    normalises by) is its row's length. A passage's length is the sum of its counts."""
 
     vocabulary: list[str]
-    passage_indptr: np.ndarray        # int64, terms + 1
+    passage_indptr: np.ndarray        # int32 (int64 past 2**31 postings), terms + 1
     passage_ids: np.ndarray           # int32 local passage numbers, ascending per term
-    passage_tf: np.ndarray            # uint16 (uint32 if a count needs it)
-    sentence_indptr: np.ndarray       # int64, sentences + 1
-    sentence_terms: np.ndarray        # int32 local term numbers, ascending per sentence
-    sentence_tf: np.ndarray
-    passage_length: np.ndarray        # int32
-    sentence_length: np.ndarray       # int32
+    passage_tf: np.ndarray            # uint8 (uint16, uint32 if a count needs it)
+    sentence_indptr: np.ndarray       # int32 (int64 past 2**31 entries), sentences + 1
+    sentence_terms: np.ndarray        # uint16 local term numbers (int32 past 65,536 terms),
+                                      # ascending per sentence, a term once per occurrence
+    passage_length: np.ndarray        # uint16 (wider if a length needs it)
     passage_article: np.ndarray       # int32
     passage_start: np.ndarray         # int32 character offsets into the article's text
     passage_end: np.ndarray
-    passage_first_sentence: np.ndarray  # int64, passages + 1
+    passage_first_sentence: np.ndarray  # int32 (int64 past 2**31 sentences), passages + 1
     sentence_article: np.ndarray      # int32
     sentence_start: np.ndarray        # int32
     sentence_end: np.ndarray
@@ -73,9 +74,28 @@ def text_hash(text: str) -> int:
 
 
 def compact_counts(counts: np.ndarray) -> np.ndarray:
-    """Term counts as uint16 when they fit (they always do in news text), else uint32."""
+    """Term counts or lengths in the narrowest unsigned type that holds them (uint8 for the
+    counts of news text, uint16 for its passages' lengths)."""
     top = int(counts.max()) if counts.size else 0
-    return counts.astype(np.uint16 if top <= np.iinfo(np.uint16).max else np.uint32)
+    return counts.astype(count_dtype(top))
+
+
+def count_dtype(top: int) -> np.dtype:
+    """The narrowest of uint8, uint16 and uint32 holding ``top``."""
+    for dtype in (np.uint8, np.uint16):
+        if top <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.uint32)
+
+
+def term_dtype(n_terms: int) -> np.dtype:
+    """Local term numbers: uint16 for a vocabulary of up to 65,536 terms, else int32."""
+    return np.dtype(np.uint16 if n_terms <= 1 << 16 else np.int32)
+
+
+def offset_dtype(total: int) -> np.dtype:
+    """Offsets into ``total`` entries: int32 while they fit, else int64."""
+    return np.dtype(np.int32 if total <= _INT32_MAX else np.int64)
 
 
 def count_terms(token_lists: Sequence[list[str]]) -> tuple[sp.csr_matrix, list[str]]:
@@ -92,6 +112,22 @@ def count_terms(token_lists: Sequence[list[str]]) -> tuple[sp.csr_matrix, list[s
                            shape=(len(token_lists), len(vocabulary)))
     counts.sum_duplicates()     # sorts each row's terms, then adds up repeated ones
     return counts, vocabulary
+
+
+def occurrences_to_counts(indptr: np.ndarray, terms: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of term occurrences (a term once per occurrence, ascending in its row) as rows of
+    distinct terms with their counts: (indptr as int64, terms, counts as int64)."""
+    indptr = np.asarray(indptr, dtype=np.int64)
+    terms = np.asarray(terms)
+    first = np.ones(terms.size, dtype=bool)     # a term's first occurrence in its row
+    if terms.size:
+        first[1:] = terms[1:] != terms[:-1]
+        first[indptr[:-1][indptr[:-1] < indptr[1:]]] = True
+    where = np.flatnonzero(first)
+    before = np.zeros(terms.size + 1, dtype=np.int64)   # distinct terms before each entry
+    np.cumsum(first, out=before[1:])
+    return before[indptr], terms[where], np.diff(np.append(where, terms.size))
 
 
 def analyse_batch(articles: Sequence[Article], analyzer: Analyzer,
@@ -127,21 +163,22 @@ def analyse_batch(articles: Sequence[Article], analyzer: Analyzer,
         shape=(n_passages, n_sentences))
     by_term = (membership @ counts).tocsc()
     by_term.sort_indices()
+    occurrence_indptr = np.zeros(n_sentences + 1, dtype=np.int64)
+    np.cumsum(np.asarray(counts.sum(axis=1), dtype=np.int64).ravel(), out=occurrence_indptr[1:])
     return SegmentArrays(
         vocabulary=vocabulary,
-        passage_indptr=by_term.indptr.astype(np.int64),
+        passage_indptr=by_term.indptr.astype(offset_dtype(by_term.nnz)),
         passage_ids=by_term.indices.astype(np.int32),
         passage_tf=compact_counts(by_term.data),
-        sentence_indptr=counts.indptr.astype(np.int64),
-        sentence_terms=counts.indices.astype(np.int32),
-        sentence_tf=compact_counts(counts.data),
-        passage_length=np.bincount(by_term.indices, weights=by_term.data,
-                                   minlength=n_passages).astype(np.int32),
-        sentence_length=np.asarray(counts.sum(axis=1), dtype=np.int32).ravel(),
+        sentence_indptr=occurrence_indptr.astype(offset_dtype(int(occurrence_indptr[-1]))),
+        sentence_terms=np.repeat(counts.indices, counts.data).astype(term_dtype(len(vocabulary))),
+        passage_length=compact_counts(np.bincount(by_term.indices, weights=by_term.data,
+                                                  minlength=n_passages).astype(np.int64)),
         passage_article=np.asarray(p_article, dtype=np.int32),
         passage_start=np.asarray(p_start, dtype=np.int32),
         passage_end=np.asarray(p_end, dtype=np.int32),
-        passage_first_sentence=np.asarray(p_first + [n_sentences], dtype=np.int64),
+        passage_first_sentence=np.asarray(p_first + [n_sentences],
+                                          dtype=offset_dtype(n_sentences)),
         sentence_article=np.asarray(s_article, dtype=np.int32),
         sentence_start=np.asarray(s_start, dtype=np.int32),
         sentence_end=np.asarray(s_end, dtype=np.int32),

@@ -34,13 +34,13 @@ import scipy.sparse as sp
 from retrieval.analysis import Analyzer
 from retrieval.corpus import Article
 from retrieval.errors import IndexFormatError
-from retrieval.index.batch import text_hash
+from retrieval.index.batch import occurrences_to_counts, text_hash
 from retrieval.index.segment import Segment
 from retrieval.index.stats import GlobalStats, combine
 from retrieval.index.store import Articles
 from retrieval.text import SegmentationRules
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 WEIGHTINGS = ("tfidf", "bm25")
 
 
@@ -106,6 +106,12 @@ class SentenceRows:
 def bm25_norm(lengths: np.ndarray, k1: float, b: float, mean: float) -> np.ndarray:
     """``k1 * (1 - b + b * length / mean)`` per text, in float32."""
     return (k1 * (1.0 - b + b * lengths.astype(np.float32) / mean)).astype(np.float32)
+
+
+def _counts(tf: np.ndarray) -> np.ndarray:
+    """A sentence's term counts as callers see them: uint16 (uint32 past 65,535)."""
+    top = int(tf.max()) if tf.size else 0
+    return tf.astype(np.uint16 if top <= np.iinfo(np.uint16).max else np.uint32)
 
 
 def _ranges(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -358,34 +364,39 @@ class TfidfIndex:
         (global terms ascending within a row), and each sentence's length."""
         ids = np.asarray(sentence_ids, dtype=np.int64)
         if len(self.segments_) == 1:      # the common case: no segment to look up, no sort
-            a = self.segments_[0].arrays
-            positions, counts = _ranges(a.sentence_indptr, ids)
-            indptr = np.zeros(ids.size + 1, dtype=np.int64)
-            np.cumsum(counts, out=indptr[1:])
-            terms = self._to_global[0][np.asarray(a.sentence_terms[positions])]
-            return (SentenceRows(indptr, terms.astype(np.int64),
-                                 np.asarray(a.sentence_tf[positions])),
-                    np.asarray(a.sentence_length[ids], dtype=np.int32))
+            indptr, terms, tf, lengths = self._local_rows(0, ids)
+            return (SentenceRows(indptr, self._to_global[0][terms].astype(np.int64),
+                                 _counts(tf)), lengths)
         segment_of = np.searchsorted(self._bases[1:, 2], ids, side="right")
         rows, terms, tfs = [], [], []
         lengths = np.zeros(ids.size, dtype=np.int32)
         for number in np.unique(segment_of):
-            a = self.segments_[number].arrays
             where = np.flatnonzero(segment_of == number)
-            local = ids[where] - self._bases[number, 2]
-            positions, counts = _ranges(a.sentence_indptr, local)
-            rows.append(np.repeat(where, counts))
-            terms.append(self._to_global[number][np.asarray(a.sentence_terms[positions])])
-            tfs.append(np.asarray(a.sentence_tf[positions]))
-            lengths[where] = a.sentence_length[local]
+            indptr, term, tf, lengths[where] = self._local_rows(
+                number, ids[where] - self._bases[number, 2])
+            rows.append(np.repeat(where, np.diff(indptr)))
+            terms.append(self._to_global[number][term])
+            tfs.append(tf)
         indptr = np.zeros(ids.size + 1, dtype=np.int64)
         if not rows:
             empty = np.zeros(0, dtype=np.int64)
-            return SentenceRows(indptr, empty, empty), lengths
+            return SentenceRows(indptr, empty, _counts(empty)), lengths
         row, term, tf = (np.concatenate(x) for x in (rows, terms, tfs))
         order = np.argsort(row, kind="stable")
         np.cumsum(np.bincount(row, minlength=ids.size), out=indptr[1:])
-        return SentenceRows(indptr, term[order].astype(np.int64), tf[order]), lengths
+        return SentenceRows(indptr, term[order].astype(np.int64), _counts(tf[order])), lengths
+
+    def _local_rows(self, number: int, local: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Segment ``number``'s sentences ``local``: their rows of distinct local terms (indptr,
+        terms, counts) and their lengths."""
+        a = self.segments_[number].arrays
+        positions, lengths = _ranges(a.sentence_indptr, local)
+        occurrences = np.zeros(local.size + 1, dtype=np.int64)
+        np.cumsum(lengths, out=occurrences[1:])
+        indptr, terms, tf = occurrences_to_counts(occurrences,
+                                                  np.asarray(a.sentence_terms[positions]))
+        return indptr, terms, tf, lengths.astype(np.int32)
 
     def sentence_counts(self, sentence_ids: np.ndarray) -> SentenceRows:
         """The term counts of the given sentences, a row per sentence (global terms)."""

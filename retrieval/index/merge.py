@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from retrieval import storage
-from retrieval.index.batch import ARRAY_NAMES
+from retrieval.index.batch import ARRAY_NAMES, offset_dtype, term_dtype
 from retrieval.index.segment import SEGMENT_FORMAT, Segment
 
 BLOCK = 1 << 20          # rows (sentences, passages, articles) handled at a time
@@ -60,7 +60,7 @@ class _Plan:
         indptr = np.asarray(a.passage_indptr)
         lo = 0
         while lo < len(a.vocabulary):
-            hi = int(np.searchsorted(indptr, indptr[lo] + POSTINGS_BLOCK, side="right")) - 1
+            hi = int(np.searchsorted(indptr, int(indptr[lo]) + POSTINGS_BLOCK, side="right")) - 1
             hi = min(len(a.vocabulary), max(hi, lo + 1))
             start, end = int(a.passage_indptr[lo]), int(a.passage_indptr[hi])
             dead = ~self.keep_passage[np.asarray(a.passage_ids[start:end])]
@@ -126,12 +126,16 @@ def merge_segments(directory: Path, segments: Sequence[Segment],
         for p in plans)
     first = segments[0].arrays
     sizes = {"passage_indptr": len(vocabulary) + 1, "passage_ids": nnz_p, "passage_tf": nnz_p,
-             "sentence_indptr": n_s + 1, "sentence_terms": nnz_s, "sentence_tf": nnz_s,
+             "sentence_indptr": n_s + 1, "sentence_terms": nnz_s,
              "passage_first_sentence": n_p + 1}
+    # the narrow types of ``batch``: by the merged sizes, or the widest of the segments'
+    bounded = {"passage_indptr": offset_dtype(nnz_p), "sentence_indptr": offset_dtype(nnz_s),
+               "sentence_terms": term_dtype(len(vocabulary)),
+               "passage_first_sentence": offset_dtype(n_s)}
     out = {}
     for name in ARRAY_NAMES:
-        dtype = getattr(first, name).dtype
-        if name.endswith("_tf"):
+        dtype = bounded.get(name, getattr(first, name).dtype)
+        if name.endswith(("_tf", "_length")):
             dtype = np.result_type(*(getattr(s.arrays, name).dtype for s in segments))
         size = sizes.get(name, n_p if name.startswith("passage") else n_s)
         out[name] = np.lib.format.open_memmap(directory / f"{name}.npy", mode="w+",
@@ -156,7 +160,7 @@ def _merge_postings(out: dict[str, np.ndarray], plans: Sequence[_Plan], df: np.n
     lo = 0
     while lo < n_terms:
         # the next terms holding at most POSTINGS_BLOCK postings (or one term, however many)
-        hi = int(np.searchsorted(indptr, indptr[lo] + POSTINGS_BLOCK, side="right")) - 1
+        hi = int(np.searchsorted(indptr, int(indptr[lo]) + POSTINGS_BLOCK, side="right")) - 1
         hi = min(n_terms, max(hi, lo + 1))
         block, lo = (lo, hi), hi
         terms, ids, tfs = [], [], []
@@ -207,7 +211,7 @@ def _merge_rows(out: dict[str, np.ndarray], plans: Sequence[_Plan], n_s: int) ->
                 for name in ARRAY_NAMES:
                     if not name.startswith(kind) or name in (
                             "passage_indptr", "passage_ids", "passage_tf", "sentence_indptr",
-                            "sentence_terms", "sentence_tf", "passage_first_sentence"):
+                            "sentence_terms", "passage_first_sentence"):
                         continue
                     values = np.asarray(getattr(a, name)[lo:hi])[mask]
                     shift = _SPAN_SHIFTS.get(name)
@@ -228,8 +232,6 @@ def _merge_rows(out: dict[str, np.ndarray], plans: Sequence[_Plan], n_s: int) ->
                     count = positions.size
                     out["sentence_terms"][entries:entries + count] = \
                         plan.remap[np.asarray(a.sentence_terms)[positions]]
-                    out["sentence_tf"][entries:entries + count] = \
-                        np.asarray(a.sentence_tf)[positions]
                     out["sentence_indptr"][at + 1:at + 1 + rows.size] = entries + np.cumsum(lengths)
                     cursor["entries"] = entries + count
                 cursor[kind] = at + rows.size

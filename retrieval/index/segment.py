@@ -22,7 +22,7 @@ from retrieval.index.batch import ARRAY_NAMES, SegmentArrays
 from retrieval.index.store import (STORE_ARRAYS, STORE_BLOBS, ArticleStore,
                                    StoreData)
 
-SEGMENT_FORMAT = 1
+SEGMENT_FORMAT = 2
 FULL_CHECK_BYTES = 16 << 20    # verified whole on open up to this size (1 ms per MiB, and the
                                # arrays read whole): a few thousand passages
 _MMAP_MIN_BYTES = 1 << 16      # smaller arrays are read (an mmap costs more than it saves)
@@ -145,7 +145,7 @@ def shape_problem(segment: Segment, manifest: dict[str, Any]) -> str | None:
         return "its counts disagree with its manifest"
     expected = {"passage_indptr": n_t + 1, "passage_ids": a.passage_tf.shape[0],
                 "passage_tf": a.passage_ids.shape[0], "sentence_indptr": n_s + 1,
-                "sentence_terms": a.sentence_tf.shape[0], "sentence_tf": a.sentence_terms.shape[0],
+                "sentence_terms": int(a.sentence_indptr[-1]),
                 "passage_first_sentence": n_p + 1}
     for name in ARRAY_NAMES:
         array = getattr(a, name)
@@ -194,8 +194,13 @@ def value_problem(segment: Segment) -> str | None:
             return f"{kind} spans out of order"
     if not np.array_equal(a.passage_article[a.sentence_passage], a.sentence_article):
         return "sentences and passages disagree"
-    rows = np.repeat(np.arange(n_s), np.diff(a.sentence_indptr))
-    if not np.array_equal(np.bincount(rows, weights=a.sentence_tf, minlength=n_s),
-                          a.sentence_length):
-        return "sentence lengths disagree with their terms"
+    terms, indptr = a.sentence_terms.astype(np.int64), a.sentence_indptr
+    starts = indptr[:-1][indptr[:-1] < indptr[1:]]
+    descending = np.diff(terms) < 0
+    if descending.any() and not np.isin(np.flatnonzero(descending) + 1, starts).all():
+        return "sentence terms out of order"
+    passage_length = np.zeros(n_p, dtype=np.int64)
+    np.add.at(passage_length, a.sentence_passage, np.diff(indptr))
+    if not np.array_equal(passage_length, a.passage_length):
+        return "passage lengths disagree with their sentences' terms"
     return None

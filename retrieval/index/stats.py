@@ -73,12 +73,13 @@ def combine(segments: Sequence[Segment], deleted: Sequence[np.ndarray | None]
             passages += int((~dead_passages).sum())
             p_length += int(a.passage_length[~dead_passages].sum(dtype=np.int64))
             sentences += int((~dead_sentences).sum())
-            s_length += int(a.sentence_length[~dead_sentences].sum(dtype=np.int64))
+            s_length += int(np.diff(np.asarray(a.sentence_indptr, dtype=np.int64))[
+                ~dead_sentences].sum())
         else:
             passages += a.n_passages
             p_length += int(np.sum(a.passage_length, dtype=np.int64))
             sentences += a.n_sentences
-            s_length += int(np.sum(a.sentence_length, dtype=np.int64))
+            s_length += int(a.sentence_indptr[-1])     # a term once per occurrence
         dfs.append(df)
     if len(segments) == 1:
         union = list(segments[0].vocabulary)

@@ -2,9 +2,10 @@
 
 Files (in the segment's directory, beside its postings)::
 
-    article_text.bin, article_text_offsets.npy   the texts, UTF-8, one after another; byte offsets
-    article_meta.bin, article_meta_offsets.npy   per article a JSON object: title, source, date,
-                                                 url, author
+    article_text.bin, article_text_offsets.npy   the texts, UTF-8, each compressed alone (raw
+                                                 DEFLATE), one after another; byte offsets
+    article_meta.bin, article_meta_offsets.npy   per article a JSON object: title, source, and
+                                                 date, url, author when it has them
     article_ids.json                             the ids, in article order
     article_length.npy                           int32: characters of each text
     article_year.npy, article_ordinal.npy        int32 year (-1: no date), float64 date ordinal
@@ -12,11 +13,14 @@ Files (in the segment's directory, beside its postings)::
     article_source.npy, article_sources.json     int32 number of each article's outlet in the
                                                  segment's list of outlets
 
-A process answering one question decodes only the articles it quotes; filters and cues work
+A text is compressed alone (about 1.7x on news paragraphs, 20-30 µs to decompress one), so a
+process answering one question decompresses only the articles it quotes, and a merge copies
+the compressed bytes as they are; filters and cues work
 from the per-article arrays, never from ``Article`` objects."""
 from __future__ import annotations
 
 import json
+import zlib
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -49,7 +53,8 @@ class ArticleInfo:
 
 @dataclass(frozen=True, eq=False)
 class StoreData:
-    """A store's contents in memory: the blobs, the arrays and the two lists."""
+    """A store's contents in memory: the blobs (each text compressed, see ``compress_text``),
+    the arrays and the two lists."""
 
     text: bytes
     meta: bytes
@@ -58,13 +63,34 @@ class StoreData:
     sources: list[str]
 
 
+_WBITS = -15        # raw DEFLATE, a 32 KiB window: no header or checksum per article (the
+                    # segment's manifest has the file's checksum, each sentence its hash)
+_LEVEL = 6
+
+
+def compress_text(text: str) -> bytes:
+    """An article's text as stored: UTF-8, compressed alone."""
+    packer = zlib.compressobj(_LEVEL, zlib.DEFLATED, _WBITS)
+    return packer.compress(text.encode("utf-8", "surrogatepass")) + packer.flush()
+
+
+def decompress_text(data: bytes) -> str:
+    """The text ``compress_text`` stored."""
+    return zlib.decompress(data, _WBITS).decode("utf-8", "surrogatepass")
+
+
+def _meta(article: Article) -> bytes:
+    meta = {"title": article.title, "source": article.source,
+            "date": article.date.iso() if article.date else None, "url": article.url,
+            "author": article.author}
+    return json.dumps({k: v for k, v in meta.items() if v is not None},
+                      ensure_ascii=False).encode("utf-8")
+
+
 def store_data(articles: Sequence[Article]) -> StoreData:
     """The store of ``articles``, in their order."""
-    texts = [a.text.encode("utf-8", "surrogatepass") for a in articles]
-    metas = [json.dumps({"title": a.title, "source": a.source,
-                         "date": a.date.iso() if a.date else None, "url": a.url,
-                         "author": a.author}, ensure_ascii=False).encode("utf-8")
-             for a in articles]
+    texts = [compress_text(a.text) for a in articles]
+    metas = [_meta(a) for a in articles]
     sources = sorted({a.source for a in articles})
     number = {s: i for i, s in enumerate(sources)}
     arrays = {
@@ -122,7 +148,7 @@ class ArticleStore:
     def text(self, number: int) -> str:
         offsets = self.arrays["article_text_offsets"]
         lo, hi = int(offsets[number]), int(offsets[number + 1])
-        return bytes(self._text[lo:hi]).decode("utf-8", "surrogatepass")
+        return decompress_text(bytes(self._text[lo:hi]))
 
     def info(self, number: int) -> ArticleInfo:
         offsets = self.arrays["article_meta_offsets"]
