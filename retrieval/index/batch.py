@@ -118,16 +118,15 @@ def occurrences_to_counts(indptr: np.ndarray, terms: np.ndarray
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows of term occurrences (a term once per occurrence, ascending in its row) as rows of
     distinct terms with their counts: (indptr as int64, terms, counts as int64)."""
-    indptr = np.asarray(indptr, dtype=np.int64)
     terms = np.asarray(terms)
-    first = np.ones(terms.size, dtype=bool)     # a term's first occurrence in its row
-    if terms.size:
-        first[1:] = terms[1:] != terms[:-1]
-        first[indptr[:-1][indptr[:-1] < indptr[1:]]] = True
+    n = terms.size
+    # a term's first occurrence in its row, and a mark at the end (every row start is one)
+    first = np.empty(n + 1, dtype=bool)
+    first[0] = first[n] = True
+    np.not_equal(terms[1:], terms[:-1], out=first[1:n])
+    first[np.asarray(indptr)] = True
     where = np.flatnonzero(first)
-    before = np.zeros(terms.size + 1, dtype=np.int64)   # distinct terms before each entry
-    np.cumsum(first, out=before[1:])
-    return before[indptr], terms[where], np.diff(np.append(where, terms.size))
+    return (np.cumsum(first)[np.asarray(indptr)] - 1, terms[where[:-1]], np.diff(where))
 
 
 def analyse_batch(articles: Sequence[Article], analyzer: Analyzer,

@@ -173,8 +173,11 @@ class Articles(Sequence[Article]):
 
     def __init__(self, stores: Sequence[ArticleStore], live: np.ndarray | None = None) -> None:
         self._stores = tuple(stores)
-        # The articles a question quotes are read several times (answer, context, others).
+        # The articles a question quotes are read several times (answer, context, others),
+        # whole, or their metadata or text alone (a text is decompressed, metadata parsed).
         self._read = lru_cache(maxsize=256)(self._article)
+        self._info = lru_cache(maxsize=1024)(self._located_info)
+        self._text = lru_cache(maxsize=256)(self._located_text)
         self._bases = np.zeros(len(self._stores) + 1, dtype=np.int64)
         np.cumsum([len(s) for s in self._stores], out=self._bases[1:])
         self._first: list[int] = self._bases[:-1].tolist()
@@ -212,12 +215,18 @@ class Articles(Sequence[Article]):
 
     def info(self, number: int) -> ArticleInfo:
         """The metadata of article ``number`` alone (its text left unread)."""
-        store, local = self._locate(int(number))
-        return store.info(local)
+        return self._info(int(number))
 
     def text(self, number: int) -> str:
         """The text of article ``number`` alone (its metadata left unread)."""
-        store, local = self._locate(int(number))
+        return self._text(int(number))
+
+    def _located_info(self, number: int) -> ArticleInfo:
+        store, local = self._locate(number)
+        return store.info(local)
+
+    def _located_text(self, number: int) -> str:
+        store, local = self._locate(number)
         return store.text(local)
 
     def live_articles(self) -> Iterator[Article]:
