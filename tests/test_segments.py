@@ -169,6 +169,24 @@ def test_a_build_in_several_batches_and_processes_answers_as_one_batch(tmp_path)
         assert _ranked(_answerer(b).ask(expected["question"], top_k=3)) == _recorded(expected)
 
 
+def test_build_tasks_carry_the_stop_list_so_workers_never_import_scikit_learn(tmp_path):
+    # A worker without the stop list imports scikit-learn for it: about 2 s of CPU each.
+    import pickle
+
+    carried = []
+
+    def run(tasks, function, jobs):
+        for task in tasks:
+            carried.append(pickle.loads(pickle.dumps(task[1])).stop_list)
+            yield function(*task)
+
+    index = _params()
+    index.analyzer = replace(index.analyzer, stop_list=None)
+    build(index, tmp_path / "idx", load_corpus(ROOT / "corpus").articles, run=run,
+          batch_chars=3000)
+    assert len(carried) > 1 and all(c == index.analyzer.stop_set() for c in carried)
+
+
 def test_the_store_reads_articles_by_offset_and_filters_work_from_arrays(tmp_path):
     corpus = load_corpus(ROOT / "corpus")
     build(_params(), tmp_path / "idx", corpus.articles, jobs=1)

@@ -136,6 +136,8 @@ def build_segments(index: "TfidfIndex", articles: Iterable[Article], *, n_jobs: 
                    progress: bool = False, batch_articles: int | None = None,
                    batch_chars: int = BATCH_CHARS) -> Iterator[Segment]:
     """``articles`` as in-memory segments (one per batch), analysed in ``n_jobs`` processes."""
+    index.analyzer.stop_set()   # resolved once here: a task carries it to its worker, which
+                                # would otherwise import scikit-learn for it (2 s of CPU)
     bar = _Progress(articles, progress)
 
     def tasks() -> Iterator[tuple[Any, ...]]:
@@ -228,6 +230,7 @@ def _write_segments(writer: storage.Writer, index: "TfidfIndex", articles: Itera
     """Stream ``articles`` into new segments (published, not yet committed), analysed and
     written by ``run`` (default: ``jobs`` local processes)."""
     params = index.segment_params()
+    index.analyzer.stop_set()   # resolved once here, as in build_segments
     bar = _Progress(articles, progress)
 
     def tasks() -> Iterator[tuple[Any, ...]]:
