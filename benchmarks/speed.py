@@ -63,8 +63,8 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _dir_size_mib(path: Path) -> float:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
+def _dir_size_mib(path: Path, pattern: str = "*") -> float:
+    return sum(p.stat().st_size for p in path.rglob(pattern) if p.is_file()) / 2**20
 
 
 # ------------------------------------------------------------------------------ children
@@ -316,6 +316,10 @@ def run(sizes: list[int], n_queries: int, out: Path | None, keep: bool = False) 
                 served = _run_child("serve", serving, str(corpus), str(index_dir), str(qfile))
                 row = {"passages": n, "system": serving,
                        "build_s": built["build_s"], "index_mib": _dir_size_mib(index_dir),
+                       # ours keeps the articles (text and metadata) in its index; bm25s
+                       # needs the corpus beside its index
+                       "store_mib": _dir_size_mib(index_dir, "article_*")
+                       if system == "ours" else 0.0,
                        "build_peak_rss_mib": built["peak_rss_mib"],
                        "build_worker_peak_rss_mib": built["worker_peak_rss_mib"],
                        "sentences": built["sentences"], "terms": built["terms"],
@@ -343,7 +347,8 @@ def run(sizes: list[int], n_queries: int, out: Path | None, keep: bool = False) 
     return report
 
 
-_HEADER = (f"{'passages':>10} {'system':<11}{'build s':>8}{'index MiB':>10}{'load s':>8}"
+_HEADER = (f"{'passages':>10} {'system':<11}{'build s':>8}{'index (no store) MiB':>21}"
+           f"{'load s':>8}"
            f"{'corpus s':>9}{'RSS MiB':>9}{'build RSS':>10}{'timed':>6}{'q/s':>8}{'p50 ms':>8}"
            f"{'p95 ms':>8}{'cold ask':>9}{'ask RSS':>8}")
 
@@ -352,7 +357,9 @@ def _format_row(r: dict) -> str:
     build_rss = max(r["build_peak_rss_mib"], r.get("build_worker_peak_rss_mib", 0.0))
     cold = (f"{r['cold_ask_s']:>9.2f}{r['cold_ask_rss_mib']:>8.0f}" if "cold_ask_s" in r
             else f"{'':>9}{'':>8}")
-    return (f"{r['passages']:>10,} {r['system']:<11}{r['build_s']:>8.1f}{r['index_mib']:>10.1f}"
+    size = (f"{r['index_mib']:.1f}" + (f" ({r['index_mib'] - r['store_mib']:.1f})"
+                                       if r.get("store_mib") else ""))
+    return (f"{r['passages']:>10,} {r['system']:<11}{r['build_s']:>8.1f}{size:>21}"
             f"{r['load_s']:>8.2f}{r['corpus_load_s']:>9.2f}{r['serve_peak_rss_mib']:>9.0f}"
             f"{build_rss:>10.0f}{r['queries']:>6}{r['qps']:>8.0f}{r['p50_ms']:>8.2f}"
             f"{r['p95_ms']:>8.2f}{cold}")

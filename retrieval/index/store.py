@@ -4,8 +4,8 @@ Files (in the segment's directory, beside its postings)::
 
     article_text.bin, article_text_offsets.npy   the texts, UTF-8, each compressed alone (raw
                                                  DEFLATE), one after another; byte offsets
-    article_meta.bin, article_meta_offsets.npy   per article a JSON object: title, source, and
-                                                 date, url, author when it has them
+    article_meta.bin, article_meta_offsets.npy   per article a JSON object: title, and date,
+                                                 url, author when it has them
     article_ids.json                             the ids, in article order
     article_length.npy                           int32: characters of each text
     article_year.npy, article_ordinal.npy        int32 year (-1: no date), float64 date ordinal
@@ -82,9 +82,9 @@ def decompress_text(data: bytes) -> str:
 
 
 def _meta(article: Article) -> bytes:
-    meta = {"title": article.title, "source": article.source,
-            "date": article.date.iso() if article.date else None, "url": article.url,
-            "author": article.author}
+    # the source is in article_source (a number into the segment's list of outlets)
+    meta = {"title": article.title, "date": article.date.iso() if article.date else None,
+            "url": article.url, "author": article.author}
     return json.dumps({k: v for k, v in meta.items() if v is not None},
                       ensure_ascii=False).encode("utf-8")
 
@@ -157,7 +157,8 @@ class ArticleStore:
         lo, hi = int(offsets[number]), int(offsets[number + 1])
         meta: dict[str, Any] = json.loads(bytes(self._meta[lo:hi]).decode("utf-8"))
         date = meta.get("date")
-        return ArticleInfo(id=self.ids[number], title=meta["title"], source=meta["source"],
+        source = self.sources[int(self.arrays["article_source"][number])]
+        return ArticleInfo(id=self.ids[number], title=meta["title"], source=source,
                            date=PartialDate.parse(date) if date else None,
                            url=meta.get("url"), author=meta.get("author"))
 
