@@ -30,9 +30,6 @@ FEATURES: tuple[str, ...] = (
     "type_met",               # ... and the sentence holds one
     "negation_unmet",         # the question holds a negation and the sentence none
     "answer_room",            # share of the sentence's terms that are not the question's
-    "context_matched_share",  # share of the idf mass the sentence and its neighbours hold
-    "other_matched_gap",      # matched_share less the best other candidate's
-    "other_same_article",     # the best other candidate is from the same article
 )
 
 
@@ -64,12 +61,10 @@ TYPES_READ: tuple[AnswerType, ...] = ("date", "number", "person", "place")
 
 
 def term_presence(index: TfidfIndex, sentence_ids: np.ndarray, term_ids: np.ndarray,
-                  counts: SentenceRows | None = None
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Which of ``term_ids`` each sentence holds, which the sentence or its neighbours in its
-    passage hold, and which its whole passage holds (three boolean matrices, a row per
-    sentence). ``counts``: the sentences' term counts, when the caller has them
-    (``index.sentence_counts(sentence_ids)``)."""
+                  counts: SentenceRows | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Which of ``term_ids`` each sentence holds, and which its whole passage holds (two
+    boolean matrices, a row per sentence). ``counts``: the sentences' term counts, when the
+    caller has them (``index.sentence_counts(sentence_ids)``)."""
     if counts is None:
         counts = index.sentence_counts(sentence_ids)
     in_sentence = rows_holding(counts, np.arange(counts.n_rows), term_ids)
@@ -83,11 +78,7 @@ def term_presence(index: TfidfIndex, sentence_ids: np.ndarray, term_ids: np.ndar
                         term_ids).astype(np.int32)
     offsets = (np.cumsum(sizes) - sizes).astype(np.int64)
     in_passage = np.add.reduceat(held, offsets, axis=0) > 0
-    here = offsets + (sentence_ids - starts)
-    before = np.where(sentence_ids > starts, here - 1, here)
-    after = np.where(sentence_ids + 1 < ends, here + 1, here)
-    in_context = (held[before] | held[here] | held[after]) > 0
-    return in_sentence, in_context, in_passage
+    return in_sentence, in_passage
 
 
 def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray,
@@ -104,8 +95,7 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
     # be a paraphrase ("mention") as well as a missing subject ("Germany").
     mass = float(idf.sum())
     counts = index.sentence_counts(sentence_ids)
-    in_sentence, in_context, in_passage = term_presence(index, sentence_ids, query.term_ids,
-                                                        counts)
+    in_sentence, in_passage = term_presence(index, sentence_ids, query.term_ids, counts)
 
     def matched(present: np.ndarray) -> np.ndarray:
         return (present @ idf) / mass if mass > 0 else np.zeros(n)
@@ -117,19 +107,13 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
     top = int(np.argmax(scores)) if n else 0
     runner_up = float(np.max(np.delete(scores, top), initial=0.0)) if n else 0.0
     best_other = np.where(np.arange(n) == top, runner_up, max(float(scores[top]), 0.0) if n else 0.0)
-    # The best other candidate of each: the best one, or the runner-up for it.
-    other = np.full(n, top)
-    if n > 1:
-        other[top] = int(np.argmax(np.where(np.arange(n) == top, -np.inf, scores)))
-    sentence_matched = matched(in_sentence)
-    articles = index.sentence_article_[sentence_ids]
     terms = query.term_ids.size + query.unknown
     columns = {
         "sentence_score": sentence_scores,
         "passage_score": passage_scores,
         "score": scores,
         "margin": scores - best_other,
-        "matched_share": sentence_matched,
+        "matched_share": matched(in_sentence),
         "passage_matched_share": matched(in_passage),
         "missing_idf": missing(in_sentence),
         "passage_missing_idf": missing(in_passage),
@@ -142,10 +126,5 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
         "negation_unmet": negation_unmet.astype(np.float64),
         "answer_room": 1.0 - in_sentence.sum(axis=1) / np.maximum(
             np.diff(counts.indptr), 1),
-        "context_matched_share": matched(in_context),
-        "other_matched_gap": np.where(other != np.arange(n),
-                                      sentence_matched - sentence_matched[other], 0.0),
-        "other_same_article": ((articles == articles[other]) & (other != np.arange(n))
-                               ).astype(np.float64),
     }
     return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])
