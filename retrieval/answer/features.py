@@ -60,9 +60,6 @@ def rows_holding(matrix: sp.csr_matrix | SentenceRows, rows: np.ndarray,
 TYPES_READ: tuple[AnswerType, ...] = ("date", "number", "person", "place")
 
 
-AUXILIARIES = "did does doing"
-
-
 def term_presence(index: TfidfIndex, sentence_ids: np.ndarray, term_ids: np.ndarray,
                   counts: SentenceRows | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Which of ``term_ids`` each sentence holds, and which its whole passage holds (two
@@ -93,12 +90,7 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
     none), ``negation_unmet`` which lack a negation the question holds."""
     n = sentence_ids.size
     rarest = index.rarest_idf
-    # Auxiliary verbs that the stop list keeps ("What did X say?") say nothing of the subject:
-    # they weigh nothing here (a news sentence rarely holds "did", so it would be the rarest
-    # term missed).
-    weights = np.where(np.isin(query.term_ids, index.lookup(index.analyzer(AUXILIARIES))),
-                       0.0, query.term_weights)
-    idf = index.idf_[query.term_ids].astype(np.float64) * weights
+    idf = index.idf_[query.term_ids].astype(np.float64) * query.term_weights
     # Unknown terms are a feature of their own (unknown_share): a word the corpus lacks may
     # be a paraphrase ("mention") as well as a missing subject ("Germany").
     mass = float(idf.sum())
@@ -127,7 +119,7 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
         "passage_missing_idf": missing(in_passage),
         "unknown_share": np.full(n, query.unknown / terms if terms else 0.0),
         "unknown_name_share": np.full(n, query.unknown_names / terms if terms else 0.0),
-        "mean_idf": np.full(n, mass / (rarest * max(float(weights.sum()), 1e-9))),
+        "mean_idf": np.full(n, mass / (rarest * max(float(query.term_weights.sum()), 1e-9))),
         "question_terms": np.full(n, np.log1p(terms)),
         "type_asked": np.full(n, float(type_met is not None)),
         "type_met": (type_met.astype(np.float64) if type_met is not None else np.zeros(n)),
