@@ -43,24 +43,38 @@ def fold_duplicates(index: TfidfIndex, sentence_ids: np.ndarray, k: int,
             similar = index.sentence_cosines(sentence_ids[:size],
                                              rows.take(np.arange(size))) >= similarity
             computed = size
-        kept: list[int] = []          # rows of the kept sentences, best first
-        also: list[list[int]] = []    # for each kept row, the other articles reporting it
-        complete = False
-        for row in range(size):
-            duplicate_of = next((j for j, kept_row in enumerate(kept)
-                                 if similar[kept_row, row]), None)
-            if duplicate_of is None:
-                if len(kept) == k:
-                    complete = True
-                    break
-                kept.append(row)
-                also.append([])
-                continue
-            article = int(index.sentence_article_[sentence_ids[row]])
-            first = int(index.sentence_article_[sentence_ids[kept[duplicate_of]]])
-            if article != first and article not in also[duplicate_of]:
-                also[duplicate_of].append(article)
-        if complete or size == sentence_ids.size:
+        kept, owner, stop = _keep(similar, k)
+        if stop < size or size == sentence_ids.size:
             break
         window *= 2
+    # Each duplicate (a row before ``stop`` that a kept row claimed), in row order, names
+    # its article beside the kept sentence's when it is another one.
+    articles = index.sentence_article_[sentence_ids[:stop]].tolist()
+    also: list[list[int]] = [[] for _ in kept]
+    for row in np.flatnonzero(owner[:stop] >= 0).tolist():
+        j = int(owner[row])
+        article = articles[row]
+        if article != articles[kept[j]] and article not in also[j]:
+            also[j].append(article)
     return [Folded(row, tuple(others)) for row, others in zip(kept, also)]
+
+
+def _keep(similar: np.ndarray, k: int) -> tuple[list[int], np.ndarray, int]:
+    """Rows kept greedily in order (a row is kept unless near-identical to a kept one), at
+    most ``k``; for each row, the position in the kept list of the first kept row it is
+    near-identical to (-1: none, or kept itself); and the row where keeping stopped (the
+    would-be ``k + 1``-th kept row, or the number of rows)."""
+    size = similar.shape[0]
+    owner = np.full(size, -1, dtype=np.int64)
+    kept: list[int] = []
+    row = 0
+    while row < size:
+        if len(kept) == k:
+            return kept, owner, row
+        claimed = similar[row] & (owner < 0)   # the later rows near-identical to this one
+        claimed[:row + 1] = False
+        owner[claimed] = len(kept)
+        kept.append(row)
+        free = np.flatnonzero(owner[row + 1:] < 0)
+        row = row + 1 + int(free[0]) if free.size else size
+    return kept, owner, size
