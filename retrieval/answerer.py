@@ -363,23 +363,30 @@ class Answerer:
 
     def _quote(self, scored: Scored) -> Answer:
         index, sid = self.index, scored.sentence_id
-        article = self.articles[int(index.sentence_article_[sid])]
+        # The sentence and its neighbours' spans, read at once (as Python numbers).
+        lo, hi = max(sid - 1, 0), min(sid + 2, index.n_sentences)
+        articles = index.sentence_article_[lo:hi].tolist()
+        starts = index.sentence_start_[lo:hi].tolist()
+        ends = index.sentence_end_[lo:hi].tolist()
+        at = sid - lo
+        article = self.articles[articles[at]]
         passage = int(index.sentence_passage_[sid])
 
         def sentence(i: int) -> str | None:
-            if 0 <= i < index.n_sentences and index.sentence_article_[i] == index.sentence_article_[sid]:
-                return article.text[index.sentence_start_[i]:index.sentence_end_[i]]
+            if 0 <= i < len(articles) and articles[i] == articles[at]:
+                return article.text[starts[i]:ends[i]]
             return None
 
-        start, end = int(index.sentence_start_[sid]), int(index.sentence_end_[sid])
+        start, end = starts[at], ends[at]
         quote = article.text[start:end]
         index.check_quote(sid, quote)  # verbatim only if it is the sentence indexed
         return Answer(
             text=quote, start=start, end=end,
             article_id=article.id, title=article.title, source=article.source,
             date=article.date, url=article.url, score=round(scored.score, 4),
-            before=sentence(sid - 1), after=sentence(sid + 1),
-            paragraph=article.text[index.passage_start_[passage]:index.passage_end_[passage]],
+            before=sentence(at - 1), after=sentence(at + 1),
+            paragraph=article.text[int(index.passage_start_[passage]):
+                                   int(index.passage_end_[passage])],
             also_in=tuple(SourceRef(a.id, a.title, a.source, a.date, a.url)
                           for a in (index.articles_.info(i) for i in scored.others)),
             confidence=round(scored.confidence, 4),

@@ -253,4 +253,4 @@ def test_folding_keeps_the_rows_the_one_by_one_greedy_choice_keeps(case):
     kept, owner, stop = _keep(similar, k)
     expected_kept, expected_owner, expected_stop = _keep_one_by_one(similar, k)
     assert (kept, stop) == (expected_kept, expected_stop)
-    assert owner[:stop].tolist() == expected_owner[:stop]
+    assert owner[:stop] == expected_owner[:stop]

@@ -51,30 +51,42 @@ def fold_duplicates(index: TfidfIndex, sentence_ids: np.ndarray, k: int,
     # its article beside the kept sentence's when it is another one.
     articles = index.sentence_article_[sentence_ids[:stop]].tolist()
     also: list[list[int]] = [[] for _ in kept]
-    for row in np.flatnonzero(owner[:stop] >= 0).tolist():
-        j = int(owner[row])
-        article = articles[row]
-        if article != articles[kept[j]] and article not in also[j]:
-            also[j].append(article)
+    for row, j in enumerate(owner[:stop]):
+        if j >= 0:
+            article = articles[row]
+            if article != articles[kept[j]] and article not in also[j]:
+                also[j].append(article)
     return [Folded(row, tuple(others)) for row, others in zip(kept, also)]
 
 
-def _keep(similar: np.ndarray, k: int) -> tuple[list[int], np.ndarray, int]:
+def _keep(similar: np.ndarray, k: int) -> tuple[list[int], list[int], int]:
     """Rows kept greedily in order (a row is kept unless near-identical to a kept one), at
     most ``k``; for each row, the position in the kept list of the first kept row it is
     near-identical to (-1: none, or kept itself); and the row where keeping stopped (the
     would-be ``k + 1``-th kept row, or the number of rows)."""
     size = similar.shape[0]
-    owner = np.full(size, -1, dtype=np.int64)
+    # Rows as bit sets (Python integers, bit i for row i): a few kept rows are read, and
+    # the next unclaimed row is found without a loop over the rows.
+    packed = np.packbits(similar, axis=1, bitorder="little")
+    claims: list[int] = []
+    taken = 0                      # rows kept or claimed so far
     kept: list[int] = []
-    row = 0
+    row, stop = 0, size
     while row < size:
         if len(kept) == k:
-            return kept, owner, row
-        claimed = similar[row] & (owner < 0)   # the later rows near-identical to this one
-        claimed[:row + 1] = False
-        owner[claimed] = len(kept)
+            stop = row
+            break
+        later = ~((2 << row) - 1)  # the rows after this one
+        claim = int.from_bytes(packed[row].tobytes(), "little") & ~taken & later
+        claims.append(claim)
         kept.append(row)
-        free = np.flatnonzero(owner[row + 1:] < 0)
-        row = row + 1 + int(free[0]) if free.size else size
-    return kept, owner, size
+        taken |= claim | (1 << row)
+        free = ~taken & later      # its lowest bit: the next row neither kept nor claimed
+        row = min((free & -free).bit_length() - 1, size)
+    owner = [-1] * size
+    for j, claim in enumerate(claims):
+        while claim:
+            low = claim & -claim
+            owner[low.bit_length() - 1] = j
+            claim ^= low
+    return kept, owner, stop
