@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -214,12 +215,13 @@ class Answerer:
         Raises ``QuestionError`` for an empty or oversized question."""
         k = max(1, top_k if top_k is not None else self.settings.top_k)
         text = clean_question(question, self.settings.max_question_chars)
-        query = read_query(self.index, text)
-        result = self._answer(question, text, query, None, filters, k)
+        analysed = self.index.analyzer(text)     # once, for the query and its vector
+        query = read_query(self.index, text, analysed)
+        result = self._answer(question, text, query, None, filters, k, analysed)
         if conversation is None:
             return result
         now = time.time() if now is None else now
-        context = read_in_context(text, self.index.analyzer(text), conversation, now,
+        context = read_in_context(text, analysed, conversation, now,
                                   self.conversation)
         evidence = conversations.article_evidence(self._first_stage, self.index,
                                                   self.index.article_ids_, context,
@@ -228,7 +230,7 @@ class Answerer:
             result.answer.article_id if result.answer else None, context, evidence,
             self.conversation)
         if context.uses_context and not new_topic:
-            in_context = self._answer(question, text, query, context, filters, k)
+            in_context = self._answer(question, text, query, context, filters, k, analysed)
             # The context never loses a confident answer from the conversation's articles.
             if in_context.answer is not None or result.answer is None or (
                     result.answer.article_id not in context.article_prior):
@@ -241,17 +243,18 @@ class Answerer:
                                          new_topic))
 
     def _answer(self, question: str, text: str, query: Query, context: ContextQuery | None,
-                filters: Filters | None, k: int) -> Result:
-        """The result for ``query`` alone, or read in ``context`` (a conversation's follow-up:
-        scored with the carried terms and the preferred articles, and its confidence
-        estimated for the question with its carried terms, or for its own words alone when
-        it names a word no article holds)."""
+                filters: Filters | None, k: int, analysed: Sequence[str]) -> Result:
+        """The result for ``query`` alone (its vector counted from ``analysed``, the terms of
+        ``text``, as ``index.query_vector`` counts them), or read in ``context`` (a
+        conversation's follow-up: scored with the carried terms and the preferred articles,
+        and its confidence estimated for the question with its carried terms, or for its own
+        words alone when it names a word no article holds)."""
         if context is None:
             if query.vague:
                 return Result(question, None, (), VAGUE)
             if query.off_vocabulary:
                 return Result(question, None, (), NOT_IN_ARTICLES)
-            term_ids, weights = self.index.query_vector(text)
+            term_ids, weights = self.index.weighted_query_vector(Counter(analysed))
             used = None
         else:
             term_ids, weights = self.index.weighted_query_vector(context.terms)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 import subprocess
 import sys
 from pathlib import Path
@@ -254,3 +255,13 @@ def test_folding_keeps_the_rows_the_one_by_one_greedy_choice_keeps(case):
     expected_kept, expected_owner, expected_stop = _keep_one_by_one(similar, k)
     assert (kept, stop) == (expected_kept, expected_stop)
     assert owner[:stop] == expected_owner[:stop]
+
+
+@pytest.mark.parametrize("question", ["What did Lavrov say about the reset?",
+                                      "reset reset Moscow Moscow Moscow zzyzx", "the"])
+def test_the_question_analysed_once_gives_the_vector_of_query_vector(service, question):
+    # ask() analyses a question once and counts its terms for the vector itself.
+    index = service.index
+    ids, weights = index.weighted_query_vector(Counter(index.analyzer(question)))
+    expected_ids, expected_weights = index.query_vector(question)
+    assert np.array_equal(ids, expected_ids) and np.array_equal(weights, expected_weights)
