@@ -310,7 +310,7 @@ class Answerer:
         ids = candidates.sentence_ids[order]
         # The margin to the runner-up is a feature: fold at least two, whatever k is.
         kept = fold_duplicates(index, ids, max(k, 2), s.duplicate_similarity,
-                               candidates.rows.take(order[:MAX_FOLD_WINDOW]))
+                               candidates.rows, order)
         rows = order[[f.row for f in kept]]
         sentence_ids = candidates.sentence_ids[rows]
         # The features read the types of TYPES_READ (no description): the ranking's flags

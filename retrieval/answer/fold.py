@@ -24,24 +24,28 @@ class Folded:
 
 
 def fold_duplicates(index: TfidfIndex, sentence_ids: np.ndarray, k: int,
-                    similarity: float, rows: SentenceRows | None = None) -> list[Folded]:
+                    similarity: float, rows: SentenceRows | None = None,
+                    positions: np.ndarray | None = None) -> list[Folded]:
     """The best of each group of near-identical sentences among ``sentence_ids`` (best
     first), at most ``k`` of them, each naming the other articles that report it. Sentences
     are near-identical when the cosine of their term weights is at least ``similarity``.
-    ``rows``: the sentences' ``index.sentence_weight_rows``, when the caller has them."""
+    ``rows``: the sentences' ``index.sentence_weight_rows``, when the caller has them, in
+    their order or, with ``positions``, each sentence's at its position in ``rows``."""
     # Cosines are computed among the best ``window`` candidates at once (one sparse
     # product); the window doubles when its candidates run out before k distinct ones,
     # up to MAX_FOLD_WINDOW (fewer than k answers beyond it).
     sentence_ids = sentence_ids[:MAX_FOLD_WINDOW]
     if rows is None:
         rows = index.sentence_weight_rows(sentence_ids)
+    if positions is None:
+        positions = np.arange(sentence_ids.size)
     window = 2 * k + 10
     computed = 0
     while True:
         size = min(window, sentence_ids.size)
         if size > computed:   # the cosines, once for each window size
             similar = index.sentence_cosines(sentence_ids[:size],
-                                             rows.take(np.arange(size))) >= similarity
+                                             rows.take(positions[:size])) >= similarity
             computed = size
         kept, owner, stop = _keep(similar, k)
         if stop < size or size == sentence_ids.size:
