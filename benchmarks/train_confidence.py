@@ -296,17 +296,24 @@ def fit(x: np.ndarray, y: np.ndarray, w: np.ndarray):
     return model.fit(x, y, mlpclassifier__sample_weight=w)
 
 
-def out_of_fold(obs: Observed, usable: np.ndarray) -> np.ndarray:
-    """Each item's confidence from a model fitted without its Wikipedia article's items."""
+def out_of_fold(obs: Observed, usable: np.ndarray, jobs: int = JOBS) -> tuple[np.ndarray, object]:
+    """Each item's confidence from a model fitted without its Wikipedia article's items, and
+    the model fitted to every usable item: the ``FOLDS + 1`` fits run in ``jobs`` processes
+    (each fit is seeded, so the models are those of one process)."""
+    from joblib import Parallel, delayed
     from sklearn.model_selection import GroupKFold
     confidence = np.zeros(obs.right.size)
     x, y, w, g = (obs.features[usable], obs.right[usable], obs.weight[usable],
                   obs.group[usable])
+    folds = list(GroupKFold(n_splits=FOLDS).split(x, y, g))
+    tasks = [(x[train], y[train], w[train]) for train, _ in folds] + [(x, y, w)]
+    *fold_models, final = Parallel(n_jobs=max(1, min(jobs, len(tasks))))(
+        delayed(fit)(*task) for task in tasks)
     predicted = np.zeros(x.shape[0])
-    for train, test in GroupKFold(n_splits=FOLDS).split(x, y, g):
-        predicted[test] = fit(x[train], y[train], w[train]).predict_proba(x[test])[:, 1]
+    for (_, test), model in zip(folds, fold_models):
+        predicted[test] = model.predict_proba(x[test])[:, 1]
     confidence[usable] = predicted
-    return confidence
+    return confidence, final
 
 
 def run(out: Path = MODEL_FILE, news_weight: float = NEWS_WEIGHT, jobs: int = JOBS,
@@ -323,14 +330,13 @@ def run(out: Path = MODEL_FILE, news_weight: float = NEWS_WEIGHT, jobs: int = JO
     obs = joined(parts)
     index = load_settings(environ={}).retrieval.index()
     usable = ~np.isnan(obs.features).any(axis=1)
-    oof = out_of_fold(obs, usable)
+    oof, final = out_of_fold(obs, usable, jobs)
     # The secondary floor: a ranking score below what 99% of right first answers reach.
     scores = np.nan_to_num(obs.features[:, FEATURES.index("score")])
     min_score = round(float(np.quantile(scores[obs.right], SCORE_QUANTILE)), 2)
     floor = scores >= min_score
     threshold = choose_threshold(oof, obs, floor)
     is_news = np.char.startswith(obs.group.astype(str), "coqa")
-    final = fit(obs.features[usable], obs.right[usable], obs.weight[usable])
     scaler, network = final.named_steps["standardscaler"], final.named_steps["mlpclassifier"]
     import sklearn
     figures = {
@@ -389,7 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--news-weight", type=float, default=NEWS_WEIGHT,
                         help="weight of a CoQA-CNN question against a SQuAD one (0: none)")
     parser.add_argument("--jobs", type=int, default=JOBS,
-                        help="processes asking the training questions (the model is the same)")
+                        help="processes asking the training questions and fitting the models "
+                             "(the model is the same)")
     parser.add_argument("--no-cache", action="store_true",
                         help=f"ask every training question again (observations are kept in "
                              f"{CACHE})")

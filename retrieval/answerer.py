@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -21,8 +22,8 @@ from pydantic import ConfigDict, Field
 
 from retrieval.answer.candidates import Candidates, candidates_of, combine
 from retrieval.answer.confidence import ConfidenceModel, load_model
-from retrieval.answer.cues import (AnswerType, QuestionCues, date_factor, negated, read_cues,
-                                   type_matches)
+from retrieval.answer.cues import (AnswerType, QuestionCues, date_factor, narrowed, negated,
+                                   read_cues, type_matches)
 from retrieval.answer.decide import NOT_SURE, decide
 from retrieval.answer.features import TYPES_READ, candidate_features
 from retrieval.answer.fold import MAX_FOLD_WINDOW, fold_duplicates  # noqa: F401 (re-exported)
@@ -214,12 +215,13 @@ class Answerer:
         Raises ``QuestionError`` for an empty or oversized question."""
         k = max(1, top_k if top_k is not None else self.settings.top_k)
         text = clean_question(question, self.settings.max_question_chars)
-        query = read_query(self.index, text)
-        result = self._answer(question, text, query, None, filters, k)
+        analysed = self.index.analyzer(text)     # once, for the query and its vector
+        query = read_query(self.index, text, analysed)
+        result = self._answer(question, text, query, None, filters, k, analysed)
         if conversation is None:
             return result
         now = time.time() if now is None else now
-        context = read_in_context(text, self.index.analyzer(text), conversation, now,
+        context = read_in_context(text, analysed, conversation, now,
                                   self.conversation)
         evidence = conversations.article_evidence(self._first_stage, self.index,
                                                   self.index.article_ids_, context,
@@ -228,7 +230,7 @@ class Answerer:
             result.answer.article_id if result.answer else None, context, evidence,
             self.conversation)
         if context.uses_context and not new_topic:
-            in_context = self._answer(question, text, query, context, filters, k)
+            in_context = self._answer(question, text, query, context, filters, k, analysed)
             # The context never loses a confident answer from the conversation's articles.
             if in_context.answer is not None or result.answer is None or (
                     result.answer.article_id not in context.article_prior):
@@ -241,17 +243,18 @@ class Answerer:
                                          new_topic))
 
     def _answer(self, question: str, text: str, query: Query, context: ContextQuery | None,
-                filters: Filters | None, k: int) -> Result:
-        """The result for ``query`` alone, or read in ``context`` (a conversation's follow-up:
-        scored with the carried terms and the preferred articles, and its confidence
-        estimated for the question with its carried terms, or for its own words alone when
-        it names a word no article holds)."""
+                filters: Filters | None, k: int, analysed: Sequence[str]) -> Result:
+        """The result for ``query`` alone (its vector counted from ``analysed``, the terms of
+        ``text``, as ``index.query_vector`` counts them), or read in ``context`` (a
+        conversation's follow-up: scored with the carried terms and the preferred articles,
+        and its confidence estimated for the question with its carried terms, or for its own
+        words alone when it names a word no article holds)."""
         if context is None:
             if query.vague:
                 return Result(question, None, (), VAGUE)
             if query.off_vocabulary:
                 return Result(question, None, (), NOT_IN_ARTICLES)
-            term_ids, weights = self.index.query_vector(text)
+            term_ids, weights = self.index.weighted_query_vector(Counter(analysed))
             used = None
         else:
             term_ids, weights = self.index.weighted_query_vector(context.terms)
@@ -293,7 +296,9 @@ class Answerer:
         if candidates.size == 0:
             return []
         cues = read_cues(text)
-        scores = combine(candidates, s.sentence_weight) * self._cue_factor(cues, candidates)
+        texts = _Texts(index, candidates.sentence_ids)   # each decoded once, when needed
+        met = self._type_met(cues, texts)
+        scores = combine(candidates, s.sentence_weight) * self._cue_factor(cues, candidates, met)
         if articles is not None:
             # Preferred articles keep their scores, the others' are scaled down (so a score
             # stays a share of the question matched, and the order agrees with it).
@@ -305,14 +310,20 @@ class Answerer:
         ids = candidates.sentence_ids[order]
         # The margin to the runner-up is a feature: fold at least two, whatever k is.
         kept = fold_duplicates(index, ids, max(k, 2), s.duplicate_similarity,
-                               candidates.rows.take(order[:MAX_FOLD_WINDOW]))
+                               candidates.rows, order)
         rows = order[[f.row for f in kept]]
         sentence_ids = candidates.sentence_ids[rows]
-        texts = self._texts(sentence_ids)
+        # The features read the types of TYPES_READ (no description): the ranking's flags
+        # when the question asks for one of those, else their own.
+        read = narrowed(cues, text, TYPES_READ)
+        type_met = (met[rows] if met is not None and read.answer_type == cues.answer_type
+                    else type_matches(read, texts.of(rows)))
+        # A negation matters only when the question holds one: sentences are not read else.
+        negation_unmet = (~negated(texts.of(rows)) if cues.negated
+                          else np.zeros(rows.size, dtype=bool))
         features = candidate_features(
             index, query, sentence_ids, candidates.sentence_scores[rows],
-            candidates.passage_scores[rows], scores[rows],
-            type_matches(read_cues(text, TYPES_READ), texts), cues.negated & ~negated(texts))
+            candidates.passage_scores[rows], scores[rows], type_met, negation_unmet)
         confidence = self.model.probability(features)
         return [Scored(int(sid), float(scores[row]), features[i], float(confidence[i]), f.others)
                 for i, (sid, row, f) in enumerate(zip(sentence_ids, rows, kept))][:k]
@@ -330,49 +341,82 @@ class Answerer:
             ok &= self._years == filters.year
         return ok
 
-    def _cue_factor(self, cues: QuestionCues, candidates: Candidates) -> np.ndarray:
+    def _type_met(self, cues: QuestionCues, texts: "_Texts") -> np.ndarray | None:
+        """Which candidates hold what the question's answer type asks for, when the ranking
+        boosts that type (None when it does not)."""
+        s = self.settings
+        boost = s.description_boost if cues.answer_type == "description" else s.type_boost
+        if not boost or cues.answer_type not in s.answer_types:
+            return None
+        return type_matches(cues, texts.of(None))
+
+    def _cue_factor(self, cues: QuestionCues, candidates: Candidates,
+                    met: np.ndarray | None) -> np.ndarray:
         """The date cues' factor times ``1 + type_boost`` (``1 + description_boost`` for a
         sentence describing the X of "Who is X?") for sentences holding what the
-        question's answer type asks for."""
+        question's answer type asks for (``met``, from ``_type_met``)."""
         s = self.settings
         articles = self.index.sentence_article_[candidates.sentence_ids]
         factor = date_factor(cues, self._years[articles], self._ordinals[articles],
                              s.year_boost, s.recency_boost)
-        boost = s.description_boost if cues.answer_type == "description" else s.type_boost
-        if boost and cues.answer_type in s.answer_types:
-            met = type_matches(cues, self._texts(candidates.sentence_ids))
+        if met is not None:
+            boost = s.description_boost if cues.answer_type == "description" else s.type_boost
             factor = factor * np.where(met, 1.0 + boost, 1.0)
         return factor
 
-    def _texts(self, sentence_ids: np.ndarray) -> list[str]:
-        index = self.index
-        articles = index.sentence_article_[sentence_ids].tolist()
-        # each article's text decoded once, from the store
-        texts = {a: index.articles_.text(a) for a in set(articles)}
-        return [texts[a][b:e] for a, b, e in zip(
-            articles, index.sentence_start_[sentence_ids].tolist(),
-            index.sentence_end_[sentence_ids].tolist())]
-
     def _quote(self, scored: Scored) -> Answer:
         index, sid = self.index, scored.sentence_id
-        article = self.articles[int(index.sentence_article_[sid])]
+        # The sentence and its neighbours' spans, read at once (as Python numbers).
+        lo, hi = max(sid - 1, 0), min(sid + 2, index.n_sentences)
+        articles = index.sentence_article_[lo:hi].tolist()
+        starts = index.sentence_start_[lo:hi].tolist()
+        ends = index.sentence_end_[lo:hi].tolist()
+        at = sid - lo
+        article = self.articles[articles[at]]
         passage = int(index.sentence_passage_[sid])
 
         def sentence(i: int) -> str | None:
-            if 0 <= i < index.n_sentences and index.sentence_article_[i] == index.sentence_article_[sid]:
-                return article.text[index.sentence_start_[i]:index.sentence_end_[i]]
+            if 0 <= i < len(articles) and articles[i] == articles[at]:
+                return article.text[starts[i]:ends[i]]
             return None
 
-        start, end = int(index.sentence_start_[sid]), int(index.sentence_end_[sid])
+        start, end = starts[at], ends[at]
         quote = article.text[start:end]
         index.check_quote(sid, quote)  # verbatim only if it is the sentence indexed
         return Answer(
             text=quote, start=start, end=end,
             article_id=article.id, title=article.title, source=article.source,
             date=article.date, url=article.url, score=round(scored.score, 4),
-            before=sentence(sid - 1), after=sentence(sid + 1),
-            paragraph=article.text[index.passage_start_[passage]:index.passage_end_[passage]],
+            before=sentence(at - 1), after=sentence(at + 1),
+            paragraph=article.text[int(index.passage_start_[passage]):
+                                   int(index.passage_end_[passage])],
             also_in=tuple(SourceRef(a.id, a.title, a.source, a.date, a.url)
                           for a in (index.articles_.info(i) for i in scored.others)),
             confidence=round(scored.confidence, 4),
         )
+
+
+class _Texts:
+    """The texts of some sentences, cut from their articles' texts on first use (each article
+    decoded once): ``of(rows)`` gives those of the given positions (all with None)."""
+
+    def __init__(self, index: TfidfIndex, sentence_ids: np.ndarray) -> None:
+        self._index, self._ids = index, sentence_ids
+        self._texts: list[str | None] = [None] * sentence_ids.size
+        self._articles: dict[int, str] = {}
+
+    def of(self, rows: np.ndarray | None) -> list[str]:
+        index, texts = self._index, self._texts
+        positions = range(len(texts)) if rows is None else rows.tolist()
+        missing = [p for p in positions if texts[p] is None]
+        if missing:
+            ids = self._ids[missing]
+            decoded = self._articles
+            for p, a, b, e in zip(missing, index.sentence_article_[ids].tolist(),
+                                  index.sentence_start_[ids].tolist(),
+                                  index.sentence_end_[ids].tolist()):
+                text = decoded.get(a)
+                if text is None:
+                    text = decoded[a] = index.articles_.text(a)
+                texts[p] = text[b:e]
+        return [texts[p] for p in positions]  # type: ignore[misc]

@@ -110,15 +110,19 @@ def _refuse_surrogates(record: Mapping[str, Any], where: str) -> None:
 
 
 def split_front_matter(raw: str, where: str) -> tuple[dict[str, Any], str]:
-    """Split an article file into its TOML front matter (parsed) and its verbatim text."""
-    first, sep, rest = raw.partition("\n")
+    """Split an article file into its TOML front matter (parsed) and its verbatim text.
+
+    Lines end with LF, CRLF or a lone CR (classic Mac files), as the first line shows."""
+    newline = "\r" if raw.startswith(FRONT_MATTER_FENCE + "\r") \
+        and not raw.startswith(FRONT_MATTER_FENCE + "\r\n") else "\n"
+    first, sep, rest = raw.partition(newline)
     if first.strip() != FRONT_MATTER_FENCE or not sep:
         raise CorpusError(f"{where}: an article file must start with a '+++' line "
                           "opening its front matter (see README, 'Corpus format')")
     header_lines: list[str] = []
     offset = len(first) + 1
     while True:
-        line, sep, remainder = raw[offset:].partition("\n")
+        line, sep, remainder = raw[offset:].partition(newline)
         if line.strip() == FRONT_MATTER_FENCE:
             text = raw[offset + len(line) + len(sep):]
             break

@@ -2,18 +2,24 @@
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from bot.cli import main
 from retrieval.answer.confidence import (MODEL_FILE, ConfidenceModel, ConfidenceModelError,
                                          load_model)
-from retrieval.answer.cues import negated, read_cues, type_matches
+from retrieval.answer import cues
+from retrieval.answer.cues import narrowed, negated, read_cues, type_matches
 from retrieval.answer.decide import decide
+from retrieval.answer.fold import _keep
 from retrieval.answer.features import FEATURES, candidate_features
 from retrieval.answer.query import read_query
 from retrieval.answerer import VAGUE, AnswerSettings
@@ -184,3 +190,78 @@ def test_eval_reports_auroc_and_a_reliability_table(capsys, settings):
     # Every question with a candidate is in one bin (some unanswerable ones have none).
     assert 0 < sum(b["questions"] for b in figures["calibration"]) <= figures["questions"]
     assert all(0.0 <= b["observed"] <= 1.0 for b in figures["calibration"])
+
+
+# ------------------------------------------------------------------ cues and folding, exact
+# The cue patterns are written as trees of first letters for speed: they must match exactly
+# where the plain word lists (as they were written first) match.
+_PLAIN_NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+                           r"twelve|twenty|thirty|forty|fifty|hundred|thousand|million|"
+                           r"billion|dozens?|several)\b", re.IGNORECASE)
+_PLAIN_NEGATION = re.compile(r"\b(?:not|cannot|never|no|none|nothing|neither|nor|without)\b|"
+                             r"n['’]t\b", re.IGNORECASE)
+_WORDS = ("one two three four five six seven eight nine ten eleven twelve twenty thirty forty "
+          "fifty hundred thousand million billion dozen dozens several not cannot never no "
+          "none nothing neither nor without don't can’t n't often tent nine9 ſix SEVEN Ten "
+          "tens oneself known north nowhere nones T E N billions x 7 , . -").split()
+
+
+@hypothesis_settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_WORDS), max_size=8), st.sampled_from(["", " ", "-", "'"]),
+       st.text(alphabet="onetwvrsixNOTW '’-1", max_size=12))
+def test_cue_patterns_match_where_the_plain_word_lists_match(words, glue, noise):
+    text = glue.join(words) + noise
+    for pattern, plain in ((cues._HAS["number"], _PLAIN_NUMBER),
+                           (cues._NEGATION, _PLAIN_NEGATION)):
+        assert (pattern.search(text) is None) == (plain.search(text) is None), text
+    assert negated([text, text]).tolist() == [_PLAIN_NEGATION.search(text) is not None] * 2
+
+
+@pytest.mark.parametrize("question", [
+    "Who is Sergei Lavrov?", "Who is the president?", "When did the war end?",
+    "How many people live there?", "Who signed the treaty in 1999?", "Where is Paris?",
+    "What is NATO?", "What happened?", "Which year did it open, and where?",
+    "What was the latest news from Moscow?"])
+@pytest.mark.parametrize("types", [("date", "number", "person", "place"),
+                                   ("date", "number"), ("person",), ("place", "description")])
+def test_cues_narrowed_to_some_types_are_those_read_for_them(question, types):
+    assert narrowed(read_cues(question), question, types) == read_cues(question, types)
+
+
+def _keep_one_by_one(similar: np.ndarray, k: int) -> tuple[list[int], list[int], int]:
+    """The folding's greedy choice as first written: row by row, each compared with the
+    kept rows in order."""
+    kept: list[int] = []
+    owner = [-1] * similar.shape[0]
+    for row in range(similar.shape[0]):
+        first = next((j for j, r in enumerate(kept) if similar[r, row]), None)
+        if first is None:
+            if len(kept) == k:
+                return kept, owner, row
+            kept.append(row)
+        else:
+            owner[row] = first
+    return kept, owner, similar.shape[0]
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.integers(0, 14).flatmap(lambda n: st.tuples(
+    st.lists(st.lists(st.booleans(), min_size=n, max_size=n), min_size=n, max_size=n),
+    st.integers(1, 6))))
+def test_folding_keeps_the_rows_the_one_by_one_greedy_choice_keeps(case):
+    matrix, k = case
+    similar = np.array(matrix, dtype=bool).reshape(len(matrix), len(matrix))  # not symmetric
+    kept, owner, stop = _keep(similar, k)
+    expected_kept, expected_owner, expected_stop = _keep_one_by_one(similar, k)
+    assert (kept, stop) == (expected_kept, expected_stop)
+    assert owner[:stop] == expected_owner[:stop]
+
+
+@pytest.mark.parametrize("question", ["What did Lavrov say about the reset?",
+                                      "reset reset Moscow Moscow Moscow zzyzx", "the"])
+def test_the_question_analysed_once_gives_the_vector_of_query_vector(service, question):
+    # ask() analyses a question once and counts its terms for the vector itself.
+    index = service.index
+    ids, weights = index.weighted_query_vector(Counter(index.analyzer(question)))
+    expected_ids, expected_weights = index.query_vector(question)
+    assert np.array_equal(ids, expected_ids) and np.array_equal(weights, expected_weights)

@@ -1,6 +1,7 @@
-"""Training the confidence (benchmarks/train_confidence.py, issue 14): observing in several
-processes gives the rows of one, kept observations are read back only while nothing they
-depend on has changed, and the features read from the index arrays equal sparse slicing."""
+"""Training the confidence (benchmarks/train_confidence.py, issue 14): observing and fitting in
+several processes give the rows and the models of one, kept observations are read back only
+while nothing they depend on has changed, and the features read from the index arrays equal
+sparse slicing."""
 from __future__ import annotations
 
 from dataclasses import fields, replace
@@ -97,3 +98,20 @@ def test_terms_held_by_rows_equal_sparse_slicing(seed):
     assert np.array_equal(rows_holding(matrix, rows, terms), expected)
     assert rows_holding(matrix, rows, np.zeros(0, dtype=np.int64)).shape == (12, 0)
     assert rows_holding(matrix, np.zeros(0, dtype=np.int64), terms).shape == (0, 7)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # a tiny set
+def test_fitting_in_two_processes_gives_the_models_of_one():
+    rng = np.random.default_rng(0)
+    n = 300
+    x = rng.normal(size=(n, 3))
+    right = x[:, 0] + rng.normal(scale=0.5, size=n) > 0
+    obs = training.Observed(x, right, np.ones(n), np.ones(n, dtype=bool),
+                            np.array(["asked"] * n), np.array([f"g{i % 9}" for i in range(n)]))
+    usable = np.ones(n, dtype=bool)
+    usable[:5] = False
+    one, final_one = training.out_of_fold(obs, usable, jobs=1)
+    two, final_two = training.out_of_fold(obs, usable, jobs=2)
+    assert np.array_equal(one, two)
+    assert np.all(one[:5] == 0) and 0.75 < training.auroc(one[usable], right[usable]) <= 1
+    assert np.array_equal(final_one.predict_proba(x), final_two.predict_proba(x))

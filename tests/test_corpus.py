@@ -179,6 +179,22 @@ def test_crlf_article_answers_with_exact_sentence(tmp_path: Path, settings_for):
     assert result.ranked[0].text == "They agreed to meet again in the spring, officials said."
 
 
+def test_a_cr_only_article_file_is_read_and_answers_with_the_exact_sentence(tmp_path: Path,
+                                                                              settings_for):
+    """Classic Mac line endings (a lone CR) are line ends too, as Python's universal newlines
+    read them; the text stays verbatim."""
+    from retrieval.service import QAService
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    raw = ARTICLE_CRLF.replace("\r\n", "\r")
+    (corpus / "a.txt").write_bytes(raw.encode("utf-8"))
+    article = load_corpus(corpus).articles[0]
+    assert (article.id, article.title, article.date) == ("a", "T", PartialDate(2013, 1, 23))
+    assert article.text == raw.split("+++\r")[2]
+    result = QAService(settings_for(corpus)).ask("When will the ministers meet again?")
+    assert result.ranked[0].text == "They agreed to meet again in the spring, officials said."
+
+
 def test_bom_and_crlf_in_jsonl(tmp_path: Path):
     path = tmp_path / "c.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + _GOOD.replace("\n", "\r\n").encode()

@@ -455,8 +455,9 @@ def test_content_codings_are_decoded(coding: str, encode) -> None:
 
 def test_a_public_link_redirecting_to_a_private_address_is_refused(
         news_site: NewsServer, limits: IngestSettings, monkeypatch: pytest.MonkeyPatch) -> None:
-    # "localhost" is made to look public to the address check (the connection still reaches
-    # the test server): the first request passes, the redirect to 127.0.0.1 must not
+    # "localhost" is made to look public to the address check, and the check of the address
+    # connected to is left out as behind a proxy (it has a test of its own, below): the first
+    # request reaches the test server, the redirect to 127.0.0.1 must not
     import socket
     from types import SimpleNamespace
 
@@ -467,6 +468,7 @@ def test_a_public_link_redirecting_to_a_private_address_is_refused(
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 0))]
         return socket.getaddrinfo(host, *args, **kwargs)
     monkeypatch.setattr(fetching, "socket", SimpleNamespace(getaddrinfo=resolve))
+    monkeypatch.setattr(fetching, "_proxied", lambda url: True)
     port = news_site.server_address[1]
     with new_client(limits, private_addresses=False) as client:
         assert fetch(f"http://localhost:{port}/news/orchard-frost", client, limits).is_page
@@ -475,6 +477,48 @@ def test_a_public_link_redirecting_to_a_private_address_is_refused(
     assert str(failed.value) == ("127.0.0.1 is a private or local address (127.0.0.1), which "
                                  "links cannot lead to here (ingest.allow_private_addresses)")
     assert news_site.requests[-1] == "/to-loopback/orchard-frost"   # never asked for the page
+
+
+def test_a_name_that_resolves_again_to_a_private_address_is_refused_before_any_request(
+        news_site: NewsServer, limits: IngestSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # DNS rebinding: the address check's look-up says "public", the connection's own look-up
+    # then gives loopback. The address actually connected to is what must be public.
+    import socket
+    from types import SimpleNamespace
+
+    import retrieval.ingest.fetch as fetching
+
+    def resolve(host, *args, **kwargs):
+        if host == "localhost":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 0))]
+        return socket.getaddrinfo(host, *args, **kwargs)
+    monkeypatch.setattr(fetching, "socket", SimpleNamespace(getaddrinfo=resolve))
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                 "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    port = news_site.server_address[1]
+    with new_client(limits, private_addresses=False) as client, \
+            pytest.raises(IngestError) as failed:
+        fetch(f"http://localhost:{port}/news/orchard-frost?rebound", client, limits)
+    assert str(failed.value) == ("localhost is a private or local address (127.0.0.1), which "
+                                 "links cannot lead to here (ingest.allow_private_addresses)")
+    # not a byte of the request was sent (other tests' late requests may still arrive)
+    assert "/news/orchard-frost?rebound" not in news_site.requests
+
+
+def test_behind_a_proxy_only_the_names_address_is_checked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the proxy makes the connection: its address (often private) is not the site's
+    from retrieval.ingest.fetch import _proxied
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY",
+                 "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert not _proxied(httpx.URL("https://news.example/a"))
+    monkeypatch.setenv("https_proxy", "http://10.0.0.1:3128")
+    assert _proxied(httpx.URL("https://news.example/a"))
+    assert not _proxied(httpx.URL("http://news.example/a"))
+    monkeypatch.setenv("no_proxy", "news.example")
+    assert not _proxied(httpx.URL("https://news.example/a"))
 
 
 def test_a_closed_port_is_one_line() -> None:

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from retrieval.answer.passages import (PassageSearcher, _top, merge_best_articles,
-                                       merge_best_passages)
+from retrieval.answer.passages import (SAMPLE, PassageSearcher, _contenders, _top,
+                                       merge_best_articles, merge_best_passages)
 from retrieval.cluster.shard import shard_segments
 from retrieval.corpus import CorpusStream
 from retrieval.index import TfidfIndex, build, read_commit
@@ -97,3 +99,19 @@ def test_ties_at_the_cut_keep_the_lowest_passage_numbers():
     assert _top(ids, keys, 3).tolist() == [5, 3, 8]
     assert _top(ids, keys, 9).tolist() == [5, 3, 8, 9, 12]
     assert _top(ids[:0], keys[:0], 3).size == 0
+
+
+@hypothesis_settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([0.0005, 0.01, 0.2, 0.9]),
+       st.sampled_from([3, 8, 1000]), st.sampled_from([1, 30, 200]))
+def test_the_contenders_of_a_large_corpus_hold_its_best_passages_ties_included(
+        seed, matched, levels, n):
+    # Scores on few levels (many ties at the cut), most passages matching no term.
+    rng = np.random.default_rng(seed)
+    size = 4 * SAMPLE + int(rng.integers(1, 50_000))
+    keys = np.where(rng.random(size) < matched, rng.integers(1, levels + 1, size) / levels,
+                    0.0).astype(np.float32)
+    every = np.flatnonzero(keys > 0)
+    contenders = _contenders(keys, n)
+    assert contenders.size <= every.size
+    assert np.array_equal(_top(contenders, keys[contenders], n), _top(every, keys[every], n))

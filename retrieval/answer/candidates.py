@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.index import FirstStage, TfidfIndex
-from retrieval.index.facade import SentenceRows
+from retrieval.index.facade import SentenceRows, _ranges
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,10 +33,9 @@ def candidates_of(index: TfidfIndex, top: FirstStage, term_ids: np.ndarray,
     none = SentenceRows(np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64), empty)
     if top.passage_ids.size == 0:
         return Candidates(np.zeros(0, dtype=np.int64), empty, empty, none)
-    starts = index.passage_first_sentence_[top.passage_ids]
-    ends = index.passage_first_sentence_[top.passage_ids + 1]
-    sentence_ids = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)])
-    passage_scores = np.repeat(top.scores, ends - starts)
+    # The passages' sentences are consecutive: passage_first_sentence_ is their indptr.
+    sentence_ids, sizes = _ranges(index.passage_first_sentence_, top.passage_ids)
+    passage_scores = np.repeat(top.scores, sizes)
     answerable = np.asarray(index.sentence_answerable_[sentence_ids], dtype=bool)
     sentence_ids, passage_scores = sentence_ids[answerable], passage_scores[answerable]
     if sentence_ids.size == 0:

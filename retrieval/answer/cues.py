@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -43,9 +43,11 @@ _MONTHS = (r"January|February|March|April|May|June|July|August|September|October
            r"December")
 _HAS = {
     "date": re.compile(r"\b(?:1\d{3}|20\d{2})s?\b|\b(?:" + _MONTHS + r")\b|\bcentur(?:y|ies)\b"),
-    "number": re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
-                         r"twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|"
-                         r"dozens?|several)\b", re.IGNORECASE),
+    # The number words as a tree of their first letters ("one|two|three|...|several"): the
+    # same matches, tried letter by letter instead of word by word (twice as fast).
+    "number": re.compile(r"\d|\b(?:one|t(?:wo|hree|en|welve|wenty|hirty|housand)|"
+                         r"f(?:our|ive|orty|ifty)|s(?:ix|even|everal)|e(?:ight|leven)|nine|"
+                         r"hundred|(?:m|b)illion|dozens?)\b", re.IGNORECASE),
     # A name (a capitalised word that does not start the sentence) or a role.
     "person": re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]+|\b(?:president|minister|secretary|"
                          r"chairman|leader|spokes(?:man|woman|person)|official|ambassador|"
@@ -55,7 +57,8 @@ _HAS = {
 }
 
 
-_NEGATION = re.compile(r"\b(?:not|cannot|never|no|none|nothing|neither|nor|without)\b|"
+# not|cannot|never|no|none|nothing|neither|nor|without, or n't (the n-words as a tree)
+_NEGATION = re.compile(r"\b(?:n(?:ot|ever|o(?:ne)?|othing|either|or)|cannot|without)\b|"
                        r"n['’]t\b", re.IGNORECASE)
 
 
@@ -74,7 +77,20 @@ class QuestionCues:
 
 def negated(sentences: Iterable[str]) -> np.ndarray:
     """For each sentence, whether it holds a negation."""
-    return np.array([bool(_NEGATION.search(s)) for s in sentences], dtype=bool)
+    return _matching(_NEGATION, sentences)
+
+
+def _matching(pattern: re.Pattern[str], sentences: Iterable[str]) -> np.ndarray:
+    """For each sentence, whether ``pattern`` occurs in it; a text that recurs (the same
+    sentence reported by several articles) is searched once."""
+    found: dict[str, bool] = {}
+    flags = []
+    for s in sentences:
+        flag = found.get(s)
+        if flag is None:
+            flag = found[s] = pattern.search(s) is not None
+        flags.append(flag)
+    return np.array(flags, dtype=bool)
 
 
 def read_cues(question: str, types: Iterable[AnswerType] = ("date", "number", "person",
@@ -96,6 +112,18 @@ def read_cues(question: str, types: Iterable[AnswerType] = ("date", "number", "p
                         negated=bool(_NEGATION.search(question)), defines=defines)
 
 
+def narrowed(cues: QuestionCues, question: str, types: Iterable[AnswerType]) -> QuestionCues:
+    """``read_cues(question, types)``, given ``cues = read_cues(question)`` (every type): the
+    question is read again only when the answer type may differ (a description, or a type
+    outside ``types``)."""
+    wanted = set(types)
+    if "description" not in wanted and (cues.answer_type is None or (
+            cues.answer_type != "description" and cues.answer_type in wanted)):
+        # The first type of _ASKS that matches is the same among fewer types, when kept.
+        return replace(cues, defines=None)
+    return read_cues(question, wanted)
+
+
 def type_matches(cues: QuestionCues, sentences: Iterable[str]) -> np.ndarray | None:
     """For each sentence, whether it holds what the question's answer type asks for; None
     when the question asks for no particular type."""
@@ -103,7 +131,7 @@ def type_matches(cues: QuestionCues, sentences: Iterable[str]) -> np.ndarray | N
         return None
     pattern = _describing(cues.defines or "") if cues.answer_type == "description" else \
         _HAS[cues.answer_type]
-    return np.array([bool(pattern.search(s)) for s in sentences], dtype=bool)
+    return _matching(pattern, sentences)
 
 
 def _describing(name: str) -> re.Pattern[str]:

@@ -1,6 +1,7 @@
 """Step 1: the question as the index sees it."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,13 +35,13 @@ class Query:
         return self.term_ids.size == 0 and not self.vague
 
 
-def read_query(index: TfidfIndex, text: str) -> Query:
-    """The distinct terms of ``text`` (analysed as the passages were), split into known and
-    unknown to ``index``. An unknown word written with a capital letter inside the question
-    is counted apart: a name the corpus lacks ("France") says more than a plain word it lacks
-    (a paraphrase: "mention")."""
+def read_query(index: TfidfIndex, text: str, analysed: Sequence[str] | None = None) -> Query:
+    """The distinct terms of ``text`` (analysed as the passages were; ``analysed``: its
+    terms, when the caller has them), split into known and unknown to ``index``. An unknown
+    word written with a capital letter inside the question is counted apart: a name the
+    corpus lacks ("France") says more than a plain word it lacks (a paraphrase: "mention")."""
     analyzer = index.analyzer
-    terms = list(dict.fromkeys(analyzer(text)))
+    terms = list(dict.fromkeys(analyzer(text) if analysed is None else analysed))
     ids = index.lookup(terms)
     known = ids[ids >= 0]
     unknown = {t for t, i in zip(terms, ids) if i < 0}

@@ -8,9 +8,11 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+import urllib.request
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -80,18 +82,54 @@ def new_client(settings: IngestSettings, *, private_addresses: bool = True) -> h
 
 
 def _only_public(request: httpx.Request) -> None:
-    """The request's host is a public address (all the addresses its name resolves to)."""
+    """The request's host is a public address (all the addresses its name resolves to), and so
+    is the address its connection reaches: the name may resolve again, to another address,
+    when the connection is made (DNS rebinding), so that address is checked too, before a
+    byte of the request is sent (unless a proxy makes the connection)."""
     host = request.url.host
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
     except (OSError, UnicodeError):
         raise IngestError(f"could not find the address of {host}") from None
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        ip = getattr(ip, "ipv4_mapped", None) or ip
-        if not ip.is_global or ip.is_multicast:
-            raise IngestError(f"{host} is a private or local address ({ip}), which links "
-                              "cannot lead to here (ingest.allow_private_addresses)")
+        _check_public(host, address)
+    if not _proxied(request.url):
+        request.extensions["trace"] = _connection_check(host, request.extensions.get("trace"))
+
+
+def _check_public(host: str, address: str) -> None:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    ip = getattr(ip, "ipv4_mapped", None) or ip
+    if not ip.is_global or ip.is_multicast:
+        raise IngestError(f"{host} is a private or local address ({ip}), which links "
+                          "cannot lead to here (ingest.allow_private_addresses)")
+
+
+TraceCallback = Callable[[str, dict[str, Any]], None]
+
+
+def _connection_check(host: str, chained: TraceCallback | None) -> TraceCallback:
+    """An httpcore ``trace`` callback that checks the address each new connection reached
+    (httpcore calls it when the TCP connection is made, before the request is written)."""
+    def trace(event: str, info: dict[str, Any]) -> None:
+        if chained is not None:
+            chained(event, info)
+        if event == "connection.connect_tcp.complete":
+            stream = info["return_value"]
+            try:
+                _check_public(host, stream.get_extra_info("server_addr")[0])
+            except BaseException:
+                stream.close()
+                raise
+    return trace
+
+
+def _proxied(url: httpx.URL) -> bool:
+    """Whether the environment sends ``url`` through a proxy (which then makes the
+    connection to the host: only the proxy's own address could be checked)."""
+    proxies = urllib.request.getproxies()
+    return bool(proxies.get(url.scheme) or proxies.get("all")) and \
+        not urllib.request.proxy_bypass(url.host)
 
 
 def _only_http(request: httpx.Request) -> None:
