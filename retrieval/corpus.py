@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from retrieval.dates import PartialDate
 from retrieval.errors import CorpusError
@@ -107,6 +108,16 @@ def _refuse_surrogates(record: Mapping[str, Any], where: str) -> None:
             raise CorpusError(f"{where}: field {name!r} holds a lone surrogate escape "
                               f"(\\u{ord(value[exc.start]):04x} at character {exc.start}); "
                               "it is not text") from None
+
+
+def normal_url(url: str) -> str:
+    """``url`` as compared: scheme and host in lower case, no fragment, no empty path."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url.strip()
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/",
+                       parts.query, ""))
 
 
 def split_front_matter(raw: str, where: str) -> tuple[dict[str, Any], str]:

@@ -214,6 +214,28 @@ def test_the_same_url_or_text_is_not_added_twice(qabot, corpus: Path,
     assert "(same URL)" in out.splitlines()[0]
 
 
+def test_a_page_whose_text_changed_is_still_known_by_its_url(
+        qabot, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an earlier run added the page; it has since been rewritten beyond recognition (the
+    # same canonical link, other words): the corpus's index finds it by its URL, not among
+    # the articles nearest its new text (none here, as in a large corpus where the few
+    # nearest are other articles)
+    import retrieval.ingest.add as adding
+    monkeypatch.setattr(adding, "indexed_candidates", lambda index, directory: lambda text: [])
+    assert qabot("add", str(FIXTURES / "harbour-bridge.html"))[0] == 0
+    assert qabot("index", "--compact")[0] == 0      # the URLs' keys survive a merge
+    rewritten = tmp_path / "rewritten.html"
+    rewritten.write_bytes((FIXTURES / "orchard-frost.html").read_bytes().replace(
+        b"https://valleygazette.example/farming/late-frost-apple-blossom-8841",
+        b"HTTPS://www.NorthernCourier.example/news/local/harbour-bridge-reopens#update"))
+    before = sorted(p.name for p in corpus.iterdir())
+    code, out, _ = qabot("add", str(rewritten))
+    assert code == 0
+    assert out.splitlines()[0] == (f"skipped {rewritten}: already in the corpus as {BRIDGE_ID} "
+                                   "(same URL)")
+    assert sorted(p.name for p in corpus.iterdir()) == before
+
+
 def test_a_syndicated_copy_is_added_and_recognised(qabot, corpus: Path) -> None:
     assert qabot("add", str(FIXTURES / "harbour-bridge.html"))[0] == 0
     code, out, err = qabot("add", str(FIXTURES / "harbour-bridge-syndicated.html"))

@@ -94,6 +94,9 @@ def test_staleness_is_decided_from_sizes_and_times_hashing_only_changed_files(
         def hexdigest(self) -> str:
             return self._digest.hexdigest()
 
+        def digest(self) -> bytes:
+            return self._digest.digest()
+
     monkeypatch.setattr(hashlib, "blake2b", Spy)
     contents = {p.name: p.read_bytes() for p in corpus.iterdir()}
     assert not QAService(settings).last_load.rebuilt

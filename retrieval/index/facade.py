@@ -40,7 +40,7 @@ from retrieval.index.stats import GlobalStats, combine
 from retrieval.index.store import Articles
 from retrieval.text import SegmentationRules
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 WEIGHTINGS = ("tfidf", "bm25")
 
 

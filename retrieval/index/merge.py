@@ -245,8 +245,8 @@ def _merge_store(directory: Path, plans: Sequence[_Plan], n_art: int) -> dict[st
     number = {n: i for i, n in enumerate(names)}
     arrays = {
         "article_length": np.int32, "article_year": np.int32, "article_ordinal": np.float64,
-        "article_source": np.int32, "article_text_offsets": np.int64,
-        "article_meta_offsets": np.int64}
+        "article_source": np.int32, "article_url_key": np.uint64,
+        "article_text_offsets": np.int64, "article_meta_offsets": np.int64}
     out = {name: np.lib.format.open_memmap(
         directory / f"{name}.npy", mode="w+", dtype=dtype,
         shape=(n_art + 1 if name.endswith("offsets") else n_art,)) for name, dtype in arrays.items()}
@@ -262,7 +262,7 @@ def _merge_store(directory: Path, plans: Sequence[_Plan], n_art: int) -> dict[st
             kept = np.flatnonzero(plan.keep_article)
             ids.extend(store.ids if plan.whole else (store.ids[i] for i in kept))
             codes = np.asarray([number[n] for n in store.sources], dtype=np.int32)
-            for name in ("article_length", "article_year", "article_ordinal"):
+            for name in ("article_length", "article_year", "article_ordinal", "article_url_key"):
                 out[name][at:at + kept.size] = np.asarray(store.arrays[name])[kept]
             out["article_source"][at:at + kept.size] = (
                 codes[np.asarray(store.arrays["article_source"])[kept]] if kept.size else [])

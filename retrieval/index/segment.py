@@ -22,7 +22,7 @@ from retrieval.index.batch import ARRAY_NAMES, SegmentArrays
 from retrieval.index.store import (STORE_ARRAYS, STORE_BLOBS, ArticleStore,
                                    StoreData)
 
-SEGMENT_FORMAT = 2
+SEGMENT_FORMAT = 3
 FULL_CHECK_BYTES = 16 << 20    # verified whole on open up to this size (1 ms per MiB, and the
                                # arrays read whole): a few thousand passages
 _MMAP_MIN_BYTES = 1 << 16      # smaller arrays are read (an mmap costs more than it saves)

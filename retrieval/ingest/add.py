@@ -22,7 +22,8 @@ from retrieval.corpus import Article, article_from_record
 from retrieval.dates import PartialDate
 from retrieval.errors import CorpusError
 from retrieval.index import TfidfIndex
-from retrieval.ingest.duplicates import Candidates, Duplicate, DuplicateFinder, Known, text_key
+from retrieval.ingest.duplicates import (Candidates, Duplicate, DuplicateFinder, Known,
+                                         UrlLookup, text_key)
 from retrieval.ingest.fetch import Fetched, fetch, is_url, new_client
 from retrieval.ingest.records import Draft, IngestError, Origin, Outcome
 from retrieval.ingest.sources import Job, jobs
@@ -70,9 +71,10 @@ class Ingester:
         self._client = client
         self._clock = clock
         self._private_addresses = private_addresses
-        self.finder = DuplicateFinder(settings.syndicated_similarity,
-                                      None if index is None
-                                      else indexed_candidates(index, self.directory))
+        self.finder = DuplicateFinder(
+            settings.syndicated_similarity,
+            None if index is None else indexed_candidates(index, self.directory),
+            None if index is None else indexed_url(index))
         self._ids: set[str] = set() if index is None else live_ids(index)
 
     # ------------------------------------------------------------------------ fetching
@@ -186,6 +188,14 @@ def live_ids(index: TfidfIndex) -> set[str]:
     live = index.articles_.live
     ids = index.articles_.ids
     return set(ids) if live is None else {i for i, keep in zip(ids, live) if keep}
+
+
+def indexed_url(index: TfidfIndex) -> UrlLookup:
+    """The id of the live article of ``index`` whose own URL is a URL, if there is one."""
+    def lookup(url: str) -> str | None:
+        found = index.articles_.with_url(url)
+        return index.articles_.ids[found[0]] if found else None
+    return lookup
 
 
 def indexed_candidates(index: TfidfIndex, directory: Path) -> Candidates:

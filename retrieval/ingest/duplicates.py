@@ -12,19 +12,20 @@ in the corpus's index, the passages that best match the new text's rarest terms 
 the same text matches them all) give the candidate articles; the articles added in the same
 run are kept in memory, with MinHash signatures (64 hashes each) to find the candidates
 among them in one vectorised pass. The exact similarity is then computed for the candidates.
-A page whose URL we have but whose text has since changed beyond recognition is therefore
-not recognised by its URL (unless added in the same run).
+An article's own URL (the page's canonical link, or the link it was added from) is also
+looked up in the index directly, so a page whose text has since changed beyond recognition is
+still known by it; the other URLs an origin records (a link that redirected there) are
+compared only among the candidates.
 """
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
-from retrieval.corpus import Article
+from retrieval.corpus import Article, normal_url
 from retrieval.text import normal_words
 
 SHINGLE_WORDS = 5
@@ -37,16 +38,6 @@ def _permutations() -> tuple[np.ndarray, np.ndarray]:
     a = rng.integers(1, 2**63, size=_HASHES, dtype=np.uint64) | np.uint64(1)
     b = rng.integers(0, 2**63, size=_HASHES, dtype=np.uint64)
     return a, b
-
-
-def normal_url(url: str) -> str:
-    """``url`` as compared: scheme and host in lower case, no fragment, no empty path."""
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return url.strip()
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/",
-                       parts.query, ""))
 
 
 def text_key(text: str) -> str:
@@ -95,15 +86,18 @@ class Known:
 
 
 Candidates = Callable[[str], Iterable[Known]]   # the articles of the corpus nearest a text
+UrlLookup = Callable[[str], str | None]          # the article of the corpus at a URL, if any
 
 
 class DuplicateFinder:
     """Finds what a new article duplicates or copies among the articles ``candidates`` gives
     for its text (the corpus's, from its index) and those ``add``-ed since."""
 
-    def __init__(self, syndicated_similarity: float, candidates: Candidates | None = None) -> None:
+    def __init__(self, syndicated_similarity: float, candidates: Candidates | None = None,
+                 by_url: UrlLookup | None = None) -> None:
         self.syndicated_similarity = syndicated_similarity
         self._candidates = candidates
+        self._by_url = by_url
         self._a, self._b = _permutations()
         self._urls: dict[str, str] = {}
         self._texts: dict[str, str] = {}
@@ -128,8 +122,9 @@ class DuplicateFinder:
         URL or the same text), a near-identical copy of one (the most similar), or None."""
         wanted = {normal_url(u) for u in urls if u}
         for url in wanted:
-            if url in self._urls:
-                return Duplicate(self._urls[url], "same URL")
+            known_id = self._urls.get(url) or (self._by_url(url) if self._by_url else None)
+            if known_id is not None:
+                return Duplicate(known_id, "same URL")
         key = text_key(text)
         if key in self._texts:
             return Duplicate(self._texts[key], "same text")
