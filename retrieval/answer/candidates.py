@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.index import FirstStage, TfidfIndex
-from retrieval.index.facade import SentenceRows, _ranges
+from retrieval.index.facade import SentenceRows, entry_positions
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,7 +34,7 @@ def candidates_of(index: TfidfIndex, top: FirstStage, term_ids: np.ndarray,
     if top.passage_ids.size == 0:
         return Candidates(np.zeros(0, dtype=np.int64), empty, empty, none)
     # The passages' sentences are consecutive: passage_first_sentence_ is their indptr.
-    sentence_ids, sizes = _ranges(index.passage_first_sentence_, top.passage_ids)
+    sentence_ids, sizes = entry_positions(index.passage_first_sentence_, top.passage_ids)
     passage_scores = np.repeat(top.scores, sizes)
     answerable = np.asarray(index.sentence_answerable_[sentence_ids], dtype=bool)
     sentence_ids, passage_scores = sentence_ids[answerable], passage_scores[answerable]

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from retrieval.answer.cues import AnswerType
 from retrieval.answer.query import Query
 from retrieval.index import TfidfIndex
-from retrieval.index.facade import SentenceRows
+from retrieval.index.facade import SentenceRows, entry_positions
 
 FEATURES: tuple[str, ...] = (
     "sentence_score",         # BM25-weighted share of the question the sentence matches
@@ -40,11 +40,8 @@ def rows_holding(matrix: sp.csr_matrix | SentenceRows, rows: np.ndarray,
     indptr = matrix.indptr
     indices, data = ((matrix.terms, matrix.values) if isinstance(matrix, SentenceRows)
                      else (matrix.indices, matrix.data))
-    starts = indptr[rows].astype(np.int64)
-    lengths = indptr[rows + 1].astype(np.int64) - starts
+    positions, lengths = entry_positions(indptr, rows)
     owner = np.repeat(np.arange(rows.size), lengths)
-    positions = np.arange(int(lengths.sum())) + np.repeat(starts - (np.cumsum(lengths) - lengths),
-                                                          lengths)
     columns = indices[positions]
     distinct, column_of = np.unique(term_ids, return_inverse=True)
     found = np.minimum(np.searchsorted(distinct, columns), max(distinct.size - 1, 0))
@@ -69,11 +66,8 @@ def term_presence(index: TfidfIndex, sentence_ids: np.ndarray, term_ids: np.ndar
         counts = index.sentence_counts(sentence_ids)
     in_sentence = rows_holding(counts, np.arange(counts.n_rows), term_ids)
     # Every sentence of the candidates' passages at once, then combined per passage.
-    passages = index.sentence_passage_[sentence_ids]
-    starts = index.passage_first_sentence_[passages]
-    ends = index.passage_first_sentence_[passages + 1]
-    sizes = ends - starts
-    members = np.arange(int(sizes.sum())) + np.repeat(starts - (np.cumsum(sizes) - sizes), sizes)
+    members, sizes = entry_positions(index.passage_first_sentence_,
+                                     index.sentence_passage_[sentence_ids])
     held = rows_holding(index.sentence_counts(members), np.arange(members.size),
                         term_ids).astype(np.int32)
     offsets = (np.cumsum(sizes) - sizes).astype(np.int64)

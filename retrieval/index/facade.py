@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from retrieval.analysis import Analyzer
 from retrieval.corpus import Article
 from retrieval.errors import IndexFormatError
-from retrieval.index.batch import occurrences_to_counts, text_hash
+from retrieval.index.batch import count_dtype, occurrences_to_counts, text_hash
 from retrieval.index.segment import Segment
 from retrieval.index.stats import GlobalStats, combine
 from retrieval.index.store import Articles
@@ -76,7 +76,7 @@ class SentenceRows:
 
     def take(self, rows: np.ndarray) -> "SentenceRows":
         """The given rows, in that order."""
-        positions, lengths = _ranges(self.indptr, np.asarray(rows, dtype=np.int64))
+        positions, lengths = entry_positions(self.indptr, np.asarray(rows, dtype=np.int64))
         indptr = np.zeros(lengths.size + 1, dtype=np.int64)
         np.cumsum(lengths, out=indptr[1:])
         return SentenceRows(indptr, self.terms[positions], self.values[positions])
@@ -110,12 +110,12 @@ def bm25_norm(lengths: np.ndarray, k1: float, b: float, mean: float) -> np.ndarr
 
 def _counts(tf: np.ndarray) -> np.ndarray:
     """A sentence's term counts as callers see them: uint16 (uint32 past 65,535)."""
-    top = int(tf.max()) if tf.size else 0
-    return tf.astype(np.uint16 if top <= np.iinfo(np.uint16).max else np.uint32)
+    return tf.astype(np.promote_types(count_dtype(int(tf.max()) if tf.size else 0), np.uint16))
 
 
-def _ranges(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the entries of ``rows`` of a compressed matrix, and each row's length."""
+def entry_positions(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the entries of ``rows`` of a compressed matrix (CSR ``indptr``), row after
+    row, and each row's length."""
     starts = np.asarray(indptr[rows], dtype=np.int64)
     lengths = np.asarray(indptr[rows + 1], dtype=np.int64) - starts
     total = int(lengths.sum())
@@ -391,7 +391,7 @@ class TfidfIndex:
         """Segment ``number``'s sentences ``local``: their rows of distinct local terms (indptr,
         terms, counts) and their lengths."""
         a = self.segments_[number].arrays
-        positions, lengths = _ranges(a.sentence_indptr, local)
+        positions, lengths = entry_positions(a.sentence_indptr, local)
         occurrences = np.zeros(local.size + 1, dtype=np.int64)
         np.cumsum(lengths, out=occurrences[1:])
         indptr, terms, tf = occurrences_to_counts(occurrences,
