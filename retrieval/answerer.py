@@ -341,14 +341,18 @@ class Answerer:
             ok &= self._years == filters.year
         return ok
 
+    def _type_boost(self, cues: QuestionCues) -> float:
+        """The ranking's boost for a sentence holding what the question's answer type asks
+        for (0: the type is not boosted)."""
+        s = self.settings
+        if cues.answer_type not in s.answer_types:
+            return 0.0
+        return s.description_boost if cues.answer_type == "description" else s.type_boost
+
     def _type_met(self, cues: QuestionCues, texts: "_Texts") -> np.ndarray | None:
         """Which candidates hold what the question's answer type asks for, when the ranking
         boosts that type (None when it does not)."""
-        s = self.settings
-        boost = s.description_boost if cues.answer_type == "description" else s.type_boost
-        if not boost or cues.answer_type not in s.answer_types:
-            return None
-        return type_matches(cues, texts.of(None))
+        return type_matches(cues, texts.of(None)) if self._type_boost(cues) else None
 
     def _cue_factor(self, cues: QuestionCues, candidates: Candidates,
                     met: np.ndarray | None) -> np.ndarray:
@@ -360,8 +364,7 @@ class Answerer:
         factor = date_factor(cues, self._years[articles], self._ordinals[articles],
                              s.year_boost, s.recency_boost)
         if met is not None:
-            boost = s.description_boost if cues.answer_type == "description" else s.type_boost
-            factor = factor * np.where(met, 1.0 + boost, 1.0)
+            factor = factor * np.where(met, 1.0 + self._type_boost(cues), 1.0)
         return factor
 
     def _quote(self, scored: Scored) -> Answer:
@@ -397,13 +400,13 @@ class Answerer:
 
 
 class _Texts:
-    """The texts of some sentences, cut from their articles' texts on first use (each article
-    decoded once): ``of(rows)`` gives those of the given positions (all with None)."""
+    """The texts of some sentences, cut from their articles' texts on first use (an
+    article's text is decoded once: ``Articles.text`` keeps the texts it read): ``of(rows)``
+    gives those of the given positions (all with None)."""
 
     def __init__(self, index: TfidfIndex, sentence_ids: np.ndarray) -> None:
         self._index, self._ids = index, sentence_ids
         self._texts: list[str | None] = [None] * sentence_ids.size
-        self._articles: dict[int, str] = {}
 
     def of(self, rows: np.ndarray | None) -> list[str]:
         index, texts = self._index, self._texts
@@ -411,12 +414,8 @@ class _Texts:
         missing = [p for p in positions if texts[p] is None]
         if missing:
             ids = self._ids[missing]
-            decoded = self._articles
             for p, a, b, e in zip(missing, index.sentence_article_[ids].tolist(),
                                   index.sentence_start_[ids].tolist(),
                                   index.sentence_end_[ids].tolist()):
-                text = decoded.get(a)
-                if text is None:
-                    text = decoded[a] = index.articles_.text(a)
-                texts[p] = text[b:e]
+                texts[p] = index.articles_.text(a)[b:e]
         return [texts[p] for p in positions]  # type: ignore[misc]
