@@ -475,11 +475,9 @@ def test_content_codings_are_decoded(coding: str, encode) -> None:
         b"".join(_decoded(unknown))
 
 
-def test_a_public_link_redirecting_to_a_private_address_is_refused(
-        news_site: NewsServer, limits: IngestSettings, monkeypatch: pytest.MonkeyPatch) -> None:
-    # "localhost" is made to look public to the address check, and the check of the address
-    # connected to is left out as behind a proxy (it has a test of its own, below): the first
-    # request reaches the test server, the redirect to 127.0.0.1 must not
+def _localhost_looks_public(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The address check's look-up of "localhost" answers a public address (a connection
+    still reaches the test server on 127.0.0.1)."""
     import socket
     from types import SimpleNamespace
 
@@ -490,6 +488,21 @@ def test_a_public_link_redirecting_to_a_private_address_is_refused(
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 0))]
         return socket.getaddrinfo(host, *args, **kwargs)
     monkeypatch.setattr(fetching, "socket", SimpleNamespace(getaddrinfo=resolve))
+
+
+def _without_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+
+
+def test_a_public_link_redirecting_to_a_private_address_is_refused(
+        news_site: NewsServer, limits: IngestSettings, monkeypatch: pytest.MonkeyPatch) -> None:
+    # "localhost" is made to look public to the address check, and the check of the address
+    # connected to is left out as behind a proxy (it has a test of its own, below): the first
+    # request reaches the test server, the redirect to 127.0.0.1 must not
+    import retrieval.ingest.fetch as fetching
+    _localhost_looks_public(monkeypatch)
     monkeypatch.setattr(fetching, "_proxied", lambda url: True)
     port = news_site.server_address[1]
     with new_client(limits, private_addresses=False) as client:
@@ -505,19 +518,8 @@ def test_a_name_that_resolves_again_to_a_private_address_is_refused_before_any_r
         news_site: NewsServer, limits: IngestSettings, monkeypatch: pytest.MonkeyPatch) -> None:
     # DNS rebinding: the address check's look-up says "public", the connection's own look-up
     # then gives loopback. The address actually connected to is what must be public.
-    import socket
-    from types import SimpleNamespace
-
-    import retrieval.ingest.fetch as fetching
-
-    def resolve(host, *args, **kwargs):
-        if host == "localhost":
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", 0))]
-        return socket.getaddrinfo(host, *args, **kwargs)
-    monkeypatch.setattr(fetching, "socket", SimpleNamespace(getaddrinfo=resolve))
-    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY",
-                 "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
+    _localhost_looks_public(monkeypatch)
+    _without_proxies(monkeypatch)
     port = news_site.server_address[1]
     with new_client(limits, private_addresses=False) as client, \
             pytest.raises(IngestError) as failed:
@@ -532,9 +534,7 @@ def test_behind_a_proxy_only_the_names_address_is_checked(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # the proxy makes the connection: its address (often private) is not the site's
     from retrieval.ingest.fetch import _proxied
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY",
-                 "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
+    _without_proxies(monkeypatch)
     assert not _proxied(httpx.URL("https://news.example/a"))
     monkeypatch.setenv("https_proxy", "http://10.0.0.1:3128")
     assert _proxied(httpx.URL("https://news.example/a"))
