@@ -13,8 +13,9 @@ and the cluster's coordinator both provide it.
 """
 from __future__ import annotations
 
+import queue
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -62,16 +63,31 @@ class Searcher(Protocol):
         ...
 
 
+COMPILED_FROM = 65_536   # passages from which the compiled first stage is used, if it can be
+
+
 class PassageSearcher:
     """The first stage over ``index``, whose first article and passage are number
-    ``first_article`` and ``first_passage`` of the commit (not 0 for a shard)."""
+    ``first_article`` and ``first_passage`` of the commit (not 0 for a shard).
+
+    With BM25 weighting and numba installed, an index of at least ``COMPILED_FROM`` passages
+    is searched by compiled kernels (``retrieval.answer.kernels``: the postings added and the
+    best passages kept in one pass); a smaller one by numpy and scipy, which need no
+    compilation and are as fast there. Both give the same passages, scores and order;
+    ``compiled`` forces the choice (True raises ImportError without numba)."""
 
     def __init__(self, index: TfidfIndex, first_article: int = 0,
-                 first_passage: int = 0) -> None:
+                 first_passage: int = 0, compiled: bool | None = None) -> None:
         self._index = index
         self.first_article, self.first_passage = first_article, first_passage
         self.n_articles = len(index.articles_)
         self._article = index.passage_article_        # memory-mapped, not copied
+        self._compiled = _compiled_first_stage(index, compiled)
+
+    @property
+    def compiled(self) -> bool:
+        """Whether the compiled kernels search this index."""
+        return self._compiled is not None
 
     @property
     def n_passages(self) -> int:
@@ -82,6 +98,12 @@ class PassageSearcher:
                       preference: np.ndarray | None = None) -> BestPassages:
         """As ``Searcher.best_passages``; ``allowed`` and ``preference`` hold a value per
         article of this index."""
+        if self._compiled is not None:
+            ids, scores, chosen = self._compiled.best(term_ids, weights, n, allowed, preference)
+            if preference is None:
+                chosen = chosen.astype(np.float32)   # the float32 scores themselves
+            return BestPassages(passage_ids=ids + self.first_passage, scores=scores,
+                                chosen=chosen)
         scores = self._index.passage_scores(term_ids, weights)
         if allowed is not None:
             scores = np.where(allowed[self._article], scores, 0.0)
@@ -103,6 +125,68 @@ class PassageSearcher:
         return BestArticles(self._article[best].astype(np.int64) + self.first_article,
                             scores[best],
                             best + self.first_passage)
+
+
+class _CompiledFirstStage:
+    """The kernels of ``retrieval.answer.kernels`` over an index's postings, with a pool of
+    score buffers (a dense float32 score and a touched list per passage, left clean by each
+    question), one per question being answered at once."""
+
+    def __init__(self, index: TfidfIndex, kernels: Any) -> None:
+        self._kernels = kernels
+        self._postings = index.passage_postings()
+        self._idf = index.idf_
+        self._k1_plus_1 = np.float32(index.k1 + 1.0)
+        self._n = index.n_passages
+        live = index.live_passages
+        self._live = live if live is not None else np.zeros(0, dtype=bool)
+        self._article = index.passage_article_
+        self._buffers: queue.SimpleQueue[tuple[np.ndarray, np.ndarray]] = queue.SimpleQueue()
+
+    def best(self, term_ids: np.ndarray, weights: np.ndarray, n: int,
+             allowed: np.ndarray | None, preference: np.ndarray | None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``n`` best passages (local numbers), their scores and keys (float64)."""
+        try:
+            scores, touched = self._buffers.get_nowait()
+        except queue.Empty:
+            scores = np.zeros(self._n, dtype=np.float32)
+            touched = np.zeros(self._n, dtype=np.int32 if self._n < 2**31 else np.int64)
+        term_ids = np.asarray(term_ids, dtype=np.int64)
+        idfs = self._idf[term_ids]
+        weights = np.asarray(weights, dtype=np.float32)
+        k = self._kernels
+        n_touched = 0
+        for p in self._postings:
+            n_touched = k.add_postings(scores, touched, n_touched, p.indptr, p.ids, p.tf,
+                                       p.norms, p.base, p.to_local[term_ids], idfs, weights,
+                                       self._k1_plus_1)
+        empty_bool, empty_float = np.zeros(0, dtype=bool), np.zeros(0, dtype=np.float64)
+        ids, best_scores, keys = k.select_best(
+            scores, touched, n_touched, max(int(n), 0), self._live, self._article,
+            empty_bool if allowed is None else np.asarray(allowed, dtype=bool),
+            empty_float if preference is None else np.asarray(preference, dtype=np.float64))
+        self._buffers.put((scores, touched))   # clean again: select_best reset every score
+        return ids, best_scores, keys
+
+
+def _compiled_first_stage(index: TfidfIndex, compiled: bool | None
+                          ) -> _CompiledFirstStage | None:
+    """The compiled first stage of ``index`` when it is wanted (``compiled``, or by default
+    for a BM25-weighted index of ``COMPILED_FROM`` passages or more) and numba is there."""
+    if compiled is False or index.weighting != "bm25":
+        if compiled:
+            raise ValueError("the compiled first stage weighs postings by BM25 only")
+        return None
+    if compiled is None and index.n_passages < COMPILED_FROM:
+        return None
+    try:
+        from retrieval.answer import kernels    # imports numba: only for large indexes
+    except ImportError:
+        if compiled:
+            raise
+        return None
+    return _CompiledFirstStage(index, kernels)
 
 
 SAMPLE = 16_384   # passages whose n-th best score bounds the n-th best of all from below

@@ -54,6 +54,22 @@ class FirstStage:
 
 
 @dataclass(frozen=True, eq=False)
+class PassagePostings:
+    """One segment's passage postings as the first stage reads them: local term ``t``'s
+    postings are ``ids[indptr[t]:indptr[t + 1]]`` (local passage numbers, ascending) with
+    their term counts ``tf``; ``norms`` is the BM25 length norm of each local passage,
+    ``base`` the global number of the segment's first passage and ``to_local`` the local
+    number of each global term (-1 where the segment lacks it). Memory-mapped, not copied."""
+
+    indptr: np.ndarray
+    ids: np.ndarray
+    tf: np.ndarray
+    norms: np.ndarray
+    base: int
+    to_local: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
 class SentenceRows:
     """Term entries of some sentences, a row per sentence (a CSR matrix without scipy's
     per-object checks, for the few hundred candidates of one question): row ``i``'s global
@@ -340,6 +356,19 @@ class TfidfIndex:
             tf = a.passage_tf[lo:hi].astype(np.float32)
             return rows, tf * (self.k1 + 1.0) / (tf + norms) * idf
         return rows, (self._tf(a.passage_tf[lo:hi]) * idf / norms).astype(np.float32)
+
+    def passage_postings(self) -> list[PassagePostings]:
+        """Each segment's passage postings, for a compiled first stage that weighs them as
+        ``_posting_weights`` does (BM25 weighting only)."""
+        return [PassagePostings(s.arrays.passage_indptr, s.arrays.passage_ids,
+                                s.arrays.passage_tf, self._passage_norms[i],
+                                int(self._bases[i, 1]), self._to_local[i])
+                for i, s in enumerate(self.segments_)]
+
+    @property
+    def live_passages(self) -> np.ndarray | None:
+        """A boolean per passage, False for those of deleted articles; None when none is."""
+        return self._live_passages
 
     def passage_scores(self, term_ids: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Score of every passage for the question vector: a cosine with tf-idf weighting,
