@@ -75,12 +75,28 @@ def test_the_compiled_first_stage_chooses_exactly_as_the_scipy_one(grown):
     _same(compiled.best_passages(*empty, 30), plain.best_passages(*empty, 30))
 
 
-def test_the_compiled_first_stage_is_the_default_only_for_large_bm25_indexes(tmp_path):
+def test_the_compiled_first_stage_is_the_default_for_large_indexes_from_the_second_question(
+        tmp_path):
     build(_params(), tmp_path / "idx", CorpusStream(ROOT / "corpus"), jobs=1)
     index = TfidfIndex.load(tmp_path / "idx")
+    ids, weights = index.query_vector("What did Lavrov say about the reset?")
     assert index.n_passages < COMPILED_FROM
-    assert not PassageSearcher(index).compiled
+    small = PassageSearcher(index)
+    for _ in range(3):
+        small.best_passages(ids, weights, 30)
+        assert not small.compiled
+    # a large index: a process answering one question never imports numba for it
+    large = PassageSearcher(index, compiled_from=index.n_passages)
+    first = large.best_passages(ids, weights, 30)
+    assert not large.compiled
+    second = large.best_passages(ids, weights, 30)
+    assert large.compiled
+    _same(second, first)
     assert PassageSearcher(index, compiled=True).compiled
+    tfidf = TfidfIndex.load(tmp_path / "idx")
+    tfidf.weighting = "tfidf"
+    with pytest.raises(ValueError, match="BM25 only"):
+        PassageSearcher(tfidf, compiled=True)
 
 
 @needs_squad

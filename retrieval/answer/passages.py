@@ -70,24 +70,47 @@ class PassageSearcher:
     """The first stage over ``index``, whose first article and passage are number
     ``first_article`` and ``first_passage`` of the commit (not 0 for a shard).
 
-    With BM25 weighting and numba installed, an index of at least ``COMPILED_FROM`` passages
+    With BM25 weighting and numba installed, an index of at least ``compiled_from`` passages
     is searched by compiled kernels (``retrieval.answer.kernels``: the postings added and the
-    best passages kept in one pass); a smaller one by numpy and scipy, which need no
-    compilation and are as fast there. Both give the same passages, scores and order;
-    ``compiled`` forces the choice (True raises ImportError without numba)."""
+    best passages kept in one pass) from its second question on: importing numba and loading
+    the cached kernels cost about 0.7 s of CPU, which a process answering one question (a
+    cold ``qabot ask``) never pays. A smaller index, and the first question, are searched by
+    numpy and scipy. Both give the same passages, scores and order. ``compiled`` forces the
+    choice from the first question (True raises ImportError without numba)."""
 
     def __init__(self, index: TfidfIndex, first_article: int = 0,
-                 first_passage: int = 0, compiled: bool | None = None) -> None:
+                 first_passage: int = 0, compiled: bool | None = None,
+                 compiled_from: int = COMPILED_FROM) -> None:
         self._index = index
         self.first_article, self.first_passage = first_article, first_passage
         self.n_articles = len(index.articles_)
         self._article = index.passage_article_        # memory-mapped, not copied
-        self._compiled = _compiled_first_stage(index, compiled)
+        if compiled and index.weighting != "bm25":
+            raise ValueError("the compiled first stage weighs postings by BM25 only")
+        self._wanted = compiled if compiled is not None else (
+            index.weighting == "bm25" and index.n_passages >= compiled_from)
+        self._compiled: _CompiledFirstStage | None = None
+        self._asked = bool(compiled)       # forced: compiled from the first question
+        if compiled:
+            self._compiled = _CompiledFirstStage(index, _kernels(required=True))
 
     @property
     def compiled(self) -> bool:
-        """Whether the compiled kernels search this index."""
+        """Whether the compiled kernels search this index (now)."""
         return self._compiled is not None
+
+    def _compiled_stage(self) -> "_CompiledFirstStage | None":
+        """The compiled first stage, loaded on the second question when it is wanted."""
+        if self._compiled is None and self._wanted:
+            if not self._asked:
+                self._asked = True
+                return None
+            kernels = _kernels(required=False)
+            if kernels is None:
+                self._wanted = False
+                return None
+            self._compiled = _CompiledFirstStage(self._index, kernels)
+        return self._compiled
 
     @property
     def n_passages(self) -> int:
@@ -98,8 +121,9 @@ class PassageSearcher:
                       preference: np.ndarray | None = None) -> BestPassages:
         """As ``Searcher.best_passages``; ``allowed`` and ``preference`` hold a value per
         article of this index."""
-        if self._compiled is not None:
-            ids, scores, chosen = self._compiled.best(term_ids, weights, n, allowed, preference)
+        compiled = self._compiled_stage()
+        if compiled is not None:
+            ids, scores, chosen = compiled.best(term_ids, weights, n, allowed, preference)
             if preference is None:
                 chosen = chosen.astype(np.float32)   # the float32 scores themselves
             return BestPassages(passage_ids=ids + self.first_passage, scores=scores,
@@ -170,23 +194,16 @@ class _CompiledFirstStage:
         return ids, best_scores, keys
 
 
-def _compiled_first_stage(index: TfidfIndex, compiled: bool | None
-                          ) -> _CompiledFirstStage | None:
-    """The compiled first stage of ``index`` when it is wanted (``compiled``, or by default
-    for a BM25-weighted index of ``COMPILED_FROM`` passages or more) and numba is there."""
-    if compiled is False or index.weighting != "bm25":
-        if compiled:
-            raise ValueError("the compiled first stage weighs postings by BM25 only")
-        return None
-    if compiled is None and index.n_passages < COMPILED_FROM:
-        return None
+def _kernels(required: bool) -> Any:
+    """``retrieval.answer.kernels`` (importing numba), or None without numba unless
+    ``required``."""
     try:
-        from retrieval.answer import kernels    # imports numba: only for large indexes
+        from retrieval.answer import kernels
     except ImportError:
-        if compiled:
+        if required:
             raise
         return None
-    return _CompiledFirstStage(index, kernels)
+    return kernels
 
 
 SAMPLE = 16_384   # passages whose n-th best score bounds the n-th best of all from below
