@@ -153,8 +153,8 @@ class PassageSearcher:
 
 class _CompiledFirstStage:
     """The kernels of ``retrieval.answer.kernels`` over an index's postings, with a pool of
-    score buffers (a dense float32 score and a touched list per passage, left clean by each
-    question), one per question being answered at once."""
+    score buffers (a dense float32 score per passage and the largest of each block, left
+    clean by each question), one per question being answered at once."""
 
     def __init__(self, index: TfidfIndex, kernels: Any) -> None:
         self._kernels = kernels
@@ -171,26 +171,28 @@ class _CompiledFirstStage:
              allowed: np.ndarray | None, preference: np.ndarray | None
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The ``n`` best passages (local numbers), their scores and keys (float64)."""
+        k = self._kernels
         try:
-            scores, touched = self._buffers.get_nowait()
+            scores, block_max = self._buffers.get_nowait()
         except queue.Empty:
             scores = np.zeros(self._n, dtype=np.float32)
-            touched = np.zeros(self._n, dtype=np.int32 if self._n < 2**31 else np.int64)
+            block_max = np.zeros(k.block_count(self._n), dtype=np.float32)
         term_ids = np.asarray(term_ids, dtype=np.int64)
         idfs = self._idf[term_ids]
         weights = np.asarray(weights, dtype=np.float32)
-        k = self._kernels
-        n_touched = 0
         for p in self._postings:
-            n_touched = k.add_postings(scores, touched, n_touched, p.indptr, p.ids, p.tf,
-                                       p.norms, p.base, p.to_local[term_ids], idfs, weights,
-                                       self._k1_plus_1)
-        empty_bool, empty_float = np.zeros(0, dtype=bool), np.zeros(0, dtype=np.float64)
+            k.add_postings(scores, block_max, p.indptr, p.ids, p.tf, p.norms, p.base,
+                           p.to_local[term_ids], idfs, weights, self._k1_plus_1)
+        if preference is None:
+            preference, most_preferred = np.zeros(0, dtype=np.float64), 1.0
+        else:
+            preference = np.asarray(preference, dtype=np.float64)
+            most_preferred = float(preference.max()) if preference.size else 1.0
         ids, best_scores, keys = k.select_best(
-            scores, touched, n_touched, max(int(n), 0), self._live, self._article,
-            empty_bool if allowed is None else np.asarray(allowed, dtype=bool),
-            empty_float if preference is None else np.asarray(preference, dtype=np.float64))
-        self._buffers.put((scores, touched))   # clean again: select_best reset every score
+            scores, block_max, max(int(n), 0), self._live, self._article,
+            np.zeros(0, dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool),
+            preference, most_preferred)
+        self._buffers.put((scores, block_max))   # clean again: select_best reset them
         return ids, best_scores, keys
 
 
