@@ -122,7 +122,9 @@ class PassageSearcher:
         """As ``Searcher.best_passages``; ``allowed`` and ``preference`` hold a value per
         article of this index."""
         compiled = self._compiled_stage()
-        if compiled is not None:
+        if compiled is not None and (preference is None or preference.dtype == np.float64):
+            # (the kernels rank by float64 keys: another preference dtype ranks as numpy
+            # multiplies it, below)
             ids, scores, chosen = compiled.best(term_ids, weights, n, allowed, preference)
             if preference is None:
                 chosen = chosen.astype(np.float32)   # the float32 scores themselves
