@@ -18,6 +18,7 @@ from retrieval.corpus import CorpusStream  # noqa: E402
 from retrieval.index import TfidfIndex, add_articles, build, delete_articles  # noqa: E402
 from retrieval.settings import load_settings  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
+from tests.test_passages import QUESTIONS  # noqa: E402
 from tests.test_segments import GOLDEN, _ranked, _recorded  # noqa: E402
 
 needs_squad = pytest.mark.skipif(not SQUAD_DEV.exists(),
@@ -75,6 +76,15 @@ def test_the_compiled_first_stage_chooses_exactly_as_the_scipy_one(grown):
     narrow = (1.0 + 2.0 * (rng.random(n_articles) < 0.2)).astype(np.float32)
     _same(compiled.best_passages(ids, weights, 30, None, narrow),
           plain.best_passages(ids, weights, 30, None, narrow))
+    for i, question in enumerate(questions[:150]):
+        ids, weights = grown.query_vector(question)
+        scale = float(grown.idf_[ids].sum())
+        for k in (0, 1, 4, 10_000):
+            expected = plain.best_articles(ids, weights, k, scale)
+            got = compiled.best_articles(ids, weights, k, scale)
+            for field in ("article_ids", "scores", "passage_ids"):
+                a, b = getattr(got, field), getattr(expected, field)
+                assert a.dtype == b.dtype and np.array_equal(a, b), (question, k, field)
     # an empty question and a question of one unknown-everywhere term choose nothing
     empty = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     _same(compiled.best_passages(*empty, 30), plain.best_passages(*empty, 30))
@@ -97,7 +107,18 @@ def test_the_compiled_first_stage_is_the_default_for_large_indexes_from_the_seco
     second = large.best_passages(ids, weights, 30)
     assert large.compiled
     _same(second, first)
-    assert PassageSearcher(index, compiled=True).compiled
+    forced = PassageSearcher(index, compiled=True)
+    assert forced.compiled
+    # news articles of several paragraphs each: an article's best paragraph, ties included
+    assert index.n_passages > 2 * len(index.articles_)
+    for question in QUESTIONS:
+        ids, weights = index.query_vector(question)
+        for k in (1, 3, 50):
+            for scale in (1.0, float(index.idf_[ids].sum())):
+                expected = small.best_articles(ids, weights, k, scale)
+                got = forced.best_articles(ids, weights, k, scale)
+                for field in ("article_ids", "scores", "passage_ids"):
+                    assert np.array_equal(getattr(got, field), getattr(expected, field))
     tfidf = TfidfIndex.load(tmp_path / "idx")
     tfidf.weighting = "tfidf"
     with pytest.raises(ValueError, match="BM25 only"):

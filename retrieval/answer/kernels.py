@@ -58,6 +58,54 @@ def _worse(key_a, id_a, key_b, id_b):  # pragma: no cover - compiled
     return key_a < key_b or (key_a == key_b and id_a > id_b)
 
 
+@numba.njit(inline="always")
+def _push(heap_key, heap_id, heap_score, size, n, key, p, score):  # pragma: no cover
+    """Offer (key, passage ``p``, ``score``) to a heap of at most ``n`` (worst at the root)
+    holding ``size``; returns the new size."""
+    if size < n:                      # sift up
+        j = size
+        size += 1
+        while j > 0:
+            parent = (j - 1) // 2
+            if not _worse(key, p, heap_key[parent], heap_id[parent]):
+                break
+            heap_key[j], heap_id[j], heap_score[j] = \
+                heap_key[parent], heap_id[parent], heap_score[parent]
+            j = parent
+    elif _worse(heap_key[0], heap_id[0], key, p):   # replace the worst, sift down
+        j = 0
+        while True:
+            child = 2 * j + 1
+            if child >= size:
+                break
+            if child + 1 < size and _worse(heap_key[child + 1], heap_id[child + 1],
+                                           heap_key[child], heap_id[child]):
+                child += 1
+            if not _worse(heap_key[child], heap_id[child], key, p):
+                break
+            heap_key[j], heap_id[j], heap_score[j] = \
+                heap_key[child], heap_id[child], heap_score[child]
+            j = child
+    else:
+        return size
+    heap_key[j], heap_id[j], heap_score[j] = key, p, score
+    return size
+
+
+@numba.njit(inline="always")
+def _best_first(heap_key, heap_id, heap_score, size):  # pragma: no cover - compiled
+    """The heap's entries best first (an insertion sort of the few kept)."""
+    for i in range(1, size):
+        k, q, s = heap_key[i], heap_id[i], heap_score[i]
+        j = i - 1
+        while j >= 0 and _worse(heap_key[j], heap_id[j], k, q):
+            heap_key[j + 1], heap_id[j + 1], heap_score[j + 1] = \
+                heap_key[j], heap_id[j], heap_score[j]
+            j -= 1
+        heap_key[j + 1], heap_id[j + 1], heap_score[j + 1] = k, q, s
+    return heap_id[:size], heap_score[:size], heap_key[:size]
+
+
 @numba.njit(cache=True, nogil=True)
 def select_best(scores, block_max, n, live, article, allowed, preference, most_preferred
                 ):  # pragma: no cover - compiled
@@ -95,42 +143,55 @@ def select_best(scores, block_max, n, live, article, allowed, preference, most_p
             key = np.float64(score)
             if preference.size:
                 key = key * preference[article[p]]
-            if not key > 0:
+            if key > 0:
+                size = _push(heap_key, heap_id, heap_score, size, n, key, p, score)
+    return _best_first(heap_key, heap_id, heap_score, size)
+
+
+@numba.njit(cache=True, nogil=True)
+def select_best_articles(scores, block_max, k, live, article, scale
+                         ):  # pragma: no cover - compiled
+    """The ``k`` articles whose best passage's score times ``scale`` (float32) is largest
+    and positive, best first (then by that passage's number): each one's best passage (the
+    lowest of equals), its scaled score and that score as float64; every score and block
+    maximum is set back to 0. ``article`` must not decrease (an article's passages are
+    consecutive); a passage ``live`` (a boolean per passage, empty for all) leaves out is
+    skipped. A block whose largest scaled score is below the k-th best so far is not read."""
+    heap_key = np.empty(max(k, 1), dtype=np.float64)
+    heap_id = np.empty(max(k, 1), dtype=np.int64)
+    heap_score = np.empty(max(k, 1), dtype=np.float32)
+    size = 0
+    n_passages = scores.size
+    current, best, best_passage = -1, np.float32(0), -1   # the article being read
+    for b in range(block_max.size):
+        top = block_max[b]
+        if top == 0:
+            continue
+        block_max[b] = 0
+        lo = b << SHIFT
+        hi = min(lo + (1 << SHIFT), n_passages)
+        if k == 0 or (size == k and np.float64(top * scale) < heap_key[0]):
+            scores[lo:hi] = 0     # (nothing here can be an article's best among the k)
+            continue
+        for p in range(lo, hi):
+            score = scores[p]
+            if score == 0:
                 continue
-            if size < n:                      # sift up
-                j = size
-                size += 1
-                while j > 0:
-                    parent = (j - 1) // 2
-                    if not _worse(key, p, heap_key[parent], heap_id[parent]):
-                        break
-                    heap_key[j], heap_id[j], heap_score[j] = \
-                        heap_key[parent], heap_id[parent], heap_score[parent]
-                    j = parent
-            elif _worse(heap_key[0], heap_id[0], key, p):   # replace the worst, sift down
-                j = 0
-                while True:
-                    child = 2 * j + 1
-                    if child >= size:
-                        break
-                    if child + 1 < size and _worse(heap_key[child + 1], heap_id[child + 1],
-                                                   heap_key[child], heap_id[child]):
-                        child += 1
-                    if not _worse(heap_key[child], heap_id[child], key, p):
-                        break
-                    heap_key[j], heap_id[j], heap_score[j] = \
-                        heap_key[child], heap_id[child], heap_score[child]
-                    j = child
-            else:
+            scores[p] = 0
+            if live.size and not live[p]:
                 continue
-            heap_key[j], heap_id[j], heap_score[j] = key, p, score
-    # best first: insertion sort of the (few) kept passages
-    for i in range(1, size):
-        k, q, s = heap_key[i], heap_id[i], heap_score[i]
-        j = i - 1
-        while j >= 0 and _worse(heap_key[j], heap_id[j], k, q):
-            heap_key[j + 1], heap_id[j + 1], heap_score[j + 1] = \
-                heap_key[j], heap_id[j], heap_score[j]
-            j -= 1
-        heap_key[j + 1], heap_id[j + 1], heap_score[j + 1] = k, q, s
-    return heap_id[:size], heap_score[:size], heap_key[:size]
+            value = score * scale
+            if not value > 0:
+                continue
+            a = article[p]
+            if a != current:
+                if best_passage >= 0:
+                    size = _push(heap_key, heap_id, heap_score, size, k, np.float64(best),
+                                 best_passage, best)
+                current, best, best_passage = a, value, p
+            elif value > best:
+                best, best_passage = value, p
+    if best_passage >= 0 and k > 0:
+        size = _push(heap_key, heap_id, heap_score, size, k, np.float64(best), best_passage,
+                     best)
+    return _best_first(heap_key, heap_id, heap_score, size)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import queue
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
@@ -142,6 +143,12 @@ class PassageSearcher:
     def best_articles(self, term_ids: np.ndarray, weights: np.ndarray, k: int,
                       scale: float) -> BestArticles:
         """As ``Searcher.best_articles``, among the articles of this index."""
+        compiled = self._compiled_stage()
+        if compiled is not None and compiled.articles_in_order and type(scale) is float:
+            # (another scale type, a numpy float64, makes numpy's product float64: below)
+            best, scores = compiled.best_articles(term_ids, weights, k, scale)
+            return BestArticles(self._article[best].astype(np.int64) + self.first_article,
+                                scores, best + self.first_passage)
         scores = self._index.passage_scores(term_ids, weights) * scale
         matched = np.flatnonzero(scores > 0)
         order = matched[np.argsort(-scores[matched], kind="stable")]
@@ -169,10 +176,10 @@ class _CompiledFirstStage:
         self._article = index.passage_article_
         self._buffers: queue.SimpleQueue[tuple[np.ndarray, np.ndarray]] = queue.SimpleQueue()
 
-    def best(self, term_ids: np.ndarray, weights: np.ndarray, n: int,
-             allowed: np.ndarray | None, preference: np.ndarray | None
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The ``n`` best passages (local numbers), their scores and keys (float64)."""
+    def _added(self, term_ids: np.ndarray, weights: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """A clean pair of buffers with the question's postings added: scores and block
+        maxima (to be given back by ``_clean`` once a selection has reset them)."""
         k = self._kernels
         try:
             scores, block_max = self._buffers.get_nowait()
@@ -185,17 +192,40 @@ class _CompiledFirstStage:
         for p in self._postings:
             k.add_postings(scores, block_max, p.indptr, p.ids, p.tf, p.norms, p.base,
                            p.to_local[term_ids], idfs, weights, self._k1_plus_1)
+        return scores, block_max
+
+    def best(self, term_ids: np.ndarray, weights: np.ndarray, n: int,
+             allowed: np.ndarray | None, preference: np.ndarray | None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The ``n`` best passages (local numbers), their scores and keys (float64)."""
+        scores, block_max = self._added(term_ids, weights)
         if preference is None:
             preference, most_preferred = np.zeros(0, dtype=np.float64), 1.0
         else:
             preference = np.asarray(preference, dtype=np.float64)
             most_preferred = float(preference.max()) if preference.size else 1.0
-        ids, best_scores, keys = k.select_best(
+        ids, best_scores, keys = self._kernels.select_best(
             scores, block_max, max(int(n), 0), self._live, self._article,
             np.zeros(0, dtype=bool) if allowed is None else np.asarray(allowed, dtype=bool),
             preference, most_preferred)
         self._buffers.put((scores, block_max))   # clean again: select_best reset them
         return ids, best_scores, keys
+
+    def best_articles(self, term_ids: np.ndarray, weights: np.ndarray, k: int,
+                      scale: float) -> tuple[np.ndarray, np.ndarray]:
+        """The best passage (local number) of each of the ``k`` best articles, and its
+        score times ``scale`` (in float32, as numpy multiplies by a Python float)."""
+        scores, block_max = self._added(term_ids, weights)
+        best, best_scores, _ = self._kernels.select_best_articles(
+            scores, block_max, max(int(k), 0), self._live, self._article, np.float32(scale))
+        self._buffers.put((scores, block_max))   # clean again
+        return best, best_scores
+
+    @cached_property
+    def articles_in_order(self) -> bool:
+        """Whether each article's passages are consecutive (passage articles never
+        decrease), as ``select_best_articles`` needs."""
+        return bool(np.all(self._article[1:] >= self._article[:-1]))
 
 
 def _kernels(required: bool) -> Any:
