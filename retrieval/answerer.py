@@ -36,6 +36,7 @@ from retrieval.corpus import Article
 from retrieval.dates import PartialDate
 from retrieval.errors import QuestionError
 from retrieval.index import TfidfIndex
+from retrieval.index.store import ArticleInfo
 
 # The confidence below which the bot says the articles do not answer: chosen by
 # benchmarks/train_confidence.py on its training data (see benchmarks/README.md).
@@ -310,7 +311,7 @@ class Answerer:
         ids = candidates.sentence_ids[order]
         # The margin to the runner-up is a feature: fold at least two, whatever k is.
         kept = fold_duplicates(index, ids, max(k, 2), s.duplicate_similarity,
-                               candidates.rows, order)
+                               candidates.rows, candidates.positions[order])
         rows = order[[f.row for f in kept]]
         sentence_ids = candidates.sentence_ids[rows]
         # The features read the types of TYPES_READ (no description): the ranking's flags
@@ -323,7 +324,8 @@ class Answerer:
                           else np.zeros(rows.size, dtype=bool))
         features = candidate_features(
             index, query, sentence_ids, candidates.sentence_scores[rows],
-            candidates.passage_scores[rows], scores[rows], type_met, negation_unmet)
+            candidates.passage_scores[rows], scores[rows], type_met, negation_unmet,
+            (candidates.sentences, candidates.positions[rows], candidates.passages[rows]))
         confidence = self.model.probability(features)
         return [Scored(int(sid), float(scores[row]), features[i], float(confidence[i]), f.others)
                 for i, (sid, row, f) in enumerate(zip(sentence_ids, rows, kept))][:k]
@@ -367,6 +369,16 @@ class Answerer:
             factor = factor * np.where(met, 1.0 + self._type_boost(cues), 1.0)
         return factor
 
+    def _article(self, number: int) -> tuple[Article | ArticleInfo, str]:
+        """Article ``number``'s metadata and text: from the index's store, each read alone
+        and kept (the texts of the candidates were read for their cues), else from the
+        articles given."""
+        store = self.index.articles_
+        if self.articles is store:
+            return store.info(number), store.text(number)
+        article = self.articles[number]   # type: ignore[index]
+        return article, article.text
+
     def _quote(self, scored: Scored) -> Answer:
         index, sid = self.index, scored.sentence_id
         # The sentence and its neighbours' spans, read at once (as Python numbers).
@@ -375,24 +387,23 @@ class Answerer:
         starts = index.sentence_start_[lo:hi].tolist()
         ends = index.sentence_end_[lo:hi].tolist()
         at = sid - lo
-        article = self.articles[articles[at]]
+        article, text = self._article(articles[at])
         passage = int(index.sentence_passage_[sid])
 
         def sentence(i: int) -> str | None:
             if 0 <= i < len(articles) and articles[i] == articles[at]:
-                return article.text[starts[i]:ends[i]]
+                return text[starts[i]:ends[i]]
             return None
 
         start, end = starts[at], ends[at]
-        quote = article.text[start:end]
+        quote = text[start:end]
         index.check_quote(sid, quote)  # verbatim only if it is the sentence indexed
         return Answer(
             text=quote, start=start, end=end,
             article_id=article.id, title=article.title, source=article.source,
             date=article.date, url=article.url, score=round(scored.score, 4),
             before=sentence(at - 1), after=sentence(at + 1),
-            paragraph=article.text[int(index.passage_start_[passage]):
-                                   int(index.passage_end_[passage])],
+            paragraph=text[int(index.passage_start_[passage]):int(index.passage_end_[passage])],
             also_in=tuple(SourceRef(a.id, a.title, a.source, a.date, a.url)
                           for a in (index.articles_.info(i) for i in scored.others)),
             confidence=round(scored.confidence, 4),

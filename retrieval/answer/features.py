@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from retrieval.answer.candidates import PassageSentences, passage_sentences
 from retrieval.answer.cues import AnswerType
 from retrieval.answer.query import Query
 from retrieval.index import TfidfIndex
@@ -57,39 +58,48 @@ def rows_holding(matrix: sp.csr_matrix | SentenceRows, rows: np.ndarray,
 TYPES_READ: tuple[AnswerType, ...] = ("date", "number", "person", "place")
 
 
-def term_presence(index: TfidfIndex, sentence_ids: np.ndarray, term_ids: np.ndarray,
-                  counts: SentenceRows | None = None) -> tuple[np.ndarray, np.ndarray]:
+def term_presence(sentences: PassageSentences, positions: np.ndarray, passages: np.ndarray,
+                  term_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Which of ``term_ids`` each sentence holds, and which its whole passage holds (two
-    boolean matrices, a row per sentence). ``counts``: the sentences' term counts, when the
-    caller has them (``index.sentence_counts(sentence_ids)``)."""
-    if counts is None:
-        counts = index.sentence_counts(sentence_ids)
-    in_sentence = rows_holding(counts, np.arange(counts.n_rows), term_ids)
-    # Every sentence of the candidates' passages at once, then combined per passage.
-    members, sizes = entry_positions(index.passage_first_sentence_,
-                                     index.sentence_passage_[sentence_ids])
-    held = rows_holding(index.sentence_counts(members), np.arange(members.size),
-                        term_ids).astype(np.int32)
+    boolean matrices, a row per sentence), for the sentences at ``positions`` of
+    ``sentences`` whose passages are ``passages`` (their places in ``sentences``)."""
+    rows = sentences.rows
+    in_sentence = rows_holding(rows, positions, term_ids)
+    # Every sentence of the sentences' passages at once, then combined per passage.
+    members, sizes = entry_positions(sentences.indptr, passages)
+    held = rows_holding(rows, members, term_ids).astype(np.int32)
     offsets = (np.cumsum(sizes) - sizes).astype(np.int64)
-    in_passage = np.add.reduceat(held, offsets, axis=0) > 0
+    in_passage = np.add.reduceat(held, offsets, axis=0) > 0 if members.size else \
+        np.zeros((passages.size, term_ids.size), dtype=bool)
     return in_sentence, in_passage
 
 
 def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray,
                        sentence_scores: np.ndarray, passage_scores: np.ndarray,
                        scores: np.ndarray, type_met: np.ndarray | None,
-                       negation_unmet: np.ndarray) -> np.ndarray:
+                       negation_unmet: np.ndarray,
+                       candidates: tuple[PassageSentences, np.ndarray, np.ndarray] | None = None
+                       ) -> np.ndarray:
     """A row of ``FEATURES`` for each candidate (given best first, distinct): ``type_met``
     says which sentences hold the answer type the question asks for (None when it asks for
-    none), ``negation_unmet`` which lack a negation the question holds."""
+    none), ``negation_unmet`` which lack a negation the question holds. ``candidates``: the
+    sentences of their passages with their term rows, and for each candidate its row
+    there and its passage's place (``Candidates.sentences``, ``positions``, ``passages``),
+    when the caller has them."""
+    if candidates is None:
+        passage_ids, passages = np.unique(index.sentence_passage_[sentence_ids],
+                                          return_inverse=True)
+        sentences = passage_sentences(index, passage_ids.astype(np.int64))
+        positions = np.searchsorted(sentences.sentence_ids, sentence_ids)
+        candidates = (sentences, positions, passages.reshape(-1))
+    sentences, positions, passages = candidates
     n = sentence_ids.size
     rarest = index.rarest_idf
     idf = index.idf_[query.term_ids].astype(np.float64) * query.term_weights
     # Unknown terms are a feature of their own (unknown_share): a word the corpus lacks may
     # be a paraphrase ("mention") as well as a missing subject ("Germany").
     mass = float(idf.sum())
-    counts = index.sentence_counts(sentence_ids)
-    in_sentence, in_passage = term_presence(index, sentence_ids, query.term_ids, counts)
+    in_sentence, in_passage = term_presence(sentences, positions, passages, query.term_ids)
 
     def matched(present: np.ndarray) -> np.ndarray:
         return (present @ idf) / mass if mass > 0 else np.zeros(n)
@@ -119,6 +129,6 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
         "type_met": (type_met.astype(np.float64) if type_met is not None else np.zeros(n)),
         "negation_unmet": negation_unmet.astype(np.float64),
         "answer_room": 1.0 - in_sentence.sum(axis=1) / np.maximum(
-            np.diff(counts.indptr), 1),
+            sentences.rows.indptr[positions + 1] - sentences.rows.indptr[positions], 1),
     }
     return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])
