@@ -6,13 +6,11 @@ another (scores are the BM25-weighted share of the question matched, see ``retri
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from retrieval.answer.candidates import PassageSentences, passage_sentences
 from retrieval.answer.cues import AnswerType
 from retrieval.answer.query import Query
 from retrieval.index import TfidfIndex
-from retrieval.index.facade import SentenceRows, entry_positions
 
 FEATURES: tuple[str, ...] = (
     "sentence_score",         # BM25-weighted share of the question the sentence matches
@@ -34,25 +32,6 @@ FEATURES: tuple[str, ...] = (
 )
 
 
-def rows_holding(matrix: sp.csr_matrix | SentenceRows, rows: np.ndarray,
-                 term_ids: np.ndarray) -> np.ndarray:
-    """Which of ``term_ids`` each of the CSR ``matrix``'s ``rows`` holds (a boolean matrix, a
-    row per row given), read from its index arrays directly: no sparse slicing."""
-    indptr = matrix.indptr
-    indices, data = ((matrix.terms, matrix.values) if isinstance(matrix, SentenceRows)
-                     else (matrix.indices, matrix.data))
-    positions, lengths = entry_positions(indptr, rows)
-    owner = np.repeat(np.arange(rows.size), lengths)
-    columns = indices[positions]
-    distinct, column_of = np.unique(term_ids, return_inverse=True)
-    found = np.minimum(np.searchsorted(distinct, columns), max(distinct.size - 1, 0))
-    hit = (distinct[found] == columns) & (data[positions] > 0) if distinct.size else \
-        np.zeros(columns.size, dtype=bool)
-    held = np.zeros((rows.size, distinct.size), dtype=bool)
-    held[owner[hit], found[hit]] = True
-    return held[:, column_of]
-
-
 # The answer types type_asked and type_met read (a "Who is X?" description is a ranking cue
 # only: the model was trained without it).
 TYPES_READ: tuple[AnswerType, ...] = ("date", "number", "person", "place")
@@ -60,18 +39,16 @@ TYPES_READ: tuple[AnswerType, ...] = ("date", "number", "person", "place")
 
 def term_presence(sentences: PassageSentences, positions: np.ndarray, passages: np.ndarray,
                   term_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which of ``term_ids`` each sentence holds, and which its whole passage holds (two
-    boolean matrices, a row per sentence), for the sentences at ``positions`` of
+    """Which of ``term_ids`` (distinct) each sentence holds, and which its whole passage
+    holds (two boolean matrices, a row per sentence), for the sentences at ``positions`` of
     ``sentences`` whose passages are ``passages`` (their places in ``sentences``)."""
-    rows = sentences.rows
-    in_sentence = rows_holding(rows, positions, term_ids)
-    # Every sentence of the sentences' passages at once, then combined per passage.
-    members, sizes = entry_positions(sentences.indptr, passages)
-    held = rows_holding(rows, members, term_ids).astype(np.int32)
-    offsets = (np.cumsum(sizes) - sizes).astype(np.int64)
-    in_passage = np.add.reduceat(held, offsets, axis=0) > 0 if members.size else \
-        np.zeros((passages.size, term_ids.size), dtype=bool)
-    return in_sentence, in_passage
+    held = sentences.rows.columns(term_ids) > 0          # every sentence of the passages
+    # Running counts of each term's sentences: a passage holds a term when its count grows
+    # between the passage's first sentence and its last.
+    running = np.zeros((held.shape[0] + 1, held.shape[1]), dtype=np.int32)
+    np.cumsum(held, axis=0, out=running[1:])
+    indptr = sentences.indptr
+    return held[positions], running[indptr[passages + 1]] > running[indptr[passages]]
 
 
 def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray,
