@@ -272,7 +272,7 @@ class Answerer:
             filtered = filters is not None and bool(filters.source or filters.year)
             return Result(question, None, (), "The articles do not seem to cover this"
                           + (" with these filters." if filtered else "."), used)
-        ranked = [self._quote(c) for c in scored]
+        ranked = self._quotes(scored)
         if decide(ranked[0].confidence, self.settings.min_confidence, ranked[0].score,
                   self.settings.min_score):
             return Result(question, ranked[0], tuple(ranked[1:k]), "", used)
@@ -379,35 +379,41 @@ class Answerer:
         article = self.articles[number]   # type: ignore[index]
         return article, article.text
 
-    def _quote(self, scored: Scored) -> Answer:
-        index, sid = self.index, scored.sentence_id
-        # The sentence and its neighbours' spans, read at once (as Python numbers).
-        lo, hi = max(sid - 1, 0), min(sid + 2, index.n_sentences)
-        articles = index.sentence_article_[lo:hi].tolist()
-        starts = index.sentence_start_[lo:hi].tolist()
-        ends = index.sentence_end_[lo:hi].tolist()
-        at = sid - lo
-        article, text = self._article(articles[at])
-        passage = int(index.sentence_passage_[sid])
-
-        def sentence(i: int) -> str | None:
-            if 0 <= i < len(articles) and articles[i] == articles[at]:
-                return text[starts[i]:ends[i]]
-            return None
-
-        start, end = starts[at], ends[at]
-        quote = text[start:end]
-        index.check_quote(sid, quote)  # verbatim only if it is the sentence indexed
-        return Answer(
-            text=quote, start=start, end=end,
-            article_id=article.id, title=article.title, source=article.source,
-            date=article.date, url=article.url, score=round(scored.score, 4),
-            before=sentence(at - 1), after=sentence(at + 1),
-            paragraph=text[int(index.passage_start_[passage]):int(index.passage_end_[passage])],
-            also_in=tuple(SourceRef(a.id, a.title, a.source, a.date, a.url)
-                          for a in (index.articles_.info(i) for i in scored.others)),
-            confidence=round(scored.confidence, 4),
-        )
+    def _quotes(self, scored: Sequence[Scored]) -> list[Answer]:
+        """The answers of the candidates ``scored``: each sentence quoted from its article
+        with its neighbours in the same article, its paragraph and the other articles
+        reporting it (the spans of all of them read at once, as Python numbers)."""
+        index = self.index
+        sids = np.fromiter((c.sentence_id for c in scored), dtype=np.int64, count=len(scored))
+        # each sentence's neighbours (itself at the ends of the index)
+        around = np.clip(sids[:, None] + np.arange(-1, 2), 0, index.n_sentences - 1)
+        articles = index.sentence_article_[around].tolist()
+        starts = index.sentence_start_[around].tolist()
+        ends = index.sentence_end_[around].tolist()
+        passages = index.sentence_passage_[sids]
+        paragraphs = zip(index.passage_start_[passages].tolist(),
+                         index.passage_end_[passages].tolist())
+        info = index.articles_.info
+        answers = []
+        for c, sid, (lo, hi), near, first, last in zip(scored, sids.tolist(), paragraphs,
+                                                        articles, starts, ends):
+            number = near[1]
+            article, text = self._article(number)
+            neighbours = [text[first[i]:last[i]] if near[i] == number and around_ok else None
+                          for i, around_ok in ((0, sid > 0),
+                                               (2, sid + 1 < index.n_sentences))]
+            start, end = first[1], last[1]
+            quote = text[start:end]
+            index.check_quote(sid, quote)  # verbatim only if it is the sentence indexed
+            answers.append(Answer(
+                text=quote, start=start, end=end,
+                article_id=article.id, title=article.title, source=article.source,
+                date=article.date, url=article.url, score=round(c.score, 4),
+                before=neighbours[0], after=neighbours[1], paragraph=text[lo:hi],
+                also_in=tuple(SourceRef(a.id, a.title, a.source, a.date, a.url)
+                              for a in map(info, c.others)),
+                confidence=round(c.confidence, 4)))
+        return answers
 
 
 class _Texts:
@@ -425,8 +431,11 @@ class _Texts:
         missing = [p for p in positions if texts[p] is None]
         if missing:
             ids = self._ids[missing]
+            number, text = -1, ""    # a passage's sentences follow each other: read once
             for p, a, b, e in zip(missing, index.sentence_article_[ids].tolist(),
                                   index.sentence_start_[ids].tolist(),
                                   index.sentence_end_[ids].tolist()):
-                texts[p] = index.articles_.text(a)[b:e]
+                if a != number:
+                    number, text = a, index.articles_.text(a)
+                texts[p] = text[b:e]
         return [texts[p] for p in positions]  # type: ignore[misc]

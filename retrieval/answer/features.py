@@ -89,7 +89,7 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
     runner_up = float(np.max(np.delete(scores, top), initial=0.0)) if n else 0.0
     best_other = np.where(np.arange(n) == top, runner_up, max(float(scores[top]), 0.0) if n else 0.0)
     terms = query.term_ids.size + query.unknown
-    columns = {
+    columns: dict[str, np.ndarray | float] = {
         "sentence_score": sentence_scores,
         "passage_score": passage_scores,
         "score": scores,
@@ -98,14 +98,17 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
         "passage_matched_share": matched(in_passage),
         "missing_idf": missing(in_sentence),
         "passage_missing_idf": missing(in_passage),
-        "unknown_share": np.full(n, query.unknown / terms if terms else 0.0),
-        "unknown_name_share": np.full(n, query.unknown_names / terms if terms else 0.0),
-        "mean_idf": np.full(n, mass / (rarest * max(float(query.term_weights.sum()), 1e-9))),
-        "question_terms": np.full(n, np.log1p(terms)),
-        "type_asked": np.full(n, float(type_met is not None)),
-        "type_met": (type_met.astype(np.float64) if type_met is not None else np.zeros(n)),
-        "negation_unmet": negation_unmet.astype(np.float64),
+        "unknown_share": query.unknown / terms if terms else 0.0,
+        "unknown_name_share": query.unknown_names / terms if terms else 0.0,
+        "mean_idf": mass / (rarest * max(float(query.term_weights.sum()), 1e-9)),
+        "question_terms": np.log1p(terms),
+        "type_asked": float(type_met is not None),
+        "type_met": type_met if type_met is not None else 0.0,
+        "negation_unmet": negation_unmet,
         "answer_room": 1.0 - in_sentence.sum(axis=1) / np.maximum(
             sentences.rows.indptr[positions + 1] - sentences.rows.indptr[positions], 1),
     }
-    return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])
+    features = np.empty((n, len(FEATURES)), dtype=np.float64)   # a column at a time (a
+    for j, name in enumerate(FEATURES):                          # number: the same in all)
+        features[:, j] = columns[name]
+    return features
