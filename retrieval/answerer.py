@@ -36,6 +36,7 @@ from retrieval.corpus import Article
 from retrieval.dates import PartialDate
 from retrieval.errors import QuestionError
 from retrieval.index import TfidfIndex
+from retrieval.index.store import ArticleInfo
 
 # The confidence below which the bot says the articles do not answer: chosen by
 # benchmarks/train_confidence.py on its training data (see benchmarks/README.md).
@@ -271,7 +272,7 @@ class Answerer:
             filtered = filters is not None and bool(filters.source or filters.year)
             return Result(question, None, (), "The articles do not seem to cover this"
                           + (" with these filters." if filtered else "."), used)
-        ranked = [self._quote(c) for c in scored]
+        ranked = self._quotes(scored)
         if decide(ranked[0].confidence, self.settings.min_confidence, ranked[0].score,
                   self.settings.min_score):
             return Result(question, ranked[0], tuple(ranked[1:k]), "", used)
@@ -310,7 +311,7 @@ class Answerer:
         ids = candidates.sentence_ids[order]
         # The margin to the runner-up is a feature: fold at least two, whatever k is.
         kept = fold_duplicates(index, ids, max(k, 2), s.duplicate_similarity,
-                               candidates.rows, order)
+                               candidates.rows, candidates.positions[order])
         rows = order[[f.row for f in kept]]
         sentence_ids = candidates.sentence_ids[rows]
         # The features read the types of TYPES_READ (no description): the ranking's flags
@@ -323,7 +324,8 @@ class Answerer:
                           else np.zeros(rows.size, dtype=bool))
         features = candidate_features(
             index, query, sentence_ids, candidates.sentence_scores[rows],
-            candidates.passage_scores[rows], scores[rows], type_met, negation_unmet)
+            candidates.passage_scores[rows], scores[rows], type_met, negation_unmet,
+            (candidates.sentences, candidates.positions[rows], candidates.passages[rows]))
         confidence = self.model.probability(features)
         return [Scored(int(sid), float(scores[row]), features[i], float(confidence[i]), f.others)
                 for i, (sid, row, f) in enumerate(zip(sentence_ids, rows, kept))][:k]
@@ -367,36 +369,51 @@ class Answerer:
             factor = factor * np.where(met, 1.0 + self._type_boost(cues), 1.0)
         return factor
 
-    def _quote(self, scored: Scored) -> Answer:
-        index, sid = self.index, scored.sentence_id
-        # The sentence and its neighbours' spans, read at once (as Python numbers).
-        lo, hi = max(sid - 1, 0), min(sid + 2, index.n_sentences)
-        articles = index.sentence_article_[lo:hi].tolist()
-        starts = index.sentence_start_[lo:hi].tolist()
-        ends = index.sentence_end_[lo:hi].tolist()
-        at = sid - lo
-        article = self.articles[articles[at]]
-        passage = int(index.sentence_passage_[sid])
+    def _article(self, number: int) -> tuple[Article | ArticleInfo, str]:
+        """Article ``number``'s metadata and text: from the index's store, each read alone
+        and kept (the texts of the candidates were read for their cues), else from the
+        articles given."""
+        store = self.index.articles_
+        if self.articles is store:
+            return store.info(number), store.text(number)
+        article = self.articles[number]   # type: ignore[index]
+        return article, article.text
 
-        def sentence(i: int) -> str | None:
-            if 0 <= i < len(articles) and articles[i] == articles[at]:
-                return article.text[starts[i]:ends[i]]
-            return None
-
-        start, end = starts[at], ends[at]
-        quote = article.text[start:end]
-        index.check_quote(sid, quote)  # verbatim only if it is the sentence indexed
-        return Answer(
-            text=quote, start=start, end=end,
-            article_id=article.id, title=article.title, source=article.source,
-            date=article.date, url=article.url, score=round(scored.score, 4),
-            before=sentence(at - 1), after=sentence(at + 1),
-            paragraph=article.text[int(index.passage_start_[passage]):
-                                   int(index.passage_end_[passage])],
-            also_in=tuple(SourceRef(a.id, a.title, a.source, a.date, a.url)
-                          for a in (index.articles_.info(i) for i in scored.others)),
-            confidence=round(scored.confidence, 4),
-        )
+    def _quotes(self, scored: Sequence[Scored]) -> list[Answer]:
+        """The answers of the candidates ``scored``: each sentence quoted from its article
+        with its neighbours in the same article, its paragraph and the other articles
+        reporting it (the spans of all of them read at once, as Python numbers)."""
+        index = self.index
+        sids = np.fromiter((c.sentence_id for c in scored), dtype=np.int64, count=len(scored))
+        # each sentence's neighbours (itself at the ends of the index)
+        around = np.clip(sids[:, None] + np.arange(-1, 2), 0, index.n_sentences - 1)
+        articles = index.sentence_article_[around].tolist()
+        starts = index.sentence_start_[around].tolist()
+        ends = index.sentence_end_[around].tolist()
+        passages = index.sentence_passage_[sids]
+        paragraphs = zip(index.passage_start_[passages].tolist(),
+                         index.passage_end_[passages].tolist())
+        info = index.articles_.info
+        answers = []
+        for c, sid, (lo, hi), near, first, last in zip(scored, sids.tolist(), paragraphs,
+                                                        articles, starts, ends):
+            number = near[1]
+            article, text = self._article(number)
+            neighbours = [text[first[i]:last[i]] if near[i] == number and around_ok else None
+                          for i, around_ok in ((0, sid > 0),
+                                               (2, sid + 1 < index.n_sentences))]
+            start, end = first[1], last[1]
+            quote = text[start:end]
+            index.check_quote(sid, quote)  # verbatim only if it is the sentence indexed
+            answers.append(Answer(
+                text=quote, start=start, end=end,
+                article_id=article.id, title=article.title, source=article.source,
+                date=article.date, url=article.url, score=round(c.score, 4),
+                before=neighbours[0], after=neighbours[1], paragraph=text[lo:hi],
+                also_in=tuple(SourceRef(a.id, a.title, a.source, a.date, a.url)
+                              for a in map(info, c.others)),
+                confidence=round(c.confidence, 4)))
+        return answers
 
 
 class _Texts:
@@ -414,8 +431,11 @@ class _Texts:
         missing = [p for p in positions if texts[p] is None]
         if missing:
             ids = self._ids[missing]
+            number, text = -1, ""    # a passage's sentences follow each other: read once
             for p, a, b, e in zip(missing, index.sentence_article_[ids].tolist(),
                                   index.sentence_start_[ids].tolist(),
                                   index.sentence_end_[ids].tolist()):
-                texts[p] = index.articles_.text(a)[b:e]
+                if a != number:
+                    number, text = a, index.articles_.text(a)
+                texts[p] = text[b:e]
         return [texts[p] for p in positions]  # type: ignore[misc]

@@ -12,8 +12,10 @@ import scipy.sparse as sp
 
 from benchmarks import train_confidence as training
 from benchmarks.data import Question
-from retrieval.answer.features import rows_holding
+from retrieval.answer.candidates import PassageSentences
+from retrieval.answer.features import term_presence
 from retrieval.corpus import Article
+from retrieval.index.facade import SentenceRows
 from retrieval.settings import load_settings
 
 _FACTS = {
@@ -89,15 +91,25 @@ def test_the_observations_key_changes_with_what_they_depend_on():
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_terms_held_by_rows_equal_sparse_slicing(seed):
+def test_terms_held_by_sentences_and_passages_equal_sparse_slicing(seed):
     rng = np.random.default_rng(seed)
     matrix = sp.random(40, 30, density=0.2, format="csr", random_state=seed, dtype=np.float32)
-    rows = rng.choice(40, size=12)                      # repeats allowed
-    terms = rng.choice(30, size=7, replace=True)        # so are repeated terms
-    expected = matrix[rows][:, terms].toarray() > 0
-    assert np.array_equal(rows_holding(matrix, rows, terms), expected)
-    assert rows_holding(matrix, rows, np.zeros(0, dtype=np.int64)).shape == (12, 0)
-    assert rows_holding(matrix, np.zeros(0, dtype=np.int64), terms).shape == (0, 7)
+    matrix.sort_indices()
+    rows = SentenceRows(matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64),
+                        matrix.data)
+    indptr = np.array([0, 3, 4, 10, 10, 25, 40])     # six passages, one without sentences
+    sentences = PassageSentences(np.arange(40), indptr, rows)
+    positions = rng.choice(40, size=12)                 # repeats allowed
+    passages = np.searchsorted(indptr, positions, side="right") - 1
+    terms = rng.choice(30, size=7, replace=False)
+    in_sentence, in_passage = term_presence(sentences, positions, passages, terms)
+    assert np.array_equal(in_sentence, matrix[positions][:, terms].toarray() > 0)
+    expected = [(matrix[indptr[p]:indptr[p + 1]][:, terms].toarray() > 0).any(axis=0)
+                for p in passages]
+    assert np.array_equal(in_passage, np.array(expected))
+    none = np.zeros(0, dtype=np.int64)
+    assert [m.shape for m in term_presence(sentences, positions, passages, none)] == [(12, 0)] * 2
+    assert [m.shape for m in term_presence(sentences, none, none, terms)] == [(0, 7)] * 2
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # a tiny set

@@ -6,12 +6,11 @@ another (scores are the BM25-weighted share of the question matched, see ``retri
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
+from retrieval.answer.candidates import PassageSentences, passage_sentences
 from retrieval.answer.cues import AnswerType
 from retrieval.answer.query import Query
 from retrieval.index import TfidfIndex
-from retrieval.index.facade import SentenceRows, entry_positions
 
 FEATURES: tuple[str, ...] = (
     "sentence_score",         # BM25-weighted share of the question the sentence matches
@@ -33,63 +32,51 @@ FEATURES: tuple[str, ...] = (
 )
 
 
-def rows_holding(matrix: sp.csr_matrix | SentenceRows, rows: np.ndarray,
-                 term_ids: np.ndarray) -> np.ndarray:
-    """Which of ``term_ids`` each of the CSR ``matrix``'s ``rows`` holds (a boolean matrix, a
-    row per row given), read from its index arrays directly: no sparse slicing."""
-    indptr = matrix.indptr
-    indices, data = ((matrix.terms, matrix.values) if isinstance(matrix, SentenceRows)
-                     else (matrix.indices, matrix.data))
-    positions, lengths = entry_positions(indptr, rows)
-    owner = np.repeat(np.arange(rows.size), lengths)
-    columns = indices[positions]
-    distinct, column_of = np.unique(term_ids, return_inverse=True)
-    found = np.minimum(np.searchsorted(distinct, columns), max(distinct.size - 1, 0))
-    hit = (distinct[found] == columns) & (data[positions] > 0) if distinct.size else \
-        np.zeros(columns.size, dtype=bool)
-    held = np.zeros((rows.size, distinct.size), dtype=bool)
-    held[owner[hit], found[hit]] = True
-    return held[:, column_of]
-
-
 # The answer types type_asked and type_met read (a "Who is X?" description is a ranking cue
 # only: the model was trained without it).
 TYPES_READ: tuple[AnswerType, ...] = ("date", "number", "person", "place")
 
 
-def term_presence(index: TfidfIndex, sentence_ids: np.ndarray, term_ids: np.ndarray,
-                  counts: SentenceRows | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Which of ``term_ids`` each sentence holds, and which its whole passage holds (two
-    boolean matrices, a row per sentence). ``counts``: the sentences' term counts, when the
-    caller has them (``index.sentence_counts(sentence_ids)``)."""
-    if counts is None:
-        counts = index.sentence_counts(sentence_ids)
-    in_sentence = rows_holding(counts, np.arange(counts.n_rows), term_ids)
-    # Every sentence of the candidates' passages at once, then combined per passage.
-    members, sizes = entry_positions(index.passage_first_sentence_,
-                                     index.sentence_passage_[sentence_ids])
-    held = rows_holding(index.sentence_counts(members), np.arange(members.size),
-                        term_ids).astype(np.int32)
-    offsets = (np.cumsum(sizes) - sizes).astype(np.int64)
-    in_passage = np.add.reduceat(held, offsets, axis=0) > 0
-    return in_sentence, in_passage
+def term_presence(sentences: PassageSentences, positions: np.ndarray, passages: np.ndarray,
+                  term_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which of ``term_ids`` (distinct) each sentence holds, and which its whole passage
+    holds (two boolean matrices, a row per sentence), for the sentences at ``positions`` of
+    ``sentences`` whose passages are ``passages`` (their places in ``sentences``)."""
+    held = sentences.rows.columns(term_ids) > 0          # every sentence of the passages
+    # Running counts of each term's sentences: a passage holds a term when its count grows
+    # between the passage's first sentence and its last.
+    running = np.zeros((held.shape[0] + 1, held.shape[1]), dtype=np.int32)
+    np.cumsum(held, axis=0, out=running[1:])
+    indptr = sentences.indptr
+    return held[positions], running[indptr[passages + 1]] > running[indptr[passages]]
 
 
 def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray,
                        sentence_scores: np.ndarray, passage_scores: np.ndarray,
                        scores: np.ndarray, type_met: np.ndarray | None,
-                       negation_unmet: np.ndarray) -> np.ndarray:
+                       negation_unmet: np.ndarray,
+                       candidates: tuple[PassageSentences, np.ndarray, np.ndarray] | None = None
+                       ) -> np.ndarray:
     """A row of ``FEATURES`` for each candidate (given best first, distinct): ``type_met``
     says which sentences hold the answer type the question asks for (None when it asks for
-    none), ``negation_unmet`` which lack a negation the question holds."""
+    none), ``negation_unmet`` which lack a negation the question holds. ``candidates``: the
+    sentences of their passages with their term rows, and for each candidate its row
+    there and its passage's place (``Candidates.sentences``, ``positions``, ``passages``),
+    when the caller has them."""
+    if candidates is None:
+        passage_ids, passages = np.unique(index.sentence_passage_[sentence_ids],
+                                          return_inverse=True)
+        sentences = passage_sentences(index, passage_ids.astype(np.int64))
+        positions = np.searchsorted(sentences.sentence_ids, sentence_ids)
+        candidates = (sentences, positions, passages.reshape(-1))
+    sentences, positions, passages = candidates
     n = sentence_ids.size
     rarest = index.rarest_idf
     idf = index.idf_[query.term_ids].astype(np.float64) * query.term_weights
     # Unknown terms are a feature of their own (unknown_share): a word the corpus lacks may
     # be a paraphrase ("mention") as well as a missing subject ("Germany").
     mass = float(idf.sum())
-    counts = index.sentence_counts(sentence_ids)
-    in_sentence, in_passage = term_presence(index, sentence_ids, query.term_ids, counts)
+    in_sentence, in_passage = term_presence(sentences, positions, passages, query.term_ids)
 
     def matched(present: np.ndarray) -> np.ndarray:
         return (present @ idf) / mass if mass > 0 else np.zeros(n)
@@ -102,7 +89,7 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
     runner_up = float(np.max(np.delete(scores, top), initial=0.0)) if n else 0.0
     best_other = np.where(np.arange(n) == top, runner_up, max(float(scores[top]), 0.0) if n else 0.0)
     terms = query.term_ids.size + query.unknown
-    columns = {
+    columns: dict[str, np.ndarray | float] = {
         "sentence_score": sentence_scores,
         "passage_score": passage_scores,
         "score": scores,
@@ -111,14 +98,17 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
         "passage_matched_share": matched(in_passage),
         "missing_idf": missing(in_sentence),
         "passage_missing_idf": missing(in_passage),
-        "unknown_share": np.full(n, query.unknown / terms if terms else 0.0),
-        "unknown_name_share": np.full(n, query.unknown_names / terms if terms else 0.0),
-        "mean_idf": np.full(n, mass / (rarest * max(float(query.term_weights.sum()), 1e-9))),
-        "question_terms": np.full(n, np.log1p(terms)),
-        "type_asked": np.full(n, float(type_met is not None)),
-        "type_met": (type_met.astype(np.float64) if type_met is not None else np.zeros(n)),
-        "negation_unmet": negation_unmet.astype(np.float64),
+        "unknown_share": query.unknown / terms if terms else 0.0,
+        "unknown_name_share": query.unknown_names / terms if terms else 0.0,
+        "mean_idf": mass / (rarest * max(float(query.term_weights.sum()), 1e-9)),
+        "question_terms": np.log1p(terms),
+        "type_asked": float(type_met is not None),
+        "type_met": type_met if type_met is not None else 0.0,
+        "negation_unmet": negation_unmet,
         "answer_room": 1.0 - in_sentence.sum(axis=1) / np.maximum(
-            np.diff(counts.indptr), 1),
+            sentences.rows.indptr[positions + 1] - sentences.rows.indptr[positions], 1),
     }
-    return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])
+    features = np.empty((n, len(FEATURES)), dtype=np.float64)   # a column at a time (a
+    for j, name in enumerate(FEATURES):                          # number: the same in all)
+        features[:, j] = columns[name]
+    return features
