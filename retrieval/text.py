@@ -23,7 +23,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import islice
+from functools import lru_cache
 
 import sentencex
 
@@ -84,7 +84,16 @@ def count_words(text: str) -> int:
 def has_words(text: str, n: int) -> bool:
     """Whether ``text`` holds at least ``n`` words (``count_words(text) >= n``), reading no
     further than its ``n``-th word."""
-    return sum(1 for _ in islice(_WORD.finditer(text), n)) >= n
+    return n <= 0 or _first_words(n).match(text) is not None
+
+
+@lru_cache(maxsize=64)
+def _first_words(n: int) -> re.Pattern[str]:
+    """A pattern matching the start of a text through its ``n``-th word, as ``_WORD`` finds
+    them one after another: what lies between two words holds no letter or digit, and a word
+    is taken whole (possessive quantifiers: no shorter reading of it is tried)."""
+    word = r"[^\W_]++(?:['’.\-][^\W_]++)*+"
+    return re.compile(rf"[\W_]*+(?:{word}[\W_]*+){{{n}}}")
 
 
 def ends_sentence(text: str) -> bool:
@@ -115,12 +124,12 @@ def _blocks(text: str) -> Iterator[Span]:
         offset += len(line)
 
 
-def _trim(text: str, start: int, end: int) -> Span:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return Span(start, end)
+def _cut_acronym_end(sentence: str) -> bool:
+    """``_CUT_ACRONYM_END.search(sentence)``, read from the end: an ASCII capital and a dot
+    (then whitespace), at the start or after a character that is not a word character."""
+    end = sentence.rstrip()
+    return (len(end) >= 2 and end[-1] == "." and "A" <= end[-2] <= "Z"
+            and (len(end) == 2 or not (end[-3].isalnum() or end[-3] == "_")))
 
 
 def split_sentences(text: str, span: Span, language: str = "en") -> list[Span]:
@@ -128,18 +137,24 @@ def split_sentences(text: str, span: Span, language: str = "en") -> list[Span]:
 
     An acronym cut in two after one of its letters (``Russia-U.`` / ``S. relations``) is
     joined again."""
-    chunk = text[span.start:span.end]
-    spans: list[Span] = []
+    return [Span(start, end) for start, end, _ in _sentences(text, span.start, span.end, language)]
+
+
+def _sentences(text: str, start: int, end: int, language: str) -> list[tuple[int, int, str]]:
+    """``split_sentences`` of ``text[start:end]`` as (start, end, the sentence's text)."""
+    chunk = text[start:end]
+    found: list[tuple[int, int, str]] = []
     for boundary in sentencex.get_sentence_boundaries(language, chunk):
-        piece = _trim(text, span.start + boundary["start_index"], span.start + boundary["end_index"])
-        if piece.start >= piece.end:
+        piece = chunk[boundary["start_index"]:boundary["end_index"]]
+        sentence = piece.strip()    # str.strip and str.isspace agree on whitespace
+        if not sentence:
             continue
-        if spans and _CUT_ACRONYM_END.search(text[spans[-1].start:spans[-1].end]) \
-                and _CUT_ACRONYM_START.match(text[piece.start:piece.end]):
-            spans[-1] = Span(spans[-1].start, piece.end)
+        first = start + boundary["start_index"] + len(piece) - len(piece.lstrip())
+        if found and _CUT_ACRONYM_START.match(sentence) and _cut_acronym_end(found[-1][2]):
+            found[-1] = (found[-1][0], first + len(sentence), text[found[-1][0]:first + len(sentence)])
         else:
-            spans.append(piece)
-    return spans
+            found.append((first, first + len(sentence), sentence))
+    return found
 
 
 def is_body_block(block: str, rules: SegmentationRules) -> bool:
@@ -154,37 +169,94 @@ def _has_inner_sentence_end(block: str) -> bool:
     return bool(re.search(r"[.!?][\"'”’»)\]]*\s+[\"'“‘(\[]?[A-Z]", block)) and has_words(block, 12)
 
 
+# ASCII letters and digits in lower case; every other byte is deleted (``_letters``)
+_ASCII_LOWER = bytes(c | 0x20 if chr(c).isalpha() and c < 128 else c for c in range(256))
+_ASCII_NOT_ALNUM = bytes(c for c in range(256) if not (c < 128 and chr(c).isalnum()))
+_NOT_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def _letters(text: str) -> bytes:
+    """The letters and digits of ``text`` as ``_normal_form`` sees them (NFKC, case-folded),
+    nothing else: equal whenever two texts' normal forms are equal (every letter or digit is
+    in a word, and a word holds nothing else but the marks that join its parts), and for an
+    ASCII text a byte translation, much cheaper than the normal form."""
+    if text.isascii():
+        return text.encode("ascii").translate(_ASCII_LOWER, _ASCII_NOT_ALNUM)
+    return _NOT_ALNUM.sub("", unicodedata.normalize("NFKC", text).casefold()).encode(
+        "utf-8", "surrogatepass")
+
+
+class _SeenBlocks:
+    """The blocks of an article read so far (and its title), to tell a block that repeats
+    one of them (the same normal form, ``_normal_form``). A block's normal form is computed
+    only when its letters and digits (``_letters``) equal an earlier block's."""
+
+    def __init__(self, title: str) -> None:
+        self._by_letters: dict[bytes, list[str]] = {}
+        self._forms: dict[str, str] = {}
+        if title:
+            self._add(title)
+
+    def repeats(self, block: str) -> bool:
+        """Whether ``block`` repeats a block seen (or the title); it is then seen too."""
+        earlier = self._add(block)
+        if not earlier:
+            return False
+        form = self._form(block)
+        return any(self._form(other) == form for other in earlier)
+
+    def _add(self, text: str) -> list[str]:
+        """The texts seen before with the same letters as ``text``, which is added."""
+        same = self._by_letters.setdefault(_letters(text), [])
+        earlier = list(same)
+        same.append(text)
+        return earlier
+
+    def _form(self, text: str) -> str:
+        form = self._forms.get(text)
+        if form is None:
+            form = self._forms[text] = _normal_form(text)
+        return form
+
+
+# A sentence as the index build reads it: start, end, answerable, its text.
+SentenceSpan = tuple[int, int, bool, str]
+
+
 def segment_article(text: str, title: str = "",
                     rules: SegmentationRules = SegmentationRules()) -> tuple[Passage, ...]:
     """The body passages of an article and their sentences."""
-    seen = {_normal_form(title)} if title else set()
-    passages: list[Passage] = []
+    return tuple(Passage(Span(start, end), tuple(Sentence(Span(a, b), answerable)
+                                                 for a, b, answerable, _ in sentences))
+                 for start, end, sentences in segment_spans(text, title, rules))
+
+
+def segment_spans(text: str, title: str = "", rules: SegmentationRules = SegmentationRules()
+                  ) -> list[tuple[int, int, list[SentenceSpan]]]:
+    """``segment_article`` as plain tuples, each passage (start, end, its sentences), with
+    each sentence's text: what the index build reads (no objects made per sentence)."""
+    seen = _SeenBlocks(title)
+    passages: list[tuple[int, int, list[SentenceSpan]]] = []
     for block in _blocks(text):
         block_text = text[block.start:block.end]
-        key = _normal_form(block_text)
-        duplicate = key in seen
-        seen.add(key)
-        if duplicate or not is_body_block(block_text, rules):
+        if seen.repeats(block_text) or not is_body_block(block_text, rules):
             continue
-        sentences = tuple(
-            Sentence(s, has_words(text[s.start:s.end], rules.min_sentence_words)
-                     and ends_sentence(text[s.start:s.end]))
-            for s in split_sentences(text, block, rules.language)
-        )
+        sentences = [(start, end, has_words(sentence, rules.min_sentence_words)
+                      and ends_sentence(sentence), sentence)
+                     for start, end, sentence in _sentences(text, block.start, block.end,
+                                                            rules.language)]
         for group in _bounded(sentences, rules.max_passage_chars):
-            if any(s.answerable for s in group):
-                span = block if len(group) == len(sentences) else \
-                    Span(group[0].span.start, group[-1].span.end)
-                passages.append(Passage(span, group))
-    return tuple(passages)
+            if any(answerable for _, _, answerable, _ in group):
+                passages.append((block.start, block.end, group) if len(group) == len(sentences)
+                                else (group[0][0], group[-1][1], group))
+    return passages
 
 
-def _bounded(sentences: tuple[Sentence, ...], max_chars: int) -> Iterator[tuple[Sentence, ...]]:
+def _bounded(sentences: list[SentenceSpan], max_chars: int) -> Iterator[list[SentenceSpan]]:
     """Consecutive runs of ``sentences`` spanning at most ``max_chars`` characters each (a
     longer sentence alone)."""
     start = 0
     for i in range(1, len(sentences) + 1):
-        if i == len(sentences) or \
-                sentences[i].span.end - sentences[start].span.start > max_chars:
+        if i == len(sentences) or sentences[i][1] - sentences[start][0] > max_chars:
             yield sentences[start:i]
             start = i

@@ -7,7 +7,11 @@ import shutil
 import subprocess
 import sys
 
-from retrieval.analysis import Analyzer
+import numpy as np
+from hypothesis import given, settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from retrieval.analysis import Analyzer, english_stop_words
 from retrieval.service import QAService
 
 from tests.conftest import ROOT
@@ -48,3 +52,60 @@ def test_the_verb_forms_table_is_read_without_lemminflect():
             "assert Analyzer(lemmatize=True, stop_list=frozenset())('said') == ['say']; "
             "assert 'lemminflect' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+# ------------------------------------------------ many texts at once, as the index build reads them
+
+# Pieces that exercise the tokenizer: ASCII and other letters, digits, "'s" in both cases and
+# with a typographic apostrophe, underscores, compatibility characters NFKC rewrites
+# (fullwidth letters, ligatures), case folding that changes length ("ß", "İ"), combining
+# marks (also at a text's start), stop words, the analyzers' separator itself.
+_PIECES = st.sampled_from([
+    "the", "The", "of", "said", "told", "did", "Running", "runs", "U.S.", "it's", "IT'S",
+    "Russia’s", "'s", "s", "x_y", "_", "__a", "3.5", "2008", "ﬁnance", "ＡＢＣ", "Straße",
+    "İstanbul", "é", "e\u0301", "\u0301a", "naïve", "ǅ", "²", "½", " ", "  ", "\t", "\n",
+    "\u00a0", ".", ",", "-", "—", "!", "?", "\"", "“", "(", "\x00", "\x01", "a", "Z", "9",
+])
+_TEXT = st.lists(_PIECES, max_size=12).map("".join)
+
+
+_STOP = english_stop_words()
+
+
+def _numbered_as_lists(analyzer: Analyzer, texts: list[str]) -> list[list[str]]:
+    vocabulary, terms, indptr = analyzer.numbered(texts)
+    assert vocabulary == sorted(set(vocabulary))
+    assert terms.dtype == np.int32 and indptr.shape == (len(texts) + 1,) and indptr[0] == 0
+    words = [vocabulary[t] for t in terms.tolist()]
+    return [words[a:b] for a, b in zip(indptr.tolist(), indptr.tolist()[1:])]
+
+
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(st.lists(_TEXT, max_size=8), st.sampled_from([
+    {}, {"lemmatize": True}, {"stem": False}, {"stop_words": False}, {"bigrams": True}]))
+def test_numbered_gives_each_texts_terms_as_analysing_it_alone(texts, params):
+    analyzer = Analyzer(**params, stop_list=_STOP)
+    expected = [analyzer(text) for text in texts]
+    assert _numbered_as_lists(analyzer, texts) == expected
+    vocabulary = analyzer.numbered(texts)[0]
+    assert vocabulary == sorted({t for terms in expected for t in terms})
+
+
+def test_numbered_on_real_sentences_matches_analysing_each():
+    from benchmarks.data import load_squad
+    articles, _ = load_squad()
+    texts = [s for a in articles[:300] for s in a.text.split(". ")]
+    assert any(not t.isascii() for t in texts) and any(t.isascii() for t in texts)
+    analyzer = Analyzer()
+    assert _numbered_as_lists(analyzer, texts) == [analyzer(t) for t in texts]
+
+
+def test_the_stop_list_is_read_without_importing_scikit_learn():
+    code = ("import sys; from retrieval.analysis import english_stop_words; "
+            "print(len(english_stop_words()), 'sklearn' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(len(english_stop_words())), "False"]
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    from retrieval.analysis import _KEEP
+    assert english_stop_words() == frozenset(ENGLISH_STOP_WORDS - _KEEP)

@@ -2,10 +2,17 @@
 verbatim spans, and the segmenter copes with abbreviations, initials and numbers."""
 from __future__ import annotations
 
-import pytest
+import re
+from itertools import islice
 
+import pytest
+import sentencex
+from hypothesis import given, settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from retrieval import text as text_module
 from retrieval.corpus import load_corpus
-from retrieval.text import Span, segment_article, split_sentences
+from retrieval.text import SegmentationRules, Span, segment_article, split_sentences
 
 from tests.conftest import ROOT
 
@@ -131,3 +138,121 @@ def test_has_words_agrees_with_count_words(text):
     from retrieval.text import count_words, has_words
     for n in range(0, 8):
         assert has_words(text, n) == (count_words(text) >= n)
+
+
+# ------------------------------------- the fast segmentation against the plain one it replaced
+
+def _reference_segmentation(text: str, title: str, rules) -> list:
+    """The segmentation as it was written before it was made faster (regular expressions
+    searched through each sentence, each block's normal form computed), as plain tuples."""
+    word = text_module._WORD
+
+    def has(t: str, n: int) -> bool:
+        return sum(1 for _ in islice(word.finditer(t), n)) >= n
+
+    def trim(start: int, end: int) -> tuple[int, int]:
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        return start, end
+
+    def sentences_of(start: int, end: int) -> list[tuple[int, int]]:
+        spans: list[tuple[int, int]] = []
+        for b in sentencex.get_sentence_boundaries(rules.language, text[start:end]):
+            a, z = trim(start + b["start_index"], start + b["end_index"])
+            if a >= z:
+                continue
+            if spans and text_module._CUT_ACRONYM_END.search(text[spans[-1][0]:spans[-1][1]]) \
+                    and text_module._CUT_ACRONYM_START.match(text[a:z]):
+                spans[-1] = (spans[-1][0], z)
+            else:
+                spans.append((a, z))
+        return spans
+
+    def body(block: str) -> bool:
+        inner = bool(re.search(r"[.!?][\"'”’»)\]]*\s+[\"'“‘(\[]?[A-Z]", block)) and has(block, 12)
+        return (has(block, rules.min_block_words) and not text_module._CAPTION_START.match(block)
+                and (text_module.ends_sentence(block) or inner))
+
+    seen = {text_module._normal_form(title)} if title else set()
+    passages = []
+    for block in text_module._blocks(text):
+        block_text = text[block.start:block.end]
+        key = text_module._normal_form(block_text)
+        duplicate = key in seen
+        seen.add(key)
+        if duplicate or not body(block_text):
+            continue
+        sentences = [(a, z, has(text[a:z], rules.min_sentence_words)
+                      and text_module.ends_sentence(text[a:z]))
+                     for a, z in sentences_of(block.start, block.end)]
+        start = 0
+        for i in range(1, len(sentences) + 1):
+            if i == len(sentences) or sentences[i][1] - sentences[start][0] > rules.max_passage_chars:
+                group = sentences[start:i]
+                start = i
+                if any(s[2] for s in group):
+                    passages.append(((block.start, block.end) if len(group) == len(sentences)
+                                     else (group[0][0], group[-1][1]), group))
+    return passages
+
+
+def _as_tuples(passages) -> list:
+    return [((p.span.start, p.span.end), [(s.span.start, s.span.end, s.answerable)
+                                          for s in p.sentences]) for p in passages]
+
+
+# Sentence-shaped pieces: acronyms cut after a letter, abbreviations, quotes and brackets
+# after the final mark, ellipses, captions, non-ASCII letters and spaces, repeated lines.
+_PIECES = st.sampled_from([
+    "The", "talks", "Mr. Lavrov", "met", "Russia-U.", "S. relations", "U.S.", "A.", "B.",
+    "x A.", "_A.", "éA.", "Photo:", "photos (", "said", "it's", "3.5", "Jan.", "e.g.",
+    "...", "…", ".", "!", "?", "\"", "”", "’", ")", "]", "(", " ", "  ", "\u00a0", "\t",
+    "\n", "\n\n", "\r\n", "\u2028", "ÉCOLE", "ＡＢＣ", "ﬁve", "Straße", "x_y", "-", "—",
+    "one two three four five", "Six seven eight nine ten eleven twelve.", "\x0c", "the",
+    "THE TALKS", "The talks.", "ONE two THREE four FIVE.",
+])
+_ARTICLE = st.lists(_PIECES, max_size=40).map(" ".join) | st.lists(_PIECES, max_size=40).map("".join)
+
+
+@hypothesis_settings(max_examples=250, deadline=None)
+@given(_ARTICLE, st.sampled_from(["", "The talks", "one two three four five", "ÉCOLE"]),
+       st.sampled_from([SegmentationRules(), SegmentationRules(min_block_words=2,
+                        min_sentence_words=2, max_passage_chars=40)]))
+def test_segmentation_is_the_plain_one_on_random_text(text, title, rules):
+    expected = _reference_segmentation(text, title, rules)
+    assert _as_tuples(segment_article(text, title, rules)) == expected
+    spans = text_module.segment_spans(text, title, rules)
+    assert [((a, z), [s[:3] for s in group]) for a, z, group in spans] == expected
+    assert all(s[3] == text[s[0]:s[1]] for _, _, group in spans for s in group)
+
+
+def test_segmentation_is_the_plain_one_on_squad():
+    from benchmarks.data import load_squad
+    articles, _ = load_squad()
+    for article in articles[::7]:
+        for title in (article.title, article.text.splitlines()[0]):
+            assert _as_tuples(segment_article(article.text, title)) == \
+                _reference_segmentation(article.text, title, SegmentationRules())
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=12).map("".join))
+def test_has_words_and_the_acronym_end_agree_with_their_regular_expressions(text):
+    from retrieval.text import count_words, has_words
+    for n in range(0, 7):
+        assert has_words(text, n) == (count_words(text) >= n)
+    assert text_module._cut_acronym_end(text) == bool(text_module._CUT_ACRONYM_END.search(text))
+
+
+@pytest.mark.parametrize("title", ["", "One two three four five", "ONE TWO three four five!"])
+@pytest.mark.parametrize("repeat", [
+    "one two three four five.", "ONE  two THREE four five?", "One, two; three four five.",
+    "One two three four-five.", "Ｏne two three four five.", "One two three four five six.",
+    "One two three four fiv.", "One two three four five’s.",
+])
+def test_a_repeated_block_is_told_by_its_normal_form(title, repeat):
+    text = f"One two three four five.\n{repeat}\nSix seven eight nine ten.\n{repeat}"
+    expected = _reference_segmentation(text, title, SegmentationRules())
+    assert _as_tuples(segment_article(text, title)) == expected

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from itertools import chain
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +18,7 @@ import scipy.sparse as sp
 from retrieval.analysis import Analyzer
 from retrieval.corpus import Article
 from retrieval.errors import CorpusError
-from retrieval.text import SegmentationRules, segment_article
+from retrieval.text import SegmentationRules, segment_spans
 
 _INT32_MAX = np.iinfo(np.int32).max
 
@@ -98,20 +97,14 @@ def offset_dtype(total: int) -> np.dtype:
     return np.dtype(np.int32 if total <= _INT32_MAX else np.int64)
 
 
-def count_terms(token_lists: Sequence[list[str]]) -> tuple[sp.csr_matrix, list[str]]:
-    """The term counts of each token list (a row each, a column per term, indices sorted)
-    and the terms, sorted: what scikit-learn's ``CountVectorizer`` makes of them, without
-    its per-text counting (and with no error when no text holds a term)."""
-    flat = list(chain.from_iterable(token_lists))
-    vocabulary = sorted(set(flat))
-    number = {t: i for i, t in enumerate(vocabulary)}
-    ids = np.fromiter(map(number.__getitem__, flat), dtype=np.int32, count=len(flat))
-    indptr = np.zeros(len(token_lists) + 1, dtype=np.int64)
-    np.cumsum([len(tokens) for tokens in token_lists], out=indptr[1:])
-    counts = sp.csr_matrix((np.ones(ids.size, dtype=np.int32), ids, indptr),
-                           shape=(len(token_lists), len(vocabulary)))
+def count_terms(n_terms: int, terms: np.ndarray, indptr: np.ndarray) -> sp.csr_matrix:
+    """The term counts of texts given as their term numbers one after another (``terms``,
+    each text's start in ``indptr``, as ``Analyzer.numbered`` gives them): a row each, a
+    column per term, indices sorted (what scikit-learn's ``CountVectorizer`` counts)."""
+    counts = sp.csr_matrix((np.ones(terms.size, dtype=np.int32), terms, indptr),
+                           shape=(indptr.size - 1, n_terms))
     counts.sum_duplicates()     # sorts each row's terms, then adds up repeated ones
-    return counts, vocabulary
+    return counts
 
 
 def occurrences_to_counts(indptr: np.ndarray, terms: np.ndarray
@@ -134,27 +127,29 @@ def analyse_batch(articles: Sequence[Article], analyzer: Analyzer,
     """Segment and analyse ``articles`` (numbered from 0 in this batch) into a segment's
     arrays. Raises ``CorpusError`` for an article too long for 32-bit offsets."""
     p_article, p_start, p_end, p_first = [], [], [], []
-    s_article, s_start, s_end, s_passage, s_answerable, s_hash = [], [], [], [], [], []
+    s_article, s_start, s_end, s_passage, s_answerable = [], [], [], [], []
     sentences: list[str] = []
     for number, article in enumerate(articles):
         text = article.text
         if len(text) > _INT32_MAX:
             raise CorpusError(f"article {article.id!r} is {len(text):,} characters long; "
                               f"the limit is {_INT32_MAX:,}")
-        for passage in segment_article(text, article.title, rules):
+        for start, end, group in segment_spans(text, article.title, rules):
             p_first.append(len(s_start))
             p_article.append(number)
-            p_start.append(passage.span.start)
-            p_end.append(passage.span.end)
-            for sentence in passage.sentences:
-                s_article.append(number)
-                s_start.append(sentence.span.start)
-                s_end.append(sentence.span.end)
-                s_passage.append(len(p_start) - 1)
-                s_answerable.append(sentence.answerable)
-                sentences.append(text[sentence.span.start:sentence.span.end])
-                s_hash.append(text_hash(sentences[-1]))
-    counts, vocabulary = count_terms(analyzer.many(sentences))
+            p_start.append(start)
+            p_end.append(end)
+            passage = len(p_start) - 1
+            for s_begin, s_stop, answerable, sentence in group:
+                s_start.append(s_begin)
+                s_end.append(s_stop)
+                s_passage.append(passage)
+                s_answerable.append(answerable)
+                sentences.append(sentence)
+            s_article.extend([number] * len(group))
+    s_hash = [text_hash(sentence) for sentence in sentences]
+    vocabulary, terms, indptr = analyzer.numbered(sentences)
+    counts = count_terms(len(vocabulary), terms, indptr)
     n_passages, n_sentences = len(p_start), len(s_start)
     membership = sp.csr_matrix(
         (np.ones(n_sentences, dtype=np.int32), (np.asarray(s_passage, dtype=np.int64),
