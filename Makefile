@@ -1,6 +1,6 @@
 # Set-up needs only Python 3.11 and make: every target creates the virtual environment first.
 # `make run` installs only what the bot needs; `make test` adds the test and cluster extras
-# (the cluster's tests run on a local Ray) and `make bench` the benchmark extra (bm25s, numba,
+# (the cluster's tests run on a local Ray) and `make bench` the benchmark extra (bm25s,
 # matplotlib...). Each step says what it installs, and pip shows its progress.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
@@ -42,7 +42,7 @@ $(STAMP_TEST): $(STAMP)
 	touch $@
 
 $(STAMP_BENCH): $(STAMP)
-	@echo "qabot: installing the benchmark extra (bm25s, numba, matplotlib, psutil) ..."
+	@echo "qabot: installing the benchmark extra (bm25s, matplotlib, psutil, lemminflect) ..."
 	$(PIP) -e '.[bench]'
 	touch $@
 
