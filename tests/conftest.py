@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from benchmarks.data import SQUAD_DEV
 from retrieval.service import QAService
 from retrieval.settings import Settings, load_settings
 
@@ -17,6 +18,11 @@ if TYPE_CHECKING:
     from tests.ingest_server import NewsServer
 
 ROOT = Path(__file__).resolve().parent.parent
+# The SQuAD v1.1 dev set lives in the shared folder beside the repository (not in a clone
+# elsewhere): the tests that read it are skipped without it.
+needs_squad = pytest.mark.skipif(not SQUAD_DEV.exists(),
+                                 reason=f"SQuAD v1.1 dev set not found at {SQUAD_DEV} (it lives "
+                                        "in the shared folder beside the repository)")
 SEED_QUESTIONS = ROOT / "tests" / "data" / "seed_questions.json"
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from retrieval.analysis import Analyzer, english_stop_words
 from retrieval.service import QAService
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, needs_squad
 
 
 def test_irregular_verb_forms_are_the_terms_of_their_verb():
@@ -91,6 +91,7 @@ def test_numbered_gives_each_texts_terms_as_analysing_it_alone(texts, params):
     assert vocabulary == sorted({t for terms in expected for t in terms})
 
 
+@needs_squad
 def test_numbered_on_real_sentences_matches_analysing_each():
     from benchmarks.data import load_squad
     articles, _ = load_squad()

@@ -17,12 +17,10 @@ from retrieval.answerer import Answerer  # noqa: E402
 from retrieval.corpus import CorpusStream  # noqa: E402
 from retrieval.index import TfidfIndex, add_articles, build, delete_articles  # noqa: E402
 from retrieval.settings import load_settings  # noqa: E402
-from tests.conftest import ROOT  # noqa: E402
+from tests.conftest import ROOT, needs_squad  # noqa: E402
 from tests.test_passages import QUESTIONS  # noqa: E402
 from tests.test_segments import GOLDEN, _ranked, _recorded  # noqa: E402
 
-needs_squad = pytest.mark.skipif(not SQUAD_DEV.exists(),
-                                 reason=f"SQuAD v1.1 dev set not found at {SQUAD_DEV}")
 
 
 def _params() -> TfidfIndex:

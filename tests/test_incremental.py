@@ -8,7 +8,6 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import pytest
 
 from benchmarks.data import SQUAD_DEV, load_squad, write_jsonl
 from bot.render import result_to_dict
@@ -18,6 +17,7 @@ from retrieval.index import compact, read_commit
 from retrieval.ingest.store import article_file_name, remove_articles
 from retrieval.service import QAService, record_change
 from retrieval.settings import Settings
+from tests.conftest import needs_squad
 
 BASE, ADDED, REMOVED, QUESTIONS = 300, 40, 15, 300
 
@@ -28,7 +28,7 @@ def add_all(settings: Settings, sources: list[str]) -> list[Outcome]:
                 for item in ingester.plan(sources)]
 
 
-@pytest.mark.skipif(not SQUAD_DEV.exists(), reason=f"SQuAD v1.1 dev set not found at {SQUAD_DEV}")
+@needs_squad
 def test_answers_after_add_and_remove_equal_a_full_rebuild(settings: Settings,
                                                            tmp_path: Path) -> None:
     articles, questions = load_squad(SQUAD_DEV)

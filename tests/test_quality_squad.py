@@ -3,10 +3,10 @@ questions, asked of all 2,067 paragraphs, the answerer's P@1 must not drop below
 reached when the scoring was tuned, less a small margin. See benchmarks/README.md."""
 from __future__ import annotations
 
-import pytest
 
 from benchmarks.data import SQUAD_DEV, load_squad
 from benchmarks.quality import build_ours, metrics, ours_ranks
+from tests.conftest import needs_squad
 
 SAMPLE = 300
 # P@1 on this sample with the default settings was 0.6633 (BM25 weighting, question-type
@@ -15,9 +15,7 @@ REACHED = 0.6633
 MARGIN = 0.02
 
 
-@pytest.mark.skipif(not SQUAD_DEV.exists(),
-                    reason=f"SQuAD v1.1 dev set not found at {SQUAD_DEV} (it lives in the "
-                           "shared folder beside the repository: ../shared/data/)")
+@needs_squad
 def test_p_at_1_on_squad_sample_does_not_regress():
     articles, questions = load_squad(SQUAD_DEV)
     sample = questions[::len(questions) // SAMPLE][:SAMPLE]

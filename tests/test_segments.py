@@ -26,11 +26,9 @@ from retrieval.index import (TfidfIndex, add_articles, build, compact,
 from retrieval.service import QAService
 from retrieval.settings import load_settings
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, needs_squad
 
 GOLDEN = json.loads((ROOT / "tests" / "data" / "main_answers.json").read_text(encoding="utf-8"))
-needs_squad = pytest.mark.skipif(not SQUAD_DEV.exists(),
-                                 reason=f"SQuAD v1.1 dev set not found at {SQUAD_DEV}")
 
 
 def _ranked(result) -> list[dict]:

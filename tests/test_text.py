@@ -14,7 +14,7 @@ from retrieval import text as text_module
 from retrieval.corpus import load_corpus
 from retrieval.text import SegmentationRules, Span, segment_article, split_sentences
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, needs_squad
 
 # Lines of the seed pages that are not article text (from the issue), and the subheading.
 FURNITURE = [
@@ -228,6 +228,7 @@ def test_segmentation_is_the_plain_one_on_random_text(text, title, rules):
     assert all(s[3] == text[s[0]:s[1]] for _, _, group in spans for s in group)
 
 
+@needs_squad
 def test_segmentation_is_the_plain_one_on_squad():
     from benchmarks.data import load_squad
     articles, _ = load_squad()
