@@ -36,7 +36,6 @@ from retrieval.corpus import Article
 from retrieval.dates import PartialDate
 from retrieval.errors import QuestionError
 from retrieval.index import TfidfIndex
-from retrieval.index.store import ArticleInfo
 
 # The confidence below which the bot says the articles do not answer: chosen by
 # benchmarks/train_confidence.py on its training data (see benchmarks/README.md).
@@ -369,16 +368,6 @@ class Answerer:
             factor = factor * np.where(met, 1.0 + self._type_boost(cues), 1.0)
         return factor
 
-    def _article(self, number: int) -> tuple[Article | ArticleInfo, str]:
-        """Article ``number``'s metadata and text: from the index's store, each read alone
-        and kept (the texts of the candidates were read for their cues), else from the
-        articles given."""
-        store = self.index.articles_
-        if self.articles is store:
-            return store.info(number), store.text(number)
-        article = self.articles[number]   # type: ignore[index]
-        return article, article.text
-
     def _quotes(self, scored: Sequence[Scored]) -> list[Answer]:
         """The answers of the candidates ``scored``: each sentence quoted from its article
         with its neighbours in the same article, its paragraph and the other articles
@@ -398,7 +387,8 @@ class Answerer:
         for c, sid, (lo, hi), near, first, last in zip(scored, sids.tolist(), paragraphs,
                                                         articles, starts, ends):
             number = near[1]
-            article, text = self._article(number)
+            article = self.articles[number]   # type: ignore[index]
+            text = article.text
             neighbours = [text[first[i]:last[i]] if near[i] == number and around_ok else None
                           for i, around_ok in ((0, sid > 0),
                                                (2, sid + 1 < index.n_sentences))]

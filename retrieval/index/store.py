@@ -178,10 +178,13 @@ class ArticleStore:
                            url=meta.get("url"), author=meta.get("author"))
 
     def article(self, number: int) -> Article:
-        info = self.info(number)
-        return Article(id=info.id, title=info.title, source=info.source,
-                       text=self.text(number), date=info.date, url=info.url,
-                       author=info.author)
+        return _joined(self.info(number), self.text(number))
+
+
+def _joined(info: ArticleInfo, text: str) -> Article:
+    """The article of ``info`` and ``text``."""
+    return Article(id=info.id, title=info.title, source=info.source, text=text,
+                   date=info.date, url=info.url, author=info.author)
 
 
 class Articles(Sequence[Article]):
@@ -192,8 +195,8 @@ class Articles(Sequence[Article]):
     def __init__(self, stores: Sequence[ArticleStore], live: np.ndarray | None = None) -> None:
         self._stores = tuple(stores)
         # The articles a question quotes are read several times (answer, context, others),
-        # whole, or their metadata or text alone (a text is decompressed, metadata parsed).
-        self._read = lru_cache(maxsize=256)(self._article)
+        # whole, or their metadata or text alone (a text is decompressed, metadata parsed):
+        # both are kept, and a whole article is made of them.
         self._info = lru_cache(maxsize=1024)(self._located_info)
         self._text = lru_cache(maxsize=256)(self._located_text)
         self._bases = np.zeros(len(self._stores) + 1, dtype=np.int64)
@@ -220,11 +223,8 @@ class Articles(Sequence[Article]):
     def __getitem__(self, number: int | slice) -> Article | list[Article]:
         if isinstance(number, slice):
             return [self[i] for i in range(*number.indices(len(self)))]
-        return self._read(int(number))
-
-    def _article(self, number: int) -> Article:
-        store, local = self._locate(number)
-        return store.article(local)
+        number = int(number)
+        return _joined(self._info(number), self._text(number))
 
     def __iter__(self) -> Iterator[Article]:
         for store in self._stores:
