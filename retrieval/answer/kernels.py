@@ -59,6 +59,14 @@ def _worse(key_a, id_a, key_b, id_b):  # pragma: no cover - compiled
 
 
 @numba.njit(inline="always")
+def _new_heap(n):  # pragma: no cover - compiled
+    """Room for a heap of at most ``n`` entries: keys (float64), passages, scores (float32)."""
+    size = max(n, 1)
+    return (np.empty(size, dtype=np.float64), np.empty(size, dtype=np.int64),
+            np.empty(size, dtype=np.float32))
+
+
+@numba.njit(inline="always")
 def _push(heap_key, heap_id, heap_score, size, n, key, p, score):  # pragma: no cover
     """Offer (key, passage ``p``, ``score``) to a heap of at most ``n`` (worst at the root)
     holding ``size``; returns the new size."""
@@ -116,9 +124,7 @@ def select_best(scores, block_max, n, live, article, allowed, preference, most_p
     times ``preference`` of its article (float64; empty: the score itself), at most its
     block's maximum times ``most_preferred`` (the largest preference, 1.0 without), so a
     block whose bound is below the n-th best key so far is not read."""
-    heap_key = np.empty(max(n, 1), dtype=np.float64)
-    heap_id = np.empty(max(n, 1), dtype=np.int64)
-    heap_score = np.empty(max(n, 1), dtype=np.float32)
+    heap_key, heap_id, heap_score = _new_heap(n)
     size = 0
     n_passages = scores.size
     for b in range(block_max.size):
@@ -157,9 +163,7 @@ def select_best_articles(scores, block_max, k, live, article, scale
     maximum is set back to 0. ``article`` must not decrease (an article's passages are
     consecutive); a passage ``live`` (a boolean per passage, empty for all) leaves out is
     skipped. A block whose largest scaled score is below the k-th best so far is not read."""
-    heap_key = np.empty(max(k, 1), dtype=np.float64)
-    heap_id = np.empty(max(k, 1), dtype=np.int64)
-    heap_score = np.empty(max(k, 1), dtype=np.float32)
+    heap_key, heap_id, heap_score = _new_heap(k)
     size = 0
     n_passages = scores.size
     current, best, best_passage = -1, np.float32(0), -1   # the article being read
