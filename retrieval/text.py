@@ -34,8 +34,7 @@ _CAPTION_START = re.compile(
     r"^[(\[]?\s*(?:photo|image|picture|pictured|video|file photo|credit|caption)s?\s*[:|)(\-–]",
     re.IGNORECASE,
 )
-# "U." + "S. relations": an acronym cut after one of its letters.
-_CUT_ACRONYM_END = re.compile(r"(?:^|[^\w])[A-Z]\.\s*$")
+# "U." + "S. relations": an acronym cut after one of its letters (its end: _cut_acronym_end).
 _CUT_ACRONYM_START = re.compile(r"^[A-Z]\.")
 
 
@@ -125,8 +124,9 @@ def _blocks(text: str) -> Iterator[Span]:
 
 
 def _cut_acronym_end(sentence: str) -> bool:
-    """``_CUT_ACRONYM_END.search(sentence)``, read from the end: an ASCII capital and a dot
-    (then whitespace), at the start or after a character that is not a word character."""
+    """Whether ``sentence`` ends with an ASCII capital and a dot (then whitespace), at its
+    start or after a character that is not a word character: the regular expression
+    ``(?:^|[^\\w])[A-Z]\\.\\s*$``, read from the end."""
     end = sentence.rstrip()
     return (len(end) >= 2 and end[-1] == "." and "A" <= end[-2] <= "Z"
             and (len(end) == 2 or not (end[-3].isalnum() or end[-3] == "_")))

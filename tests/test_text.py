@@ -142,6 +142,9 @@ def test_has_words_agrees_with_count_words(text):
 
 # ------------------------------------- the fast segmentation against the plain one it replaced
 
+# The end of an acronym cut after one of its letters, as first written ("Russia-U.")
+_CUT_ACRONYM_END = re.compile(r"(?:^|[^\w])[A-Z]\.\s*$")
+
 def _reference_segmentation(text: str, title: str, rules) -> list:
     """The segmentation as it was written before it was made faster (regular expressions
     searched through each sentence, each block's normal form computed), as plain tuples."""
@@ -163,7 +166,7 @@ def _reference_segmentation(text: str, title: str, rules) -> list:
             a, z = trim(start + b["start_index"], start + b["end_index"])
             if a >= z:
                 continue
-            if spans and text_module._CUT_ACRONYM_END.search(text[spans[-1][0]:spans[-1][1]]) \
+            if spans and _CUT_ACRONYM_END.search(text[spans[-1][0]:spans[-1][1]]) \
                     and text_module._CUT_ACRONYM_START.match(text[a:z]):
                 spans[-1] = (spans[-1][0], z)
             else:
@@ -244,7 +247,7 @@ def test_has_words_and_the_acronym_end_agree_with_their_regular_expressions(text
     from retrieval.text import count_words, has_words
     for n in range(0, 7):
         assert has_words(text, n) == (count_words(text) >= n)
-    assert text_module._cut_acronym_end(text) == bool(text_module._CUT_ACRONYM_END.search(text))
+    assert text_module._cut_acronym_end(text) == bool(_CUT_ACRONYM_END.search(text))
 
 
 @pytest.mark.parametrize("title", ["", "One two three four five", "ONE TWO three four five!"])
