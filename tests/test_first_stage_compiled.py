@@ -19,12 +19,7 @@ from retrieval.index import TfidfIndex, add_articles, build, delete_articles  # 
 from retrieval.settings import load_settings  # noqa: E402
 from tests.conftest import ROOT, needs_squad  # noqa: E402
 from tests.test_passages import QUESTIONS  # noqa: E402
-from tests.test_segments import GOLDEN, _ranked, _recorded  # noqa: E402
-
-
-
-def _params() -> TfidfIndex:
-    return load_settings(environ={}).retrieval.index()
+from tests.test_segments import GOLDEN, _params, _ranked, _recorded  # noqa: E402
 
 
 @pytest.fixture(scope="module")

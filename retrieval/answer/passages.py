@@ -179,7 +179,7 @@ class _CompiledFirstStage:
     def _added(self, term_ids: np.ndarray, weights: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
         """A clean pair of buffers with the question's postings added: scores and block
-        maxima (to be given back by ``_clean`` once a selection has reset them)."""
+        maxima (put back in the pool by the caller once a selection has reset them)."""
         k = self._kernels
         try:
             scores, block_max = self._buffers.get_nowait()

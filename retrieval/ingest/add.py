@@ -191,7 +191,8 @@ def live_ids(index: TfidfIndex) -> set[str]:
 
 
 def indexed_url(index: TfidfIndex) -> UrlLookup:
-    """The id of the live article of ``index`` whose own URL is a URL, if there is one."""
+    """A look-up of the id of the live article of ``index`` whose own URL is ``url`` (as
+    compared: ``normal_url``), if there is one."""
     def lookup(url: str) -> str | None:
         found = index.articles_.with_url(url)
         return index.articles_.ids[found[0]] if found else None
