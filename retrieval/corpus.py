@@ -314,8 +314,6 @@ def load_corpus(path: str | Path, known: Iterable[Mapping[str, Any]] = ()) -> Co
     first problem found."""
     stream = CorpusStream(path, known)
     articles = tuple(stream)
-    if not articles:
-        log.warning("corpus %s holds no articles", stream.root)
     return Corpus(articles, stream.fingerprint, str(stream.root), stream.files)
 
 
@@ -371,7 +369,8 @@ class CorpusStream:
     time), so that a build never holds the whole corpus. Iterate it once; then ``files`` and
     ``fingerprint`` describe what was read, and ``bytes_read`` grows as it is read (for a
     progress bar against ``total_bytes``). A file whose stamp is among the ``known`` records
-    keeps its recorded hash; the others are hashed as they are read."""
+    keeps its recorded hash; the others are hashed as they are read. A corpus of no
+    articles is read with a warning."""
 
     def __init__(self, path: str | Path, known: Iterable[Mapping[str, Any]] = ()) -> None:
         self.root = Path(path).expanduser()
@@ -402,6 +401,8 @@ class CorpusStream:
                 seen[article.id] = where
                 yield article
         self._done = True
+        if not seen:
+            log.warning("corpus %s holds no articles", self.root)
 
     def _read(self, file: Path) -> Iterator[tuple[Article, str]]:
         try:

@@ -272,6 +272,8 @@ class Articles(Sequence[Article]):
 
     def _concat(self, name: str) -> np.ndarray:
         parts = [s.arrays[name] for s in self._stores]
+        if not parts:             # an index of no articles (an empty corpus)
+            return store_data([]).arrays[name]
         return np.concatenate(parts) if len(parts) != 1 else np.asarray(parts[0])
 
     @cached_property
