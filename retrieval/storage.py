@@ -4,7 +4,10 @@ Layout of an index directory::
 
     QABOT-INDEX      the marker: this directory is a qabot index (written when we create or
                      adopt the directory; we never replace or delete anything without it)
-    lock             writers hold an exclusive ``flock`` on it while they save
+    lock             writers hold an exclusive ``flock`` on it while they save, and write
+                     their process id (and its start time) into it; the lock's descriptor
+                     is the writer's alone (its worker processes close it), so it ends with
+                     the writer; a lock kept by processes whose owner is gone is taken over
     CURRENT          the commit point: {"commit": "gen-000007"}, replaced atomically
     gen-000007/      one generation: the files of the index and ``manifest.json``, which
                      lists every file with its size and CRC-32 (damage, not tampering, is what it
@@ -31,6 +34,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import logging
 import os
 import re
 import shutil
@@ -39,7 +43,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 
@@ -53,11 +57,15 @@ LAYOUT = 1
 _MARKER_CONTENT = {"kind": "qabot-index", "layout": LAYOUT}
 _GENERATION = re.compile(r"^gen-(\d{6,})$")
 _SEGMENT = re.compile(r"^seg-(\d{6,})$")
-_TEMPORARY = re.compile(r"^(?:\.tmp-.+|" + POINTER + r"\.tmp-.+)$")
+_TEMPORARY = re.compile(r"^(?:\.tmp-.+|(?:" + POINTER + "|" + LOCK + r")\.tmp-.+)$")
 _MARKER_BEING_WRITTEN = re.compile(r"^" + MARKER + r"\.tmp-.+$")
 _HASH_CHUNK = 1 << 20
 
+_LOCK_POLL_SECONDS = 0.2   # how often a process waiting for the lock looks whether its
+                           # owner is still alive
+
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- ownership
@@ -106,8 +114,10 @@ class Writer:
     """What a writer holding the lock of an index directory may do: write directories aside,
     publish them as segments, and commit a new generation."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, lock_fd: int | None = None) -> None:
         self.root = root
+        self.lock_fd = lock_fd      # the descriptor holding the lock: worker processes this
+                                    # writer starts close it (the lock is this process's alone)
         self._made: list[Path] = []
 
     def new_directory(self) -> Path:
@@ -160,9 +170,9 @@ def writing(root: Path) -> Iterator[Writer]:
         marker = {**_MARKER_CONTENT, "created": created}  # may remove_index remove the directory?
         _write_atomically(root / MARKER, json.dumps(marker).encode())
     try:
-        with _locked(root):
+        with _locked(root) as lock_fd:
             _remove_stale(root, keep=_current_name(root))
-            writer = Writer(root)
+            writer = Writer(root, lock_fd)
             try:
                 yield writer
             finally:
@@ -197,33 +207,159 @@ def save_generation(root: Path, write: Callable[[Path], Mapping[str, Any]]) -> P
 def wait_for_writer(root: Path, waiting: Callable[[], None] = lambda: None) -> bool:
     """Wait until no process holds the writer's lock of index directory ``root`` (one that is
     building or saving the index), calling ``waiting()`` first when one does. Returns whether
-    there was one to wait for."""
+    there was one to wait for. A lock whose owner is gone is not waited for."""
     if not is_index_dir(root):
         return False
     try:
-        handle = open(root / LOCK, "rb")
-    except OSError:       # no lock file: nobody has written here yet
+        handle, waited = _acquire(root, exclusive=False, waiting=waiting)
+    except FileNotFoundError:       # no lock file: nobody has written here yet
         return False
     with handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-            waited = False
-        except BlockingIOError:
-            waiting()
-            fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
-            waited = True
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     return waited
 
 
 @contextmanager
-def _locked(root: Path) -> Iterator[None]:
-    with open(root / LOCK, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+def _locked(root: Path) -> Iterator[int]:
+    """Hold the exclusive lock of ``root``; yields its descriptor."""
+    handle, _ = _acquire(root, exclusive=True)
+    with handle:
         try:
-            yield
+            yield handle.fileno()
         finally:
+            handle.truncate(0)      # no owner recorded: the lock is free
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _acquire(root: Path, *, exclusive: bool, waiting: Callable[[], None] = lambda: None
+             ) -> tuple[BinaryIO, bool]:
+    """The lock file of ``root``, opened (not inherited by programs this process runs) and
+    locked (``exclusive``: by a writer, which records itself as its owner; else shared, by
+    a reader waiting for writers), and whether it had to wait. While another process holds
+    the lock, its owner is looked at every ``_LOCK_POLL_SECONDS``: when the owner has ended
+    and only processes it left behind keep the lock, the lock is taken over (a new lock
+    file in its place, with one line saying so). ``FileNotFoundError`` when a reader finds
+    no lock file."""
+    path = root / LOCK
+    waited = False
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    while True:
+        handle: BinaryIO = open(path, "a+b" if exclusive else "rb")
+        try:
+            while not _try_lock(handle, mode):
+                owner = _lock_owner(handle)
+                if owner is not None and not _alive(*owner):
+                    _take_over(root, handle, owner[0])
+                    break
+                if not waited:
+                    waiting()
+                    waited = True
+                time.sleep(_LOCK_POLL_SECONDS)
+            else:
+                with _deciding(root):   # not while a stale lock is being taken over
+                    if _same_file(handle, path):
+                        if exclusive:
+                            _record_owner(handle)
+                        return handle, waited
+        except BaseException:
+            handle.close()
+            raise
+        handle.close()   # the file was replaced (a stale lock taken over): lock the new one
+
+
+def _try_lock(handle: BinaryIO, mode: int) -> bool:
+    try:
+        fcntl.flock(handle.fileno(), mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _same_file(handle: BinaryIO, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+    except FileNotFoundError:
+        return False
+
+
+def _process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot; None when unknown), and -1
+    when it has ended (gone, or a zombie not yet reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return -1
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()
+    return -1 if fields[0] in ("Z", "X") else int(fields[19])
+
+
+def _record_owner(handle: BinaryIO) -> None:
+    pid = os.getpid()
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{pid} {_process_start(pid) or 0}\n".encode())
+    handle.flush()
+
+
+def _lock_owner(handle: BinaryIO) -> tuple[int, int | None] | None:
+    """(process id, start) of the writer that took the lock: as it recorded itself, else
+    (a lock file of an older qabot) as the kernel's table of locks says (Linux); None when
+    unknown."""
+    words = os.pread(handle.fileno(), 64, 0).split()
+    if len(words) == 2 and all(w.isdigit() for w in words):
+        return int(words[0]), int(words[1]) or None
+    info = os.fstat(handle.fileno())
+    inode = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    try:
+        table = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    for line in table:
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == inode and \
+                fields[4].isdigit() and int(fields[4]) > 0:
+            return int(fields[4]), None
+    return None
+
+
+def _alive(pid: int, start: int | None) -> bool:
+    """Whether process ``pid`` (started at ``start``, when known) is still running."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:     # another user's: alive
+        pass
+    now = _process_start(pid)
+    return now != -1 and (start is None or now is None or now == start)
+
+
+def _take_over(root: Path, handle: BinaryIO, owner: int) -> None:
+    """Replace the lock file that ``handle`` holds open by a new one, unless another process
+    did meanwhile or a live writer took the lock meanwhile."""
+    with _deciding(root):
+        again = _lock_owner(handle)
+        if _same_file(handle, root / LOCK) and again is not None and not _alive(*again) \
+                and not _try_lock(handle, fcntl.LOCK_SH):
+            log.warning("the index lock at %s is kept by processes that its owner (process "
+                        "%d) left behind when it ended; taking it over", root, owner)
+            _write_atomically(root / LOCK, b"")
+
+
+@contextmanager
+def _deciding(root: Path) -> Iterator[None]:
+    """The directory ``root`` itself locked, for a moment: a writer records itself as the
+    lock's owner, or a stale lock is replaced, one at a time."""
+    directory = os.open(root, os.O_RDONLY)
+    try:
+        fcntl.flock(directory, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(directory)     # and its lock
 
 
 def _write_file(path: Path, data: bytes) -> None:

@@ -70,3 +70,120 @@ def test_a_failed_redirect_names_the_host_that_failed(news_site):
     with new_client(limits) as client, pytest.raises(IngestError) as failed:
         fetch(f"{news_site.base}/redirect-to/{port}", client, limits)
     assert str(failed.value) == "could not connect to localhost"
+
+
+# ------------------------------------------------------------------- killed builds, the lock
+# A build in worker processes, batches small enough to give it many segments (the default
+# batch of 8 million characters would give this corpus one, built without workers).
+_BUILD = """
+import sys
+from retrieval.index import commit
+commit.build.__kwdefaults__["batch_chars"] = 40_000
+from bot.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _word_corpus(path: Path, articles: int) -> Path:
+    import random
+    rng = random.Random(22)
+    words = [f"{a}{b}{c}" for a in ("mar", "tel", "sov", "kin", "pra", "dul")
+             for b in ("e", "o", "a", "i") for c in ("n", "st", "ra", "mo", "ve")]
+    with open(path, "w", encoding="utf-8") as out:
+        for n in range(articles):
+            text = "\n".join(" ".join(rng.choice(words) for _ in range(18)).capitalize() + "."
+                             for _ in range(12))
+            out.write(json.dumps({"id": f"a{n}", "title": f"Story {n}", "source": "Wire",
+                                  "date": "2024-01-02", "text": text}) + "\n")
+    return path
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rfind(")") + 2:].split()[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2] not in "ZX"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_killed_build_leaves_no_worker_behind_and_the_next_build_finishes(tmp_path: Path):
+    import random
+    import signal
+    corpus = _word_corpus(tmp_path / "corpus.jsonl", 1500)
+    common = ["--corpus", str(corpus), "--index-dir", str(tmp_path / "idx")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QABOT_")}
+    env["QABOT_INDEX__JOBS"] = "2"
+    rng = random.Random(7)
+    for kill in range(3):
+        build = subprocess.Popen([sys.executable, "-c", _BUILD, "index", "--force", *common],
+                                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        workers: list[int] = []
+        waited = time.monotonic()
+        while len(workers) < 2 and time.monotonic() - waited < 60 and build.poll() is None:
+            workers = [p for p in _children(build.pid) if _running(p)]
+            time.sleep(0.05)
+        assert len(workers) >= 2, "the build started no workers"
+        time.sleep(rng.uniform(0.0, 1.0))
+        build.send_signal(signal.SIGKILL)
+        build.wait()
+        gone = time.monotonic()
+        while any(_running(p) for p in workers) and time.monotonic() - gone < 15:
+            time.sleep(0.1)
+        left = [p for p in workers if _running(p)]
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+        assert not left, f"kill {kill}: workers {left} outlived their build"
+    done = subprocess.run([sys.executable, "-m", "bot", "index", "--force", *common], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("index built: 1,500 articles")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_lock_kept_by_processes_a_dead_writer_left_is_taken_over(tmp_path: Path,
+                                                                   write_jsonl):
+    import signal
+    corpus = write_jsonl([{"id": "a", "title": "Harbour news", "source": "Wire",
+                           "text": "The harbour bridge reopened on Monday after two years."}])
+    index_dir = tmp_path / "idx"
+    common = ["--corpus", str(corpus), "--index-dir", str(index_dir)]
+    assert main(["index", *common]) == 0
+    # A writer of an older qabot, killed while its forked workers held its lock: the lock file
+    # stays locked by a process that is not its owner, and its owner is gone.
+    holder = subprocess.Popen([sys.executable, "-c", f"""
+import fcntl, os, sys, time
+handle = open({str(index_dir / 'lock')!r}, "a+b")
+fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+if os.fork() == 0:
+    print(os.getpid(), flush=True)
+    time.sleep(120)
+os._exit(0)
+"""], stdout=subprocess.PIPE, text=True)
+    orphan = int(holder.stdout.readline())
+    holder.wait()
+    try:
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "bot", "index", "--force", *common],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        lines = done.stderr.splitlines()
+        assert len(lines) == 1 and "left behind when it ended; taking it over" in lines[0]
+        assert f"process {holder.pid}" in lines[0]
+        assert time.monotonic() - started < 60
+    finally:
+        os.kill(orphan, signal.SIGKILL)
