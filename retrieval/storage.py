@@ -59,7 +59,9 @@ _GENERATION = re.compile(r"^gen-(\d{6,})$")
 _SEGMENT = re.compile(r"^seg-(\d{6,})$")
 _TEMPORARY = re.compile(r"^(?:\.tmp-.+|(?:" + POINTER + "|" + LOCK + r")\.tmp-.+)$")
 _MARKER_BEING_WRITTEN = re.compile(r"^" + MARKER + r"\.tmp-.+$")
-_HASH_CHUNK = 1 << 20
+BLOCK_BYTES = 1 << 20      # a file larger than this has a CRC-32 per block in its manifest too
+SAMPLED_BLOCKS = 8         # blocks of a large file verified on open (the first, the last and
+                           # evenly spaced ones); the others are verified when read
 
 _LOCK_POLL_SECONDS = 0.2   # how often a process waiting for the lock looks whether its
                            # owner is still alive
@@ -187,8 +189,7 @@ def finish_directory(directory: Path, manifest: Mapping[str, Any]) -> None:
     """Write ``manifest`` (with every file's size and CRC-32 added) into ``directory`` and
     fsync it."""
     manifest = dict(manifest)
-    manifest["files"] = {p.name: {"bytes": p.stat().st_size, "crc32": _file_crc(p)}
-                         for p in sorted(directory.iterdir())}
+    manifest["files"] = {p.name: _file_entry(p) for p in sorted(directory.iterdir())}
     _write_file(directory / MANIFEST, json.dumps(manifest, indent=1).encode())
     _fsync_dir(directory)
 
@@ -508,23 +509,8 @@ class VerifiedFiles:
         """The bytes of file ``name``, as a writable array of bytes (for arrays to use
         without a copy); ``IndexFormatError`` when its size or checksum differs from the
         manifest's."""
-        expected = self._files.get(name)
-        where = self.directory.parent
-        if not isinstance(expected, dict) or not isinstance(expected.get("bytes"), int):
-            raise IndexFormatError(f"index at {where} is damaged ({name} is not in its manifest)")
-        with open(self.directory / name, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size != expected["bytes"]:
-                raise IndexFormatError(f"index at {where} is damaged ({name} has {size:,} "
-                                       f"bytes, the manifest says {expected['bytes']:,})")
-            data = np.empty(size, dtype=np.uint8)  # not zero-filled, unlike a bytearray
-            if handle.readinto(memoryview(data)) != size:
-                raise IndexFormatError(f"index at {where} is damaged ({name} is shorter than "
-                                       "it was a moment ago)")
-        if zlib.crc32(data) != expected.get("crc32"):
-            raise IndexFormatError(f"index at {where} is damaged ({name} does not match its "
-                                   "checksum)")
-        return data
+        return CheckedFile(self.directory / name, self._files.get(name),
+                           self.directory.parent).read()
 
 
 def load_generation(root: Path, read: Callable[[VerifiedFiles], T],
@@ -542,14 +528,7 @@ def load_generation(root: Path, read: Callable[[VerifiedFiles], T],
             raise IndexFormatError(f"the index at {root} no longer has commit {generation} "
                                    "(a newer commit replaced it)")
         try:
-            try:
-                manifest = json.loads((root / name / MANIFEST).read_text(encoding="utf-8"))
-            except ValueError:
-                raise IndexFormatError(f"index at {root} is damaged (its manifest is not "
-                                       "JSON); rebuild it with `qabot index`") from None
-            if not isinstance(manifest, dict):
-                raise IndexFormatError(f"index at {root} is damaged (its manifest is not an "
-                                       "object); rebuild it with `qabot index`")
+            manifest = read_directory_manifest(root / name, root)
             return read(VerifiedFiles(root / name, manifest))
         except FileNotFoundError:
             if generation is None and attempt + 1 < READ_ATTEMPTS and \
@@ -560,24 +539,108 @@ def load_generation(root: Path, read: Callable[[VerifiedFiles], T],
     raise AssertionError("unreachable")
 
 
-def check_file(path: Path, expected: Any, where: Path, *, checksum: bool) -> None:
-    """Raise ``IndexFormatError`` unless file ``path`` has the size (and, with ``checksum``,
-    the CRC-32) that ``expected`` (its manifest entry) records."""
-    name = path.name
-    if not isinstance(expected, dict) or not isinstance(expected.get("bytes"), int):
-        raise IndexFormatError(f"index at {where} is damaged ({name} is not in its manifest)")
-    size = path.stat().st_size
-    if size != expected["bytes"]:
-        raise IndexFormatError(f"index at {where} is damaged ({name} has {size:,} "
-                               f"bytes, the manifest says {expected['bytes']:,})")
-    if checksum and _file_crc(path) != expected.get("crc32"):
-        raise IndexFormatError(f"index at {where} is damaged ({name} does not match its "
-                               "checksum)")
+def read_directory_manifest(directory: Path, where: Path) -> dict[str, Any]:
+    """The manifest of a directory we wrote (a generation or a segment), as an object.
+    Raises ``IndexFormatError`` when it is damaged, ``FileNotFoundError`` when missing."""
+    try:
+        manifest = json.loads((directory / MANIFEST).read_bytes().decode("utf-8"))
+    except ValueError:      # not UTF-8, not JSON (a truncated file)
+        raise IndexFormatError(f"index at {where} is damaged ({directory.name}/{MANIFEST} is "
+                               "not JSON); rebuild it with `qabot index`") from None
+    if not isinstance(manifest, dict):
+        raise IndexFormatError(f"index at {where} is damaged ({directory.name}/{MANIFEST} is "
+                               "not an object); rebuild it with `qabot index`")
+    return manifest
+
+
+class CheckedFile:
+    """A file of one of our directories as its manifest entry records it: its size is
+    checked at once; its bytes are verified against its CRC-32 whole (``verify``), in a
+    sample of its blocks (``verify_sample``), or block by block as they are read
+    (``verify_range``: each block once), always before they are decoded. Every failure is an
+    ``IndexFormatError`` naming the file."""
+
+    def __init__(self, path: Path, entry: Any, where: Path) -> None:
+        self.path = path
+        self.where = where
+        self.label = f"{path.parent.name}/{path.name}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("bytes"), int):
+            raise self.damaged("is not in its manifest")
+        self._entry: dict[str, Any] = entry
+        size = path.stat().st_size
+        if size != entry["bytes"]:
+            raise self.damaged(f"has {size:,} bytes, the manifest says {entry['bytes']:,}")
+        self.size = size
+        blocks = entry.get("block_crc32")
+        self._blocks: list[Any] | None = blocks if isinstance(blocks, list) else None
+        self._verified: set[int] = set()
+
+    def damaged(self, problem: str) -> IndexFormatError:
+        return IndexFormatError(f"index at {self.where} is damaged ({self.label} {problem}); "
+                                "rebuild it with `qabot index`")
+
+    def read(self) -> np.ndarray:
+        """The whole file, verified, as a writable array of bytes."""
+        data = np.empty(self.size, dtype=np.uint8)  # not zero-filled, unlike a bytearray
+        with open(self.path, "rb") as handle:
+            if handle.readinto(memoryview(data)) != self.size:
+                raise self.damaged("is shorter than it was a moment ago")
+        if zlib.crc32(data) != self._entry.get("crc32"):
+            raise self.damaged("does not match its checksum")
+        return data
+
+    def verify(self) -> None:
+        if _file_crc(self.path) != self._entry.get("crc32"):
+            raise self.damaged("does not match its checksum")
+        self._verified.update(range(self._block_count()))
+
+    def verify_sample(self) -> None:
+        count = self._block_count()
+        if self._blocks is None or count <= SAMPLED_BLOCKS:
+            self.verify()
+            return
+        step = (count - 1) / (SAMPLED_BLOCKS - 1)
+        for block in sorted({round(i * step) for i in range(SAMPLED_BLOCKS)}):
+            self._verify_block(block)
+
+    def verify_range(self, lo: int, hi: int) -> None:
+        """The blocks holding bytes ``lo`` to ``hi`` verified (those not verified yet)."""
+        if self._blocks is None:
+            if not self._verified:
+                self.verify()
+            return
+        for block in range(lo // BLOCK_BYTES, (max(hi, lo + 1) - 1) // BLOCK_BYTES + 1):
+            if block not in self._verified:
+                self._verify_block(block)
+
+    def _block_count(self) -> int:
+        return max(1, -(-self.size // BLOCK_BYTES))
+
+    def _verify_block(self, block: int) -> None:
+        assert self._blocks is not None
+        with open(self.path, "rb") as handle:
+            data = os.pread(handle.fileno(), BLOCK_BYTES, block * BLOCK_BYTES)
+        if block >= len(self._blocks) or zlib.crc32(data) != self._blocks[block]:
+            raise self.damaged(f"does not match its checksum (block {block})")
+        self._verified.add(block)
+
+
+def _file_entry(path: Path) -> dict[str, Any]:
+    """A file's manifest entry: its size and CRC-32, and each block's when it has several."""
+    crc, blocks = 0, []
+    with open(path, "rb") as handle:
+        while chunk := handle.read(BLOCK_BYTES):
+            crc = zlib.crc32(chunk, crc)
+            blocks.append(zlib.crc32(chunk))
+    entry: dict[str, Any] = {"bytes": path.stat().st_size, "crc32": crc}
+    if len(blocks) > 1:
+        entry["block_crc32"] = blocks
+    return entry
 
 
 def _file_crc(path: Path) -> int:
     crc = 0
     with open(path, "rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
+        while chunk := handle.read(BLOCK_BYTES):
             crc = zlib.crc32(chunk, crc)
     return crc

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,68 @@ os._exit(0)
         assert time.monotonic() - started < 60
     finally:
         os.kill(orphan, signal.SIGKILL)
+
+
+# ------------------------------------------------------------ damage to a large segment
+def _damage(path: Path, how: str) -> None:
+    data = bytearray(path.read_bytes())
+    if how == "zeroed":
+        data[:] = bytes(len(data))
+    elif how == "bit flip":
+        data[len(data) * 2 // 3] ^= 0x40
+    else:   # truncated
+        del data[len(data) // 2:]
+    path.write_bytes(bytes(data))
+
+
+@pytest.fixture(scope="module")
+def large_index(tmp_path_factory) -> Iterator[tuple[Path, Path]]:
+    """A corpus and its index of one segment, built once; each test damages a copy. Blocks
+    of 4 KiB (not 1 MiB) give its files many blocks, of which a few are sampled on open."""
+    from retrieval import storage
+    root = tmp_path_factory.mktemp("large")
+    corpus = _word_corpus(root / "corpus.jsonl", 400)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(storage, "BLOCK_BYTES", 4096)
+        assert main(["index", "--corpus", str(corpus), "--index-dir", str(root / "idx")]) == 0
+        yield corpus, root / "idx"
+
+
+def _segment_files(index_dir: Path) -> list[str]:
+    from tests.conftest import segment
+    return sorted(p.name for p in segment(index_dir).iterdir())
+
+
+@pytest.mark.parametrize("how", ["zeroed", "bit flip", "truncated"])
+def test_damage_to_any_file_of_a_large_segment_gives_a_rebuild_or_one_line(
+        how: str, large_index, tmp_path: Path, monkeypatch, capsys, caplog):
+    """Every file of a segment checked by sampling (over ``FULL_CHECK_BYTES``, lowered here
+    so that a small corpus makes one), damaged in turn: with auto_rebuild a rebuild and an
+    answer, without it one line naming the file; never an internal error."""
+    import shutil
+
+    from retrieval.index import segment as segment_module
+    from tests.conftest import segment
+    monkeypatch.setattr(segment_module, "FULL_CHECK_BYTES", 1 << 10)
+    corpus, built = large_index
+    names = _segment_files(built)
+    assert {"manifest.json", "article_text.bin", "article_meta.bin", "article_ids.json",
+            "article_source.npy", "passage_ids.npy"} <= set(names)
+    for name in names:
+        for auto in (False, True):
+            index_dir = tmp_path / f"{name}-{auto}"
+            shutil.copytree(built, index_dir)
+            _damage(segment(index_dir) / name, how)
+            common = ["--corpus", str(corpus), "--index-dir", str(index_dir)]
+            env = {"QABOT_INDEX__AUTO_REBUILD": "true" if auto else "false"}
+            for command in (["ask", "Who is Marestmo?", "--json"], ["sources", "--json"],
+                            ["ask", "Who is Marestmo?"]):
+                with monkeypatch.context() as patch:
+                    for key, value in env.items():
+                        patch.setenv(key, value)
+                    code = main([*command, *common])
+                out, err = capsys.readouterr()
+                assert code != 70 and "internal error" not in err, (name, how, err)
+                if code != 0:
+                    assert not auto and len(err.strip().splitlines()) == 1, (name, err)
+                    assert name in err or "manifest" in err, (name, err)
