@@ -48,6 +48,7 @@ from typing import Any, BinaryIO, TypeVar
 import numpy as np
 
 from retrieval.errors import IndexFormatError, IndexLocationError
+from retrieval.system import directory_locked, process_running, process_start
 
 MARKER = "QABOT-INDEX"
 POINTER = "CURRENT"
@@ -249,7 +250,7 @@ def _acquire(root: Path, *, exclusive: bool, waiting: Callable[[], None] = lambd
         try:
             while not _try_lock(handle, mode):
                 owner = _lock_owner(handle)
-                if owner is not None and not _alive(*owner):
+                if owner is not None and not process_running(*owner):
                     _take_over(root, handle, owner[0])
                     break
                 if not waited:
@@ -257,7 +258,7 @@ def _acquire(root: Path, *, exclusive: bool, waiting: Callable[[], None] = lambd
                     waited = True
                 time.sleep(_LOCK_POLL_SECONDS)
             else:
-                with _deciding(root):   # not while a stale lock is being taken over
+                with directory_locked(root):   # not while a stale lock is being taken over
                     if _same_file(handle, path):
                         if exclusive:
                             _record_owner(handle)
@@ -283,24 +284,11 @@ def _same_file(handle: BinaryIO, path: Path) -> bool:
         return False
 
 
-def _process_start(pid: int) -> int | None:
-    """When process ``pid`` started (clock ticks since boot; None when unknown), and -1
-    when it has ended (gone, or a zombie not yet reaped)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return -1
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2:].split()
-    return -1 if fields[0] in ("Z", "X") else int(fields[19])
-
-
 def _record_owner(handle: BinaryIO) -> None:
     pid = os.getpid()
     handle.seek(0)
     handle.truncate()
-    handle.write(f"{pid} {_process_start(pid) or 0}\n".encode())
+    handle.write(f"{pid} {process_start(pid) or 0}\n".encode())
     handle.flush()
 
 
@@ -325,42 +313,16 @@ def _lock_owner(handle: BinaryIO) -> tuple[int, int | None] | None:
     return None
 
 
-def _alive(pid: int, start: int | None) -> bool:
-    """Whether process ``pid`` (started at ``start``, when known) is still running."""
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:     # another user's: alive
-        pass
-    now = _process_start(pid)
-    return now != -1 and (start is None or now is None or now == start)
-
-
 def _take_over(root: Path, handle: BinaryIO, owner: int) -> None:
     """Replace the lock file that ``handle`` holds open by a new one, unless another process
     did meanwhile or a live writer took the lock meanwhile."""
-    with _deciding(root):
+    with directory_locked(root):
         again = _lock_owner(handle)
-        if _same_file(handle, root / LOCK) and again is not None and not _alive(*again) \
-                and not _try_lock(handle, fcntl.LOCK_SH):
+        if _same_file(handle, root / LOCK) and again is not None and \
+                not process_running(*again) and not _try_lock(handle, fcntl.LOCK_SH):
             log.warning("the index lock at %s is kept by processes that its owner (process "
                         "%d) left behind when it ended; taking it over", root, owner)
             _write_atomically(root / LOCK, b"")
-
-
-@contextmanager
-def _deciding(root: Path) -> Iterator[None]:
-    """The directory ``root`` itself locked, for a moment: a writer records itself as the
-    lock's owner, or a stale lock is replaced, one at a time."""
-    directory = os.open(root, os.O_RDONLY)
-    try:
-        fcntl.flock(directory, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(directory)     # and its lock
 
 
 def _write_file(path: Path, data: bytes) -> None:

@@ -253,3 +253,75 @@ def test_damage_to_any_file_of_a_large_segment_gives_a_rebuild_or_one_line(
                 if code != 0:
                     assert not auto and len(err.strip().splitlines()) == 1, (name, err)
                     assert name in err or "manifest" in err, (name, err)
+
+
+# ---------------------------------------------------------------- killed and concurrent adds
+def test_temporary_files_of_a_killed_add_are_removed_by_the_next(tmp_path: Path):
+    import signal
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    page = tmp_path / "story.txt"
+    page.write_text("+++\nid = \"story\"\ntitle = \"Harbour news\"\nsource = \"Wire\"\n+++\n"
+                    "The harbour bridge reopened on Monday after a repair of two years.\n",
+                    encoding="utf-8")
+    # What a killed add leaves (its process gone), and what is not ours or not left by a
+    # killed add: a file of a process still running, other hidden files, a directory.
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    left = [f".story.txt.tmp-{dead.pid}", f".other.html.tmp-{dead.pid}"]
+    kept = [f".story.txt.tmp-{os.getppid()}", ".notes.tmp-1", ".story.txt.tmp-x", "keep.txt.tmp-1"]
+    for name in left + kept:
+        (corpus / name).write_bytes(b"partial")
+    (corpus / f".dir.txt.tmp-{dead.pid}").mkdir()
+    assert main(["add", str(page), "--corpus", str(corpus),
+                 "--index-dir", str(tmp_path / "idx")]) == 0
+    names = {p.name for p in corpus.iterdir()}
+    assert not set(left) & names
+    assert set(kept) | {f".dir.txt.tmp-{dead.pid}", "story.txt"} <= names
+    # a real kill: an add stopped while it writes (its temporary file is there) is cleaned
+    script = ("import os, signal\nfrom retrieval.ingest import store\n"
+              "def stop(path, data):\n"
+              "    open(path.with_name(f'.{path.name}.tmp-{os.getpid()}'), 'wb').write(data[:9])\n"
+              "    os.kill(os.getpid(), signal.SIGKILL)\n"
+              "store._write_aside = stop\nfrom bot.cli import main\n"
+              f"main(['add', {str(page).replace('story', 'other')!r}, '--corpus', {str(corpus)!r},"
+              f" '--index-dir', {str(tmp_path / 'idx')!r}])\n")
+    (tmp_path / "other.txt").write_text(page.read_text().replace("story", "other")
+                                        .replace("Monday", "Tuesday"), encoding="utf-8")
+    killed = subprocess.run([sys.executable, "-c", script], cwd=ROOT)
+    assert killed.returncode == -signal.SIGKILL
+    assert [p.name for p in corpus.glob(".other.txt.tmp-*")]
+    assert main(["add", str(tmp_path / "other.txt"), "--corpus", str(corpus),
+                 "--index-dir", str(tmp_path / "idx")]) == 0
+    assert not list(corpus.glob(".other.txt.tmp-*")) and (corpus / "other.txt").is_file()
+
+
+def test_two_adds_of_one_source_at_once_add_it_once(tmp_path: Path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    page = tmp_path / "story.txt"
+    page.write_text("+++\nid = \"story\"\ntitle = \"Harbour news\"\nsource = \"Wire\"\n+++\n"
+                    "The harbour bridge reopened on Monday after a repair of two years.\n",
+                    encoding="utf-8")
+    # Both adds are held as they write their file until both are there (or 3 s have passed:
+    # one may be kept waiting for the other), the race of two adds at once.
+    script = ("import sys, time\nfrom pathlib import Path\nfrom retrieval.ingest import store\n"
+              "write = store._write_aside\n"
+              "def held(*args):\n"
+              "    Path(sys.argv[1]).touch()\n"
+              "    began = time.monotonic()\n"
+              "    while len(list(Path(sys.argv[2]).glob('ready-*'))) < 2 and \\\n"
+              "            time.monotonic() - began < 3: time.sleep(0.01)\n"
+              "    return write(*args)\n"
+              "store._write_aside = held\nfrom bot.cli import main\n"
+              f"sys.exit(main(['add', {str(page)!r}, '--corpus', {str(corpus)!r},"
+              f" '--index-dir', sys.argv[3]]))\n")
+    adds = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / f"ready-{n}"),
+                              str(tmp_path), str(tmp_path / f"idx-{n}")], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for n in range(2)]
+    outputs = [a.communicate(timeout=120) for a in adds]
+    said = [out.splitlines()[0] if out else "" for out, _ in outputs]
+    assert sum(line.startswith("added story") for line in said) == 1, outputs
+    assert sorted(a.returncode for a in adds) == [0, 1]
+    assert any("exists already" in err for _, err in outputs)
