@@ -22,7 +22,7 @@ from rich.table import Table
 
 from bot.filters import FilterError, corpus_filters
 from bot.render import (article_to_dict, render_alternatives, render_result, render_sources,
-                        result_to_dict, screen)
+                        result_to_dict, screen, visible)
 from retrieval.answerer import TOP_K_MAX, Filters
 from retrieval.conversation import Conversation
 from retrieval.corpus import Article
@@ -579,16 +579,16 @@ def _cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _outcome_line(outcome: Any) -> str:
-    """One line for people about one source's outcome."""
+    """One line for people about one source's outcome (its control characters shown)."""
     if outcome.status == "failed":    # a blank source name shown quoted, to be seen
         label = outcome.label if outcome.label.strip() else repr(outcome.label)
-        return f"qabot add: {label}: {outcome.message}"
+        return visible(f"qabot add: {label}: {outcome.message}")
     article = outcome.article
     if outcome.status == "duplicate":
-        return f"skipped {outcome.label}: {outcome.message}"
+        return visible(f"skipped {outcome.label}: {outcome.message}")
     line = (f"{outcome.status} {article.id}: {article.source}, {human_date(article.date)} · "
             f"{article.title}")
-    return line + (f" ({outcome.message})" if outcome.message else "")
+    return visible(line + (f" ({outcome.message})" if outcome.message else ""))
 
 
 def _cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
@@ -708,7 +708,8 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         for outcome in report.outcomes:
             if not outcome.correct:
                 got = outcome.result.answer.text if outcome.result.answer else "(no answer)"
-                print(f"MISS {outcome.question.id}: {outcome.question.question}\n  got: {got}"
+                print(f"MISS {outcome.question.id}: {outcome.question.question}\n  got: "
+                      f"{visible(got)}"
                       f"\n  rank of expected: {outcome.rank}", file=sys.stderr)
     return 0
 

@@ -325,3 +325,47 @@ def test_two_adds_of_one_source_at_once_add_it_once(tmp_path: Path):
     assert sum(line.startswith("added story") for line in said) == 1, outputs
     assert sorted(a.returncode for a in adds) == [0, 1]
     assert any("exists already" in err for _, err in outputs)
+
+
+# --------------------------------------------------------------- control characters shown
+_HOSTILE = "\x1b[2J\x1b]0;owned\x07\x1b]8;;https://evil.example\x1b\\"
+
+
+def _toml(text: str) -> str:
+    """``text`` as the inside of a TOML basic string."""
+    return "".join(f"\\u{ord(c):04x}" if not c.isprintable() or c in '"\\' else c
+                   for c in text)
+
+
+def _controls(text: str) -> list[str]:
+    import unicodedata
+    return sorted({repr(c) for c in text if unicodedata.category(c) == "Cc" and c not in "\n\t"})
+
+
+def test_control_sequences_in_an_article_never_reach_the_terminal(tmp_path: Path, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    text = (f"The harbour bridge{_HOSTILE} reopened on Monday after a repair of two years, "
+            "the council said.\r\nEngineers replaced all 212 steel cables\x9b31m of the deck.\n")
+    page = tmp_path / "story.txt"
+    page.write_text(f'+++\nid = "story"\ntitle = "Harbour{_toml(_HOSTILE)} news"\nsource = "Wire\\u001b[5m"\nurl = "https://news.example/a\\u001b]8;;x"\n'
+                    f'+++\n{text}', encoding="utf-8", newline="")
+    common = ["--corpus", str(corpus), "--index-dir", str(tmp_path / "idx")]
+    assert main(["add", str(page), *common]) == 0
+    shown = capsys.readouterr()
+    question = ["ask", "When did the harbour bridge reopen?", "--top-k", "2"]
+    for command in (question, ["sources"]):
+        assert main([*command, *common]) == 0
+        shown2 = capsys.readouterr()
+        shown = shown._replace(out=shown.out + shown2.out, err=shown.err + shown2.err)
+    assert "harbour bridge" in shown.out and "Harbour" in shown.out
+    assert _controls(shown.out + shown.err) == []
+    assert "␛[2J" in shown.out      # shown, visibly
+    # the JSON and the stored text stay exact
+    assert main([*question, "--json", *common]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert _HOSTILE in record["answer"]["text"] and "\x1b" in record["answer"]["title"]
+    assert main(["sources", "--json", *common]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["source"] == "Wire\x1b[5m" and listed["url"] == "https://news.example/a\x1b]8;;x"
+    assert text in (corpus / "story.txt").read_bytes().decode("utf-8")
