@@ -369,3 +369,45 @@ def test_control_sequences_in_an_article_never_reach_the_terminal(tmp_path: Path
     listed = json.loads(capsys.readouterr().out)
     assert listed["source"] == "Wire\x1b[5m" and listed["url"] == "https://news.example/a\x1b]8;;x"
     assert text in (corpus / "story.txt").read_bytes().decode("utf-8")
+
+
+# ------------------------------------------------------------------------- smaller ones
+def test_a_feed_with_a_doctype_internal_subset_is_read(news_site, tmp_path: Path, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    code = main(["add", f"{news_site.base}/feeds/doctype-subset.rss", "--corpus", str(corpus),
+                 "--index-dir", str(tmp_path / "idx")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.startswith("added harbour-bridge-reopens-after-two-year-repair-")
+
+
+def test_a_refused_index_dir_stops_the_first_add_before_anything_is_written(tmp_path: Path,
+                                                                            capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "holiday.jpg").write_bytes(b"\xff\xd8")
+    page = tmp_path / "story.txt"
+    page.write_text("+++\nid = \"story\"\ntitle = \"Harbour news\"\nsource = \"Wire\"\n+++\n"
+                    "The harbour bridge reopened on Monday after a repair of two years.\n",
+                    encoding="utf-8")
+    assert main(["add", str(page), "--corpus", str(corpus), "--index-dir", str(foreign)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1 and str(foreign) in err
+    assert list(corpus.iterdir()) == [] and [p.name for p in foreign.iterdir()] == ["holiday.jpg"]
+
+
+@pytest.mark.parametrize("given", ["٣", "５", "1_0", "+5", " 3", "3 ", "0", "-1", "x", ""])
+@pytest.mark.parametrize("flag", ["--top-k", "--year"])
+def test_number_flags_refuse_what_is_not_plain_digits(flag: str, given: str, capsys):
+    assert main(["ask", "Who?", flag, given]) == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}" in err and "Traceback" not in err
+
+
+def test_number_flags_take_plain_digits(settings, capsys):
+    from bot.cli import build_parser
+    args = build_parser().parse_args(["ask", "Who?", "--top-k", "3", "--year", "2013"])
+    assert (args.top_k, args.year) == (3, 2013)
