@@ -132,15 +132,16 @@ def split_front_matter(raw: str, where: str) -> tuple[dict[str, Any], str]:
                           "opening its front matter (see README, 'Corpus format')")
     header_lines: list[str] = []
     offset = len(first) + 1
-    while True:
-        line, sep, remainder = raw[offset:].partition(newline)
+    while True:   # each line found in place: the text is copied once, however long
+        stop = raw.find(newline, offset)
+        line = raw[offset:] if stop < 0 else raw[offset:stop]
         if line.strip() == FRONT_MATTER_FENCE:
-            text = raw[offset + len(line) + len(sep):]
+            text = raw[offset + len(line) + (stop >= 0):]
             break
-        if not sep:
+        if stop < 0:
             raise CorpusError(f"{where}: front matter is not closed by a '+++' line")
         header_lines.append(line.removesuffix("\r"))  # CRLF line endings
-        offset += len(line) + 1
+        offset = stop + 1
     try:
         header = tomllib.loads("\n".join(header_lines))
     except (tomllib.TOMLDecodeError, ValueError) as exc:  # ValueError: a huge integer
@@ -432,7 +433,10 @@ class CorpusStream:
                 size = len(data)
                 self.bytes_read += size
                 text = _decode(data[len(_BOM):] if data.startswith(_BOM) else data, str(file))
-                yield parse_article_file(text, str(file)), str(file)
+                del data
+                article = parse_article_file(text, str(file))
+                del text     # the article holds its own text: no other copy is kept
+                yield article, str(file)
         try:
             after = file.stat()
         except OSError:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.cli import main
@@ -411,3 +412,53 @@ def test_number_flags_take_plain_digits(settings, capsys):
     from bot.cli import build_parser
     args = build_parser().parse_args(["ask", "Who?", "--top-k", "3", "--year", "2013"])
     assert (args.top_k, args.year) == (3, 2013)
+
+
+# ------------------------------------------------------------------- a huge paragraph
+def _huge_paragraph(chars: int) -> str:
+    import random
+    rng = random.Random(1)
+    words = [f"{a}{b}{c}" for a in ("mar", "tel", "sov", "kin", "pra", "dul", "fen", "gor")
+             for b in "eoai" for c in ("n", "st", "ra", "mo", "ve", "lk")]
+    return " ".join(" ".join(rng.choice(words) for _ in range(15)).capitalize() + "."
+                    for _ in range(chars // 100))
+
+
+def test_a_huge_paragraph_is_analysed_in_bounded_memory():
+    """Memory in proportion to the sentences' numbers, not several copies of the text and
+    its words at once (an article of a single 4 MB paragraph took 16 times its size)."""
+    import tracemalloc
+
+    from retrieval.corpus import Article
+    from retrieval.index.batch import analyse_batch
+    from retrieval.settings import load_settings
+    index = load_settings(environ={}).retrieval.index()
+    index.analyzer.stop_set()
+    article = Article(id="a", title="One paragraph", source="Wire",
+                      text=_huge_paragraph(4_000_000))
+    tracemalloc.start()
+    try:
+        analyse_batch([article], index.analyzer, index.rules)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10 * len(article.text), f"peak {peak / len(article.text):.1f} times the text"
+
+
+def test_windows_and_runs_change_nothing_in_what_is_indexed(monkeypatch):
+    """A paragraph read by the segmenter in windows, and sentences analysed in runs, give
+    the same passages, sentences, vocabulary and term numbers as read whole."""
+    from retrieval import text as text_module
+    from retrieval.corpus import Article
+    from retrieval.index import batch
+    from retrieval.settings import load_settings
+    index = load_settings(environ={}).retrieval.index()
+    article = Article(id="a", title="One paragraph", source="Wire",
+                      text=_huge_paragraph(300_000) + "\nA short last line ends it here.\n")
+    whole = batch.analyse_batch([article], index.analyzer, index.rules)
+    monkeypatch.setattr(text_module, "SEGMENTER_WINDOW", 5_000)
+    monkeypatch.setattr(batch, "ANALYSED_CHARS", 3_000)
+    parts = batch.analyse_batch([article], index.analyzer, index.rules)
+    assert parts.vocabulary == whole.vocabulary
+    for name in batch.ARRAY_NAMES:
+        assert np.array_equal(getattr(parts, name), getattr(whole, name)), name
