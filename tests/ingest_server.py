@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import gzip
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -137,6 +138,13 @@ class NewsServer(ThreadingHTTPServer):
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on (for a connection that must fail)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @contextmanager

@@ -60,17 +60,13 @@ def test_a_trickling_server_cannot_stretch_the_timeout(path: str, news_site, tmp
 
 
 def test_a_failed_redirect_names_the_host_that_failed(news_site):
-    import socket
-
     from retrieval.ingest.fetch import fetch, new_client
     from retrieval.ingest.records import IngestError
     from retrieval.settings import IngestSettings
-    with socket.socket() as free:             # a port nothing listens on
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
+    from tests.ingest_server import free_port
     limits = IngestSettings(timeout_seconds=5)
     with new_client(limits) as client, pytest.raises(IngestError) as failed:
-        fetch(f"{news_site.base}/redirect-to/{port}", client, limits)
+        fetch(f"{news_site.base}/redirect-to/{free_port()}", client, limits)
     assert str(failed.value) == "could not connect to localhost"
 
 
@@ -257,14 +253,20 @@ def test_damage_to_any_file_of_a_large_segment_gives_a_rebuild_or_one_line(
 
 
 # ---------------------------------------------------------------- killed and concurrent adds
-def test_temporary_files_of_a_killed_add_are_removed_by_the_next(tmp_path: Path):
-    import signal
+def _story(tmp_path: Path) -> tuple[Path, Path]:
+    """An empty corpus directory and an article file to add to it."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     page = tmp_path / "story.txt"
     page.write_text("+++\nid = \"story\"\ntitle = \"Harbour news\"\nsource = \"Wire\"\n+++\n"
                     "The harbour bridge reopened on Monday after a repair of two years.\n",
                     encoding="utf-8")
+    return corpus, page
+
+
+def test_temporary_files_of_a_killed_add_are_removed_by_the_next(tmp_path: Path):
+    import signal
+    corpus, page = _story(tmp_path)
     # What a killed add leaves (its process gone), and what is not ours or not left by a
     # killed add: a file of a process still running, other hidden files, a directory.
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -298,12 +300,7 @@ def test_temporary_files_of_a_killed_add_are_removed_by_the_next(tmp_path: Path)
 
 
 def test_two_adds_of_one_source_at_once_add_it_once(tmp_path: Path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    page = tmp_path / "story.txt"
-    page.write_text("+++\nid = \"story\"\ntitle = \"Harbour news\"\nsource = \"Wire\"\n+++\n"
-                    "The harbour bridge reopened on Monday after a repair of two years.\n",
-                    encoding="utf-8")
+    corpus, page = _story(tmp_path)
     # Both adds are held as they write their file until both are there (or 3 s have passed:
     # one may be kept waiting for the other), the race of two adds at once.
     script = ("import sys, time\nfrom pathlib import Path\nfrom retrieval.ingest import store\n"
@@ -385,15 +382,10 @@ def test_a_feed_with_a_doctype_internal_subset_is_read(news_site, tmp_path: Path
 
 def test_a_refused_index_dir_stops_the_first_add_before_anything_is_written(tmp_path: Path,
                                                                             capsys):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
+    corpus, page = _story(tmp_path)
     foreign = tmp_path / "photos"
     foreign.mkdir()
     (foreign / "holiday.jpg").write_bytes(b"\xff\xd8")
-    page = tmp_path / "story.txt"
-    page.write_text("+++\nid = \"story\"\ntitle = \"Harbour news\"\nsource = \"Wire\"\n+++\n"
-                    "The harbour bridge reopened on Monday after a repair of two years.\n",
-                    encoding="utf-8")
     assert main(["add", str(page), "--corpus", str(corpus), "--index-dir", str(foreign)]) == 1
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1 and str(foreign) in err
