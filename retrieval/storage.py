@@ -239,8 +239,9 @@ def _acquire(root: Path, *, exclusive: bool, waiting: Callable[[], None] = lambd
     locked (``exclusive``: by a writer, which records itself as its owner; else shared, by
     a reader waiting for writers), and whether it had to wait. While another process holds
     the lock, its owner is looked at every ``_LOCK_POLL_SECONDS``: when the owner has ended
-    and only processes it left behind keep the lock, the lock is taken over (a new lock
-    file in its place, with one line saying so). ``FileNotFoundError`` when a reader finds
+    and only processes it left behind keep the lock, a writer takes the lock over (a new
+    lock file in its place, with one line saying so); a reader stops waiting (its handle is
+    then returned unlocked). ``FileNotFoundError`` when a reader finds
     no lock file."""
     path = root / LOCK
     waited = False
@@ -251,6 +252,8 @@ def _acquire(root: Path, *, exclusive: bool, waiting: Callable[[], None] = lambd
             while not _try_lock(handle, mode):
                 owner = _lock_owner(handle)
                 if owner is not None and not process_running(*owner):
+                    if not exclusive:     # a reader: no writer is at work to wait for
+                        return handle, waited
                     _take_over(root, handle, owner[0])
                     break
                 if not waited:

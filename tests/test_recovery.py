@@ -175,6 +175,10 @@ os._exit(0)
     orphan = int(holder.stdout.readline())
     holder.wait()
     try:
+        from retrieval import storage
+        lock = (index_dir / "lock").stat().st_ino
+        storage.wait_for_writer(index_dir)     # a reader does not wait for it (nor replace it)
+        assert (index_dir / "lock").stat().st_ino == lock
         started = time.monotonic()
         done = subprocess.run([sys.executable, "-m", "bot", "index", "--force", *common],
                               cwd=ROOT, capture_output=True, text=True, timeout=120)
