@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bot.filters import FilterError, corpus_filters
+from bot.filters import FilterError, corpus_filters, plain_number
 from bot.render import (article_to_dict, render_alternatives, render_result, render_sources,
-                        result_to_dict, screen)
+                        result_to_dict, screen, visible)
 from retrieval.answerer import TOP_K_MAX, Filters
 from retrieval.conversation import Conversation
 from retrieval.corpus import Article
@@ -31,34 +31,33 @@ from retrieval.errors import QABotError, QuestionError
 from retrieval.evaluation import EvalQuestion, EvalSetError, evaluate, load_eval_set
 from retrieval.service import QAService
 from retrieval.settings import Settings, load_settings
+from retrieval.storage import check_location
 
 log = logging.getLogger("qabot")
 
 EXIT_USAGE = 2          # as argparse
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+def _number(text: str, expected: str = "a whole number", digits: int | None = None) -> int:
+    """``text`` as a number of plain digits (see ``plain_number``; ``digits`` of them when
+    given), else a usage error saying what was ``expected``."""
+    value = plain_number(text)
+    if value is None or (digits is not None and len(text) != digits):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
 
 
 def _top_k(text: str) -> int:
-    value = _positive_int(text)
+    value = _number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
     if value > TOP_K_MAX:
         raise argparse.ArgumentTypeError(f"must be {TOP_K_MAX} or less, got {value}")
     return value
 
 
 def _year(text: str) -> int:
-    if not (text.isascii() and text.isdigit() and len(text) == 4):
-        raise argparse.ArgumentTypeError(f"expected a year of four digits (e.g. 2013), "
-                                         f"got {text!r}")
-    return int(text)
+    return _number(text, "a year of four digits (e.g. 2013)", digits=4)
 
 
 def _partial_date(text: str) -> PartialDate:
@@ -545,6 +544,7 @@ def _cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     counts = {"added": 0, "would add": 0, "duplicate": 0, "failed": 0}
     added = []
     corpus_directory(settings.corpus.path)   # a .jsonl corpus: refused before any work
+    check_location(settings.index_dir)       # so is an index directory that is not ours
     service = _service(settings) if has_articles(settings.corpus.path) else None
     with Ingester(settings.corpus.path, settings.ingest, settings.retrieval.rules(),
                   index=service.index if service is not None else None) as ingester:
@@ -579,16 +579,16 @@ def _cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _outcome_line(outcome: Any) -> str:
-    """One line for people about one source's outcome."""
+    """One line for people about one source's outcome (its control characters shown)."""
     if outcome.status == "failed":    # a blank source name shown quoted, to be seen
         label = outcome.label if outcome.label.strip() else repr(outcome.label)
-        return f"qabot add: {label}: {outcome.message}"
+        return visible(f"qabot add: {label}: {outcome.message}")
     article = outcome.article
     if outcome.status == "duplicate":
-        return f"skipped {outcome.label}: {outcome.message}"
+        return visible(f"skipped {outcome.label}: {outcome.message}")
     line = (f"{outcome.status} {article.id}: {article.source}, {human_date(article.date)} · "
             f"{article.title}")
-    return line + (f" ({outcome.message})" if outcome.message else "")
+    return visible(line + (f" ({outcome.message})" if outcome.message else ""))
 
 
 def _cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
@@ -708,7 +708,8 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         for outcome in report.outcomes:
             if not outcome.correct:
                 got = outcome.result.answer.text if outcome.result.answer else "(no answer)"
-                print(f"MISS {outcome.question.id}: {outcome.question.question}\n  got: {got}"
+                print(f"MISS {outcome.question.id}: {outcome.question.question}\n  got: "
+                      f"{visible(got)}"
                       f"\n  rank of expected: {outcome.rank}", file=sys.stderr)
     return 0
 

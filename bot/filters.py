@@ -41,6 +41,14 @@ def resolve_source(name: str, known: Sequence[str]) -> str:
     raise FilterError(f"unknown source {name!r}{hint}; the articles are from: {_listing(known)}")
 
 
+def plain_number(text: str) -> int | None:
+    """``text`` as a whole number when it is written in the digits 0-9 alone, else None: no
+    sign, space or underscore, and no digits of other scripts ("٣", "５"), all of which
+    ``int`` would take. Every number a person types (``--top-k``, ``--year``, ``:k``) is read
+    so."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def check_year(year: int, known: Iterable[int]) -> int:
     """``year`` when some article was published in it; else ``FilterError`` naming the
     years the articles cover."""

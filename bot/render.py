@@ -1,10 +1,17 @@
 """Turning a ``Result`` into what people and scripts read: rich text for the terminal and a
-JSON-ready dict. No ranking or filtering happens here."""
+JSON-ready dict. No ranking or filtering happens here.
+
+Whatever comes from an article or a source (a quote, a title, a link, an id) is shown to
+people through ``visible``: a control character in it (an escape sequence that would clear
+the screen, set the window's title or hide a link) is shown as a symbol, never sent to the
+terminal. The JSON shapes keep the text exact."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+import re
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
@@ -14,6 +21,26 @@ from retrieval.answerer import Answer, ContextUse, Result, SourceRef
 from retrieval.corpus import Article
 from retrieval.dates import human_date
 from retrieval.ingest.records import Origin
+
+
+# C0 controls but tab and newline, DEL and the C1 controls; a CR alone is dropped (CRLF line
+# ends are kept by the stored text; a lone CR would let a line overwrite itself).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _symbol(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code == 0x0D:
+        return ""
+    if code < 0x20:
+        return chr(0x2400 + code)          # ␛ for ESC, ␇ for BEL: Unicode's control pictures
+    return "␡" if code == 0x7F else f"<U+{code:04X}>"
+
+
+def visible(text: str) -> str:
+    """``text`` as people are shown it: its control characters (but newline and tab) shown
+    as symbols, a CR dropped."""
+    return _CONTROL.sub(_symbol, text)
 
 
 class _Screen(Console):
@@ -94,12 +121,18 @@ def article_to_dict(article: Article) -> dict[str, Any]:
 def citation(answer: Answer | SourceRef) -> Text:
     """``Source, 4 February 2013 · Title`` (the title linked to the article when known)."""
     line = Text()
-    line.append(answer.source, style="bold cyan")
+    line.append(visible(answer.source), style="bold cyan")
     line.append(", ")
     line.append(human_date(answer.date), style="green")
     line.append(" · ")
-    line.append(answer.title, style=f"italic link {answer.url}" if answer.url else "italic")
+    line.append(visible(answer.title), style=_linked("italic", answer.url))
     return line
+
+
+def _linked(style: str, url: str | None) -> str:
+    """``style`` linking to ``url`` when it can be a link (no space or control in it)."""
+    return f"{style} link {url}".strip() if url and visible(url) == url and \
+        not any(c.isspace() for c in url) else style
 
 
 def confidence_words(confidence: float) -> str:
@@ -123,7 +156,7 @@ def quoted(text: str) -> str:
 def _url_line(url: str) -> Text:
     """A link on a line of its own, never broken: terminals recognise it whole (a long one
     runs past the edge rather than being cut in two)."""
-    return Text("    " + url, style="dim", no_wrap=True, overflow="ignore")
+    return Text("    " + visible(url), style="dim", no_wrap=True, overflow="ignore")
 
 
 @dataclass(frozen=True)
@@ -148,7 +181,7 @@ class Hanging:
 def render_answer(answer: Answer, *, rank: int | None = None) -> RenderableType:
     """The quote, then where it comes from, its link and how sure the bot is. Text wraps at
     word boundaries to the console's width."""
-    quote = Text(quoted(answer.text), style="bold")
+    quote = Text(visible(quoted(answer.text)), style="bold")
     lines: list[RenderableType] = [
         Hanging(Text(f"{rank}. " if rank is not None else "", style="bold"), quote),
         Hanging(Text("  — "), citation(answer))]
@@ -172,14 +205,14 @@ def render_result(result: Result) -> RenderableType:
     if result.answer is not None:
         return render_answer(result.answer)
     if result.unavailable:          # not a question the articles do not answer: ask again
-        return Text(result.message, style="bold yellow")
-    message = Text("No answer. ", style="bold yellow").append(result.message)
+        return Text(visible(result.message), style="bold yellow")
+    message = Text("No answer. ", style="bold yellow").append(visible(result.message))
     shown = [a for a in result.alternatives[:UNSURE_SHOWN] if a.confidence >= UNSURE_FLOOR]
     if not shown:
         return message
     closest = [Text("Unsure: the closest sentences are", style="yellow")]
     for answer in shown:
-        closest.append(Hanging(Text("  "), Text(quoted(answer.text), style="dim")
+        closest.append(Hanging(Text("  "), Text(visible(quoted(answer.text)), style="dim")
                                .append_text(Text(" — ").append_text(citation(answer)))
                                .append(f" · {confidence_words(answer.confidence)}",
                                        style="dim")))
@@ -194,13 +227,13 @@ def render_alternatives(alternatives: Iterable[Answer]) -> RenderableType:
 
 def render_context(answer: Answer) -> RenderableType:
     """The paragraph around the answer with the answer highlighted, and its neighbours."""
-    paragraph = Text(answer.paragraph)
-    paragraph.highlight_words([answer.text], style="bold yellow")
+    paragraph = Text(visible(answer.paragraph))
+    paragraph.highlight_words([visible(answer.text)], style="bold yellow")
     parts: list[RenderableType] = [citation(answer), paragraph]
     if answer.before and answer.before not in answer.paragraph:
-        parts.insert(1, Text("… " + answer.before, style="dim"))
+        parts.insert(1, Text("… " + visible(answer.before), style="dim"))
     if answer.after and answer.after not in answer.paragraph:
-        parts.append(Text(answer.after + " …", style="dim"))
+        parts.append(Text(visible(answer.after) + " …", style="dim"))
     return Group(*parts)
 
 
@@ -214,13 +247,15 @@ def render_sources(articles: Iterable[Article],
     table.add_column("Source", style="cyan", ratio=1, min_width=8)
     table.add_column("Title and id", ratio=2, min_width=20, overflow="fold")
     for article in articles:
-        cell = Text(article.title, style=f"link {article.url}" if article.url else "")
-        cell.append("\n" + article.id, style="dim")
+        cell = Text(visible(article.title), style=_linked("", article.url))
+        cell.append("\n" + visible(article.id), style="dim")
         origin = (origins or {}).get(article.id)
         if origin is not None:
-            cell.append(f"\nadded {origin.added.replace('T', ' ')} from "
-                        f"{origin.feed + ' › ' if origin.feed else ''}{origin.given}", style="dim")
+            cell.append(visible(f"\nadded {origin.added.replace('T', ' ')} from "
+                                f"{origin.feed + ' › ' if origin.feed else ''}{origin.given}"),
+                        style="dim")
             if origin.syndicated_of:
-                cell.append(f"\na syndicated copy of {origin.syndicated_of}", style="dim")
-        table.add_row(human_date(article.date), article.source, cell)
+                cell.append(f"\na syndicated copy of {visible(origin.syndicated_of)}",
+                            style="dim")
+        table.add_row(human_date(article.date), visible(article.source), cell)
     return table

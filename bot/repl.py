@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 from rich.console import Console, RenderableType
 from rich.markup import escape
 
-from bot.filters import FilterError, corpus_years, resolve_source
+from bot.filters import FilterError, corpus_years, plain_number, resolve_source
 from bot.render import (followup_hint, render_alternatives, render_context, render_result,
                         render_sources, screen)
 from retrieval.answerer import TOP_K_MAX, Filters, Result
@@ -179,11 +179,8 @@ class Repl:
         if not arg:
             self.console.print(f"answers ranked: {self.top_k}")
             return
-        try:
-            value = int(arg)
-            if not 1 <= value <= TOP_K_MAX:
-                raise ValueError
-        except ValueError:
+        value = plain_number(arg)
+        if value is None or not 1 <= value <= TOP_K_MAX:
             self.console.print(f"[yellow]:k needs a whole number from 1 to {TOP_K_MAX}, not {escape(arg)!r}[/]")
             return
         self.top_k = value
@@ -206,12 +203,13 @@ class Repl:
             self.filters = Filters(self.filters.source, None)
         elif arg:
             years = corpus_years(self.service)
-            if not (arg.isascii() and arg.isdigit()) or int(arg) not in years:  # not "²"
+            year = plain_number(arg)
+            if year is None or year not in years:
                 listed = ", ".join(map(str, years)) or "none"
                 self.console.print(f"[yellow]:year needs a year of the articles ({listed}), "
                                    f"not {escape(arg)!r}[/]")
                 return
-            self.filters = Filters(self.filters.source, int(arg))
+            self.filters = Filters(self.filters.source, year)
         self.console.print(f"year: {self.filters.year or 'any'}")
 
     # ------------------------------------------------------------------------ the loops

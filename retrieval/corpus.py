@@ -132,15 +132,16 @@ def split_front_matter(raw: str, where: str) -> tuple[dict[str, Any], str]:
                           "opening its front matter (see README, 'Corpus format')")
     header_lines: list[str] = []
     offset = len(first) + 1
-    while True:
-        line, sep, remainder = raw[offset:].partition(newline)
+    while True:   # each line found in place: the text is copied once, however long
+        stop = raw.find(newline, offset)
+        line = raw[offset:] if stop < 0 else raw[offset:stop]
         if line.strip() == FRONT_MATTER_FENCE:
-            text = raw[offset + len(line) + len(sep):]
+            text = raw[offset + len(line) + (stop >= 0):]
             break
-        if not sep:
+        if stop < 0:
             raise CorpusError(f"{where}: front matter is not closed by a '+++' line")
         header_lines.append(line.removesuffix("\r"))  # CRLF line endings
-        offset += len(line) + 1
+        offset = stop + 1
     try:
         header = tomllib.loads("\n".join(header_lines))
     except (tomllib.TOMLDecodeError, ValueError) as exc:  # ValueError: a huge integer
@@ -314,8 +315,6 @@ def load_corpus(path: str | Path, known: Iterable[Mapping[str, Any]] = ()) -> Co
     first problem found."""
     stream = CorpusStream(path, known)
     articles = tuple(stream)
-    if not articles:
-        log.warning("corpus %s holds no articles", stream.root)
     return Corpus(articles, stream.fingerprint, str(stream.root), stream.files)
 
 
@@ -371,7 +370,8 @@ class CorpusStream:
     time), so that a build never holds the whole corpus. Iterate it once; then ``files`` and
     ``fingerprint`` describe what was read, and ``bytes_read`` grows as it is read (for a
     progress bar against ``total_bytes``). A file whose stamp is among the ``known`` records
-    keeps its recorded hash; the others are hashed as they are read."""
+    keeps its recorded hash; the others are hashed as they are read. A corpus of no
+    articles is read with a warning."""
 
     def __init__(self, path: str | Path, known: Iterable[Mapping[str, Any]] = ()) -> None:
         self.root = Path(path).expanduser()
@@ -402,6 +402,8 @@ class CorpusStream:
                 seen[article.id] = where
                 yield article
         self._done = True
+        if not seen:
+            log.warning("corpus %s holds no articles", self.root)
 
     def _read(self, file: Path) -> Iterator[tuple[Article, str]]:
         try:
@@ -431,7 +433,10 @@ class CorpusStream:
                 size = len(data)
                 self.bytes_read += size
                 text = _decode(data[len(_BOM):] if data.startswith(_BOM) else data, str(file))
-                yield parse_article_file(text, str(file)), str(file)
+                del data
+                article = parse_article_file(text, str(file))
+                del text     # the article holds its own text: no other copy is kept
+                yield article, str(file)
         try:
             after = file.stat()
         except OSError:

@@ -15,10 +15,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from retrieval.answerer import Answerer, Filters, Result
 from retrieval.conversation import Conversation
@@ -32,6 +32,7 @@ from retrieval import storage
 from retrieval.storage import POINTER, check_location
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -82,19 +83,27 @@ class QAService:
         rebuilt and the question asked again, or, without ``index.auto_rebuild``,
         ``IndexFormatError`` is raised."""
         self.pick_up_commit()
-        state = self._state
         try:
-            return state.answerer.ask(question, top_k, filters, conversation)
+            return self._rebuilt_on_damage(
+                lambda state: state.answerer.ask(question, top_k, filters, conversation))
         except IndexUnavailableError as exc:    # a shard of the cluster is down: say so
             log.info("%s", exc)                 # the adapters show the result's message
             return Result(question, None, (), str(exc), unavailable=True)
+
+    def _rebuilt_on_damage(self, read: Callable[[_State], T]) -> T:
+        """``read(state)``; when it finds the index damaged (a file checked only as it is
+        read), the index is rebuilt and it is read again, or, without
+        ``index.auto_rebuild``, ``IndexFormatError`` is raised."""
+        state = self._state
+        try:
+            return read(state)
         except IndexFormatError as exc:
             if not self.settings.index.auto_rebuild:
-                raise
+                raise IndexFormatError(f"{exc} (or set index.auto_rebuild = true)") from None
             if self._state is state:  # not rebuilt meanwhile for another question
                 log.warning("%s; rebuilding it", exc)
                 self.reload(force_rebuild=True)
-            return self._state.answerer.ask(question, top_k, filters, conversation)
+            return read(self._state)
 
     @property
     def index(self) -> TfidfIndex:
@@ -104,15 +113,16 @@ class QAService:
     @property
     def articles(self) -> tuple[Article, ...]:
         """The articles of the index, in order (each read from the store: for listings)."""
-        return tuple(self._state.index.articles_.live_articles())
+        return self._rebuilt_on_damage(
+            lambda state: tuple(state.index.articles_.live_articles()))
 
     def sources(self) -> list[str]:
         """The distinct source outlets of the articles, sorted."""
-        return self._state.index.articles_.live_sources()
+        return self._rebuilt_on_damage(lambda state: state.index.articles_.live_sources())
 
     def years(self) -> list[int]:
         """The years in which the articles were published, sorted."""
-        return self._state.index.articles_.live_years()
+        return self._rebuilt_on_damage(lambda state: state.index.articles_.live_years())
 
     # ------------------------------------------------------------------------- (re)loading
     def reload(self, *, force_rebuild: bool = False) -> LoadReport:

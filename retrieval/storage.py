@@ -4,7 +4,10 @@ Layout of an index directory::
 
     QABOT-INDEX      the marker: this directory is a qabot index (written when we create or
                      adopt the directory; we never replace or delete anything without it)
-    lock             writers hold an exclusive ``flock`` on it while they save
+    lock             writers hold an exclusive ``flock`` on it while they save, and write
+                     their process id (and its start time) into it; the lock's descriptor
+                     is the writer's alone (its worker processes close it), so it ends with
+                     the writer; a lock kept by processes whose owner is gone is taken over
     CURRENT          the commit point: {"commit": "gen-000007"}, replaced atomically
     gen-000007/      one generation: the files of the index and ``manifest.json``, which
                      lists every file with its size and CRC-32 (damage, not tampering, is what it
@@ -31,6 +34,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import logging
 import os
 import re
 import shutil
@@ -39,11 +43,12 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import numpy as np
 
 from retrieval.errors import IndexFormatError, IndexLocationError
+from retrieval.system import directory_locked, process_running, process_start
 
 MARKER = "QABOT-INDEX"
 POINTER = "CURRENT"
@@ -53,11 +58,17 @@ LAYOUT = 1
 _MARKER_CONTENT = {"kind": "qabot-index", "layout": LAYOUT}
 _GENERATION = re.compile(r"^gen-(\d{6,})$")
 _SEGMENT = re.compile(r"^seg-(\d{6,})$")
-_TEMPORARY = re.compile(r"^(?:\.tmp-.+|" + POINTER + r"\.tmp-.+)$")
+_TEMPORARY = re.compile(r"^(?:\.tmp-.+|(?:" + POINTER + "|" + LOCK + r")\.tmp-.+)$")
 _MARKER_BEING_WRITTEN = re.compile(r"^" + MARKER + r"\.tmp-.+$")
-_HASH_CHUNK = 1 << 20
+BLOCK_BYTES = 1 << 20      # a file larger than this has a CRC-32 per block in its manifest too
+SAMPLED_BLOCKS = 8         # blocks of a large file verified on open (the first, the last and
+                           # evenly spaced ones); the others are verified when read
+
+_LOCK_POLL_SECONDS = 0.2   # how often a process waiting for the lock looks whether its
+                           # owner is still alive
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 # ----------------------------------------------------------------------------- ownership
@@ -106,8 +117,10 @@ class Writer:
     """What a writer holding the lock of an index directory may do: write directories aside,
     publish them as segments, and commit a new generation."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, lock_fd: int | None = None) -> None:
         self.root = root
+        self.lock_fd = lock_fd      # the descriptor holding the lock: worker processes this
+                                    # writer starts close it (the lock is this process's alone)
         self._made: list[Path] = []
 
     def new_directory(self) -> Path:
@@ -160,9 +173,9 @@ def writing(root: Path) -> Iterator[Writer]:
         marker = {**_MARKER_CONTENT, "created": created}  # may remove_index remove the directory?
         _write_atomically(root / MARKER, json.dumps(marker).encode())
     try:
-        with _locked(root):
+        with _locked(root) as lock_fd:
             _remove_stale(root, keep=_current_name(root))
-            writer = Writer(root)
+            writer = Writer(root, lock_fd)
             try:
                 yield writer
             finally:
@@ -177,8 +190,7 @@ def finish_directory(directory: Path, manifest: Mapping[str, Any]) -> None:
     """Write ``manifest`` (with every file's size and CRC-32 added) into ``directory`` and
     fsync it."""
     manifest = dict(manifest)
-    manifest["files"] = {p.name: {"bytes": p.stat().st_size, "crc32": _file_crc(p)}
-                         for p in sorted(directory.iterdir())}
+    manifest["files"] = {p.name: _file_entry(p) for p in sorted(directory.iterdir())}
     _write_file(directory / MANIFEST, json.dumps(manifest, indent=1).encode())
     _fsync_dir(directory)
 
@@ -197,33 +209,123 @@ def save_generation(root: Path, write: Callable[[Path], Mapping[str, Any]]) -> P
 def wait_for_writer(root: Path, waiting: Callable[[], None] = lambda: None) -> bool:
     """Wait until no process holds the writer's lock of index directory ``root`` (one that is
     building or saving the index), calling ``waiting()`` first when one does. Returns whether
-    there was one to wait for."""
+    there was one to wait for. A lock whose owner is gone is not waited for."""
     if not is_index_dir(root):
         return False
     try:
-        handle = open(root / LOCK, "rb")
-    except OSError:       # no lock file: nobody has written here yet
+        handle, waited = _acquire(root, exclusive=False, waiting=waiting)
+    except FileNotFoundError:       # no lock file: nobody has written here yet
         return False
     with handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
-            waited = False
-        except BlockingIOError:
-            waiting()
-            fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
-            waited = True
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     return waited
 
 
 @contextmanager
-def _locked(root: Path) -> Iterator[None]:
-    with open(root / LOCK, "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+def _locked(root: Path) -> Iterator[int]:
+    """Hold the exclusive lock of ``root``; yields its descriptor."""
+    handle, _ = _acquire(root, exclusive=True)
+    with handle:
         try:
-            yield
+            yield handle.fileno()
         finally:
+            handle.truncate(0)      # no owner recorded: the lock is free
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _acquire(root: Path, *, exclusive: bool, waiting: Callable[[], None] = lambda: None
+             ) -> tuple[BinaryIO, bool]:
+    """The lock file of ``root``, opened (not inherited by programs this process runs) and
+    locked (``exclusive``: by a writer, which records itself as its owner; else shared, by
+    a reader waiting for writers), and whether it had to wait. While another process holds
+    the lock, its owner is looked at every ``_LOCK_POLL_SECONDS``: when the owner has ended
+    and only processes it left behind keep the lock, a writer takes the lock over (a new
+    lock file in its place, with one line saying so); a reader stops waiting (its handle is
+    then returned unlocked). ``FileNotFoundError`` when a reader finds
+    no lock file."""
+    path = root / LOCK
+    waited = False
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    while True:
+        handle: BinaryIO = open(path, "a+b" if exclusive else "rb")
+        try:
+            while not _try_lock(handle, mode):
+                owner = _lock_owner(handle)
+                if owner is not None and not process_running(*owner):
+                    if not exclusive:     # a reader: no writer is at work to wait for
+                        return handle, waited
+                    _take_over(root, handle, owner[0])
+                    break
+                if not waited:
+                    waiting()
+                    waited = True
+                time.sleep(_LOCK_POLL_SECONDS)
+            else:
+                with directory_locked(root):   # not while a stale lock is being taken over
+                    if _same_file(handle, path):
+                        if exclusive:
+                            _record_owner(handle)
+                        return handle, waited
+        except BaseException:
+            handle.close()
+            raise
+        handle.close()   # the file was replaced (a stale lock taken over): lock the new one
+
+
+def _try_lock(handle: BinaryIO, mode: int) -> bool:
+    try:
+        fcntl.flock(handle.fileno(), mode | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _same_file(handle: BinaryIO, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(handle.fileno()), os.stat(path))
+    except FileNotFoundError:
+        return False
+
+
+def _record_owner(handle: BinaryIO) -> None:
+    pid = os.getpid()
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{pid} {process_start(pid) or 0}\n".encode())
+    handle.flush()
+
+
+def _lock_owner(handle: BinaryIO) -> tuple[int, int | None] | None:
+    """(process id, start) of the writer that took the lock: as it recorded itself, else
+    (a lock file of an older qabot) as the kernel's table of locks says (Linux); None when
+    unknown."""
+    words = os.pread(handle.fileno(), 64, 0).split()
+    if len(words) == 2 and all(w.isdigit() for w in words):
+        return int(words[0]), int(words[1]) or None
+    info = os.fstat(handle.fileno())
+    inode = f"{os.major(info.st_dev):02x}:{os.minor(info.st_dev):02x}:{info.st_ino}"
+    try:
+        table = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    for line in table:
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "FLOCK" and fields[5] == inode and \
+                fields[4].isdigit() and int(fields[4]) > 0:
+            return int(fields[4]), None
+    return None
+
+
+def _take_over(root: Path, handle: BinaryIO, owner: int) -> None:
+    """Replace the lock file that ``handle`` holds open by a new one, unless another process
+    did meanwhile or a live writer took the lock meanwhile."""
+    with directory_locked(root):
+        again = _lock_owner(handle)
+        if _same_file(handle, root / LOCK) and again is not None and \
+                not process_running(*again) and not _try_lock(handle, fcntl.LOCK_SH):
+            log.warning("the index lock at %s is kept by processes that its owner (process "
+                        "%d) left behind when it ended; taking it over", root, owner)
+            _write_atomically(root / LOCK, b"")
 
 
 def _write_file(path: Path, data: bytes) -> None:
@@ -372,23 +474,8 @@ class VerifiedFiles:
         """The bytes of file ``name``, as a writable array of bytes (for arrays to use
         without a copy); ``IndexFormatError`` when its size or checksum differs from the
         manifest's."""
-        expected = self._files.get(name)
-        where = self.directory.parent
-        if not isinstance(expected, dict) or not isinstance(expected.get("bytes"), int):
-            raise IndexFormatError(f"index at {where} is damaged ({name} is not in its manifest)")
-        with open(self.directory / name, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size != expected["bytes"]:
-                raise IndexFormatError(f"index at {where} is damaged ({name} has {size:,} "
-                                       f"bytes, the manifest says {expected['bytes']:,})")
-            data = np.empty(size, dtype=np.uint8)  # not zero-filled, unlike a bytearray
-            if handle.readinto(memoryview(data)) != size:
-                raise IndexFormatError(f"index at {where} is damaged ({name} is shorter than "
-                                       "it was a moment ago)")
-        if zlib.crc32(data) != expected.get("crc32"):
-            raise IndexFormatError(f"index at {where} is damaged ({name} does not match its "
-                                   "checksum)")
-        return data
+        return CheckedFile(self.directory / name, self._files.get(name),
+                           self.directory.parent).read()
 
 
 def load_generation(root: Path, read: Callable[[VerifiedFiles], T],
@@ -406,14 +493,7 @@ def load_generation(root: Path, read: Callable[[VerifiedFiles], T],
             raise IndexFormatError(f"the index at {root} no longer has commit {generation} "
                                    "(a newer commit replaced it)")
         try:
-            try:
-                manifest = json.loads((root / name / MANIFEST).read_text(encoding="utf-8"))
-            except ValueError:
-                raise IndexFormatError(f"index at {root} is damaged (its manifest is not "
-                                       "JSON); rebuild it with `qabot index`") from None
-            if not isinstance(manifest, dict):
-                raise IndexFormatError(f"index at {root} is damaged (its manifest is not an "
-                                       "object); rebuild it with `qabot index`")
+            manifest = read_directory_manifest(root / name, root)
             return read(VerifiedFiles(root / name, manifest))
         except FileNotFoundError:
             if generation is None and attempt + 1 < READ_ATTEMPTS and \
@@ -424,24 +504,108 @@ def load_generation(root: Path, read: Callable[[VerifiedFiles], T],
     raise AssertionError("unreachable")
 
 
-def check_file(path: Path, expected: Any, where: Path, *, checksum: bool) -> None:
-    """Raise ``IndexFormatError`` unless file ``path`` has the size (and, with ``checksum``,
-    the CRC-32) that ``expected`` (its manifest entry) records."""
-    name = path.name
-    if not isinstance(expected, dict) or not isinstance(expected.get("bytes"), int):
-        raise IndexFormatError(f"index at {where} is damaged ({name} is not in its manifest)")
-    size = path.stat().st_size
-    if size != expected["bytes"]:
-        raise IndexFormatError(f"index at {where} is damaged ({name} has {size:,} "
-                               f"bytes, the manifest says {expected['bytes']:,})")
-    if checksum and _file_crc(path) != expected.get("crc32"):
-        raise IndexFormatError(f"index at {where} is damaged ({name} does not match its "
-                               "checksum)")
+def read_directory_manifest(directory: Path, where: Path) -> dict[str, Any]:
+    """The manifest of a directory we wrote (a generation or a segment), as an object.
+    Raises ``IndexFormatError`` when it is damaged, ``FileNotFoundError`` when missing."""
+    try:
+        manifest = json.loads((directory / MANIFEST).read_bytes().decode("utf-8"))
+    except ValueError:      # not UTF-8, not JSON (a truncated file)
+        raise IndexFormatError(f"index at {where} is damaged ({directory.name}/{MANIFEST} is "
+                               "not JSON); rebuild it with `qabot index`") from None
+    if not isinstance(manifest, dict):
+        raise IndexFormatError(f"index at {where} is damaged ({directory.name}/{MANIFEST} is "
+                               "not an object); rebuild it with `qabot index`")
+    return manifest
+
+
+class CheckedFile:
+    """A file of one of our directories as its manifest entry records it: its size is
+    checked at once; its bytes are verified against its CRC-32 whole (``verify``), in a
+    sample of its blocks (``verify_sample``), or block by block as they are read
+    (``verify_range``: each block once), always before they are decoded. Every failure is an
+    ``IndexFormatError`` naming the file."""
+
+    def __init__(self, path: Path, entry: Any, where: Path) -> None:
+        self.path = path
+        self.where = where
+        self.label = f"{path.parent.name}/{path.name}"
+        if not isinstance(entry, dict) or not isinstance(entry.get("bytes"), int):
+            raise self.damaged("is not in its manifest")
+        self._entry: dict[str, Any] = entry
+        size = path.stat().st_size
+        if size != entry["bytes"]:
+            raise self.damaged(f"has {size:,} bytes, the manifest says {entry['bytes']:,}")
+        self.size = size
+        blocks = entry.get("block_crc32")
+        self._blocks: list[Any] | None = blocks if isinstance(blocks, list) else None
+        self._verified: set[int] = set()
+
+    def damaged(self, problem: str) -> IndexFormatError:
+        return IndexFormatError(f"index at {self.where} is damaged ({self.label} {problem}); "
+                                "rebuild it with `qabot index`")
+
+    def read(self) -> np.ndarray:
+        """The whole file, verified, as a writable array of bytes."""
+        data = np.empty(self.size, dtype=np.uint8)  # not zero-filled, unlike a bytearray
+        with open(self.path, "rb") as handle:
+            if handle.readinto(memoryview(data)) != self.size:
+                raise self.damaged("is shorter than it was a moment ago")
+        if zlib.crc32(data) != self._entry.get("crc32"):
+            raise self.damaged("does not match its checksum")
+        return data
+
+    def verify(self) -> None:
+        if _file_crc(self.path) != self._entry.get("crc32"):
+            raise self.damaged("does not match its checksum")
+        self._verified.update(range(self._block_count()))
+
+    def verify_sample(self) -> None:
+        count = self._block_count()
+        if self._blocks is None or count <= SAMPLED_BLOCKS:
+            self.verify()
+            return
+        step = (count - 1) / (SAMPLED_BLOCKS - 1)
+        for block in sorted({round(i * step) for i in range(SAMPLED_BLOCKS)}):
+            self._verify_block(block)
+
+    def verify_range(self, lo: int, hi: int) -> None:
+        """The blocks holding bytes ``lo`` to ``hi`` verified (those not verified yet)."""
+        if self._blocks is None:
+            if not self._verified:
+                self.verify()
+            return
+        for block in range(lo // BLOCK_BYTES, (max(hi, lo + 1) - 1) // BLOCK_BYTES + 1):
+            if block not in self._verified:
+                self._verify_block(block)
+
+    def _block_count(self) -> int:
+        return max(1, -(-self.size // BLOCK_BYTES))
+
+    def _verify_block(self, block: int) -> None:
+        assert self._blocks is not None
+        with open(self.path, "rb") as handle:
+            data = os.pread(handle.fileno(), BLOCK_BYTES, block * BLOCK_BYTES)
+        if block >= len(self._blocks) or zlib.crc32(data) != self._blocks[block]:
+            raise self.damaged(f"does not match its checksum (block {block})")
+        self._verified.add(block)
+
+
+def _file_entry(path: Path) -> dict[str, Any]:
+    """A file's manifest entry: its size and CRC-32, and each block's when it has several."""
+    crc, blocks = 0, []
+    with open(path, "rb") as handle:
+        while chunk := handle.read(BLOCK_BYTES):
+            crc = zlib.crc32(chunk, crc)
+            blocks.append(zlib.crc32(chunk))
+    entry: dict[str, Any] = {"bytes": path.stat().st_size, "crc32": crc}
+    if len(blocks) > 1:
+        entry["block_crc32"] = blocks
+    return entry
 
 
 def _file_crc(path: Path) -> int:
     crc = 0
     with open(path, "rb") as handle:
-        while chunk := handle.read(_HASH_CHUNK):
+        while chunk := handle.read(BLOCK_BYTES):
             crc = zlib.crc32(chunk, crc)
     return crc

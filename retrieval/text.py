@@ -19,9 +19,11 @@ least ``min_sentence_words`` words.
 """
 from __future__ import annotations
 
+import hashlib
+import itertools
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -142,19 +144,55 @@ def split_sentences(text: str, span: Span, language: str = "en") -> list[Span]:
 
 def _sentences(text: str, start: int, end: int, language: str) -> list[tuple[int, int, str]]:
     """``split_sentences`` of ``text[start:end]`` as (start, end, the sentence's text)."""
-    chunk = text[start:end]
-    found: list[tuple[int, int, str]] = []
-    for boundary in sentencex.get_sentence_boundaries(language, chunk):
-        piece = chunk[boundary["start_index"]:boundary["end_index"]]
-        sentence = piece.strip()    # str.strip and str.isspace agree on whitespace
-        if not sentence:
-            continue
-        first = start + boundary["start_index"] + len(piece) - len(piece.lstrip())
-        if found and _CUT_ACRONYM_START.match(sentence) and _cut_acronym_end(found[-1][2]):
-            found[-1] = (found[-1][0], first + len(sentence), text[found[-1][0]:first + len(sentence)])
-        else:
-            found.append((first, first + len(sentence), sentence))
-    return found
+    return list(_iter_sentences(text, start, end, language))
+
+
+# A block longer than this is given to the segmenter in windows of about this many
+# characters, each ending after a sentence's end mark and a space: memory stays in
+# proportion to a window, not to a huge paragraph (no news paragraph is near it).
+SEGMENTER_WINDOW = 1 << 20
+_WINDOW_END = re.compile(r"[.!?][\"'”’»)\]]*\s")
+
+
+def _windows(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """``text[start:end]`` cut into consecutive windows of at most ``SEGMENTER_WINDOW``
+    characters (one when it is no longer), each ending, where it can, after a sentence end
+    mark and a space (else a space, else anywhere) in its last quarter."""
+    while end - start > SEGMENTER_WINDOW:
+        limit = start + SEGMENTER_WINDOW
+        floor = limit - SEGMENTER_WINDOW // 4
+        cut = None
+        for found in _WINDOW_END.finditer(text, floor, limit):
+            cut = found.end()
+        if cut is None:
+            space = max(text.rfind(c, floor, limit) for c in " \t")
+            cut = space + 1 if space >= 0 else limit
+        yield start, cut
+        start = cut
+    yield start, end
+
+
+def _iter_sentences(text: str, start: int, end: int, language: str
+                    ) -> Iterator[tuple[int, int, str]]:
+    """``_sentences``, one at a time, the block read in windows (``_windows``)."""
+    last: tuple[int, int, str] | None = None
+    for window_start, window_end in _windows(text, start, end):
+        chunk = text[window_start:window_end]
+        for boundary in sentencex.get_sentence_boundaries(language, chunk):
+            piece = chunk[boundary["start_index"]:boundary["end_index"]]
+            sentence = piece.strip()    # str.strip and str.isspace agree on whitespace
+            if not sentence:
+                continue
+            first = window_start + boundary["start_index"] + len(piece) - len(piece.lstrip())
+            if last is not None and _CUT_ACRONYM_START.match(sentence) and \
+                    _cut_acronym_end(last[2]):
+                last = (last[0], first + len(sentence), text[last[0]:first + len(sentence)])
+                continue
+            if last is not None:
+                yield last
+            last = (first, first + len(sentence), sentence)
+    if last is not None:
+        yield last
 
 
 def is_body_block(block: str, rules: SegmentationRules) -> bool:
@@ -192,7 +230,7 @@ class _SeenBlocks:
     only when its letters and digits (``_letters``) equal an earlier block's."""
 
     def __init__(self, title: str) -> None:
-        self._by_letters: dict[bytes, list[str]] = {}
+        self._by_letters: dict[bytes, list[str]] = {}   # by a digest of the letters
         self._forms: dict[str, str] = {}
         if title:
             self._add(title)
@@ -207,7 +245,8 @@ class _SeenBlocks:
 
     def _add(self, text: str) -> list[str]:
         """The texts seen before with the same letters as ``text``, which is added."""
-        same = self._by_letters.setdefault(_letters(text), [])
+        key = hashlib.blake2b(_letters(text), digest_size=16).digest()
+        same = self._by_letters.setdefault(key, [])
         earlier = list(same)
         same.append(text)
         return earlier
@@ -235,28 +274,44 @@ def segment_spans(text: str, title: str = "", rules: SegmentationRules = Segment
                   ) -> list[tuple[int, int, list[SentenceSpan]]]:
     """``segment_article`` as plain tuples, each passage (start, end, its sentences), with
     each sentence's text: what the index build reads (no objects made per sentence)."""
+    return list(iter_spans(text, title, rules))
+
+
+def iter_spans(text: str, title: str = "", rules: SegmentationRules = SegmentationRules()
+               ) -> Iterator[tuple[int, int, list[SentenceSpan]]]:
+    """``segment_spans`` one passage at a time: a huge paragraph is never held whole as
+    sentences (its passages are at most ``rules.max_passage_chars`` long)."""
     seen = _SeenBlocks(title)
-    passages: list[tuple[int, int, list[SentenceSpan]]] = []
     for block in _blocks(text):
         block_text = text[block.start:block.end]
         if seen.repeats(block_text) or not is_body_block(block_text, rules):
             continue
-        sentences = [(start, end, has_words(sentence, rules.min_sentence_words)
+        del block_text
+        sentences = ((start, end, has_words(sentence, rules.min_sentence_words)
                       and ends_sentence(sentence), sentence)
-                     for start, end, sentence in _sentences(text, block.start, block.end,
-                                                            rules.language)]
-        for group in _bounded(sentences, rules.max_passage_chars):
-            if any(answerable for _, _, answerable, _ in group):
-                passages.append((block.start, block.end, group) if len(group) == len(sentences)
-                                else (group[0][0], group[-1][1], group))
-    return passages
+                     for start, end, sentence in _iter_sentences(text, block.start, block.end,
+                                                                 rules.language))
+        groups = _bounded(sentences, rules.max_passage_chars)
+        first, second = next(groups, None), next(groups, None)
+        if first is not None and second is None:     # the whole block is one passage
+            if any(answerable for _, _, answerable, _ in first):
+                yield block.start, block.end, first
+            continue
+        for group in itertools.chain((first, second), groups):
+            if group is not None and any(answerable for _, _, answerable, _ in group):
+                yield group[0][0], group[-1][1], group
 
 
-def _bounded(sentences: list[SentenceSpan], max_chars: int) -> Iterator[list[SentenceSpan]]:
+def _bounded(sentences: Iterable[SentenceSpan], max_chars: int) -> Iterator[list[SentenceSpan]]:
     """Consecutive runs of ``sentences`` spanning at most ``max_chars`` characters each (a
     longer sentence alone)."""
-    start = 0
-    for i in range(1, len(sentences) + 1):
-        if i == len(sentences) or sentences[i][1] - sentences[start][0] > max_chars:
-            yield sentences[start:i]
-            start = i
+    group: list[SentenceSpan] = []
+    for sentence in sentences:
+        if group and sentence[1] - group[0][0] > max_chars:
+            yield group
+            group = []
+        group.append(sentence)
+    if group:
+        yield group
+
+

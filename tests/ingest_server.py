@@ -7,6 +7,9 @@
     /to-ftp                 302 to an ftp: address
     /to-loopback/NAME       302 to http://127.0.0.1:PORT/news/NAME (absolute, by address)
     /slow                   answers after SLOW_SECONDS
+    /trickle-headers        its status line and headers one byte a second (TRICKLE_SECONDS)
+    /trickle-body           its headers at once, its body one byte a second
+    /redirect-to/PORT       302 to http://127.0.0.1:PORT/news/orchard-frost (another host)
     /big, /big-unsized      a page of BIG_BYTES bytes, with and without Content-Length
     /report.pdf             application/pdf
     /gzip/NAME              NAME.html sent with Content-Encoding: gzip
@@ -16,6 +19,7 @@
 from __future__ import annotations
 
 import gzip
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +29,7 @@ from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent / "data" / "ingest"
 SLOW_SECONDS = 3.0
+TRICKLE_SECONDS = 1.0
 BIG_BYTES = 300_000
 BOMB_BYTES = 200_000_000
 _FEED_TYPES = {".rss": "application/rss+xml", ".atom": "application/atom+xml"}
@@ -55,6 +60,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._redirect(f"{base}/news/{path[13:]}")
         elif path == "/to-ftp":
             self._redirect("ftp://127.0.0.1/story.html")
+        elif path in ("/trickle-headers", "/trickle-body"):
+            self._trickle(path == "/trickle-headers")
+        elif path.startswith("/redirect-to/"):
+            self._redirect(f"http://localhost:{path[13:]}/news/orchard-frost")
         elif path == "/slow":
             time.sleep(SLOW_SECONDS)
             self._send(200, "text/html", b"<html><body><p>Too late.</p></body></html>")
@@ -70,6 +79,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, "application/pdf", b"%PDF-1.4 not a page")
         else:
             self._send(404, "text/html", b"<html><body>Not found</body></html>")
+
+    def _trickle(self, headers: bool) -> None:
+        """A page sent one byte every TRICKLE_SECONDS (its headers too, or only its body),
+        until the client goes away."""
+        body = b"<html><body>" + b"<p>A very slow story indeed.</p>" * 100 + b"</body></html>"
+        head = (f"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        self.close_connection = True
+        try:
+            if not headers:
+                self.wfile.write(head)
+                self.wfile.flush()
+            for byte in (head + body if headers else body):
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(TRICKLE_SECONDS)
+        except OSError:          # the client gave up
+            pass
 
     def _redirect(self, location: str) -> None:
         self.send_response(302)
@@ -111,6 +138,13 @@ class NewsServer(ThreadingHTTPServer):
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on (for a connection that must fail)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @contextmanager

@@ -544,13 +544,10 @@ def test_behind_a_proxy_only_the_names_address_is_checked(
 
 
 def test_a_closed_port_is_one_line() -> None:
-    import socket
-    with socket.socket() as probe:    # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    from tests.ingest_server import free_port
     settings = IngestSettings(timeout_seconds=2)
     with new_client(settings) as client, pytest.raises(IngestError) as failed:
-        fetch(f"http://127.0.0.1:{port}/story", client, settings)
+        fetch(f"http://127.0.0.1:{free_port()}/story", client, settings)
     assert str(failed.value) == "could not connect to 127.0.0.1"
 
 

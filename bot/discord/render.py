@@ -13,7 +13,7 @@ from typing import Final
 
 import discord
 
-from bot.render import confidence_words, followup_hint
+from bot.render import confidence_words, followup_hint, visible
 from retrieval.answerer import Answer, Result, SourceRef
 from retrieval.corpus import Article
 from retrieval.dates import human_date
@@ -96,7 +96,7 @@ def fit_embed(embed: discord.Embed) -> discord.Embed:
 # ----------------------------------------------------------------------------- pieces
 def plain(text: str) -> str:
     """User or corpus text shown literally: markdown escaped, whitespace runs collapsed."""
-    return discord.utils.escape_markdown(" ".join(text.split()), ignore_links=False)
+    return discord.utils.escape_markdown(" ".join(visible(text).split()), ignore_links=False)
 
 
 def blockquote(text: str) -> str:

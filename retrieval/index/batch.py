@@ -9,8 +9,10 @@ Runs in worker processes when building in parallel."""
 from __future__ import annotations
 
 import zlib
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -18,7 +20,7 @@ import scipy.sparse as sp
 from retrieval.analysis import Analyzer
 from retrieval.corpus import Article
 from retrieval.errors import CorpusError
-from retrieval.text import SegmentationRules, segment_spans
+from retrieval.text import SegmentationRules, iter_spans
 
 _INT32_MAX = np.iinfo(np.int32).max
 
@@ -122,19 +124,27 @@ def occurrences_to_counts(indptr: np.ndarray, terms: np.ndarray
     return (np.cumsum(first)[np.asarray(indptr)] - 1, terms[where[:-1]], np.diff(where))
 
 
+# Sentences are analysed in runs of about this many characters: the words of a run are held
+# at once (as Python strings, several times the text's size), not the batch's.
+ANALYSED_CHARS = 1 << 20
+
+
 def analyse_batch(articles: Sequence[Article], analyzer: Analyzer,
                   rules: SegmentationRules) -> SegmentArrays:
     """Segment and analyse ``articles`` (numbered from 0 in this batch) into a segment's
-    arrays. Raises ``CorpusError`` for an article too long for 32-bit offsets."""
-    p_article, p_start, p_end, p_first = [], [], [], []
-    s_article, s_start, s_end, s_passage, s_answerable = [], [], [], [], []
-    sentences: list[str] = []
+    arrays. Raises ``CorpusError`` for an article too long for 32-bit offsets. The memory it
+    takes is in proportion to the batch's numbers, with its sentences' texts and words held a
+    run of ``ANALYSED_CHARS`` at a time, however long an article or a paragraph is."""
+    p_article, p_start, p_end, p_first = (array("q") for _ in range(4))
+    s_article, s_start, s_end, s_passage = (array("q") for _ in range(4))
+    s_answerable, s_hash = array("b"), array("L")
+    runs = _Runs(analyzer)
     for number, article in enumerate(articles):
         text = article.text
         if len(text) > _INT32_MAX:
             raise CorpusError(f"article {article.id!r} is {len(text):,} characters long; "
                               f"the limit is {_INT32_MAX:,}")
-        for start, end, group in segment_spans(text, article.title, rules):
+        for start, end, group in iter_spans(text, article.title, rules):
             p_first.append(len(s_start))
             p_article.append(number)
             p_start.append(start)
@@ -145,10 +155,10 @@ def analyse_batch(articles: Sequence[Article], analyzer: Analyzer,
                 s_end.append(s_stop)
                 s_passage.append(passage)
                 s_answerable.append(answerable)
-                sentences.append(sentence)
+                s_hash.append(text_hash(sentence))
+                runs.add(sentence)
             s_article.extend([number] * len(group))
-    s_hash = [text_hash(sentence) for sentence in sentences]
-    vocabulary, terms, indptr = analyzer.numbered(sentences)
+    vocabulary, terms, indptr = runs.numbered()
     counts = count_terms(len(vocabulary), terms, indptr)
     n_passages, n_sentences = len(p_start), len(s_start)
     membership = sp.csr_matrix(
@@ -168,15 +178,60 @@ def analyse_batch(articles: Sequence[Article], analyzer: Analyzer,
         sentence_terms=np.repeat(counts.indices, counts.data).astype(term_dtype(len(vocabulary))),
         passage_length=compact_counts(np.bincount(by_term.indices, weights=by_term.data,
                                                   minlength=n_passages).astype(np.int64)),
-        passage_article=np.asarray(p_article, dtype=np.int32),
-        passage_start=np.asarray(p_start, dtype=np.int32),
-        passage_end=np.asarray(p_end, dtype=np.int32),
-        passage_first_sentence=np.asarray(p_first + [n_sentences],
-                                          dtype=offset_dtype(n_sentences)),
-        sentence_article=np.asarray(s_article, dtype=np.int32),
-        sentence_start=np.asarray(s_start, dtype=np.int32),
-        sentence_end=np.asarray(s_end, dtype=np.int32),
-        sentence_passage=np.asarray(s_passage, dtype=np.int32),
-        sentence_answerable=np.asarray(s_answerable, dtype=bool),
-        sentence_hash=np.asarray(s_hash, dtype=np.uint32),
+        passage_article=_array(p_article, np.int32),
+        passage_start=_array(p_start, np.int32),
+        passage_end=_array(p_end, np.int32),
+        passage_first_sentence=_array(p_first + array("q", [n_sentences]),
+                                      offset_dtype(n_sentences)),
+        sentence_article=_array(s_article, np.int32),
+        sentence_start=_array(s_start, np.int32),
+        sentence_end=_array(s_end, np.int32),
+        sentence_passage=_array(s_passage, np.int32),
+        sentence_answerable=_array(s_answerable, bool),
+        sentence_hash=_array(s_hash, np.uint32),
     )
+
+
+def _array(values: array, dtype: Any) -> np.ndarray:
+    """A compact ``array`` of numbers as a numpy array of ``dtype``."""
+    return np.frombuffer(values, dtype=values.typecode).astype(dtype) if len(values) else \
+        np.zeros(0, dtype=dtype)
+
+
+class _Runs:
+    """Sentences analysed (``Analyzer.numbered``) in runs of about ``ANALYSED_CHARS``
+    characters, their vocabularies merged at the end: the same vocabulary and term numbers
+    as one call over all of them."""
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        self._analyzer = analyzer
+        self._pending: list[str] = []
+        self._chars = 0
+        self._done: list[tuple[list[str], np.ndarray, np.ndarray]] = []
+
+    def add(self, sentence: str) -> None:
+        self._pending.append(sentence)
+        self._chars += len(sentence)
+        if self._chars >= ANALYSED_CHARS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending or not self._done:
+            self._done.append(self._analyzer.numbered(self._pending))
+        self._pending, self._chars = [], 0
+
+    def numbered(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The vocabulary (sorted), the term numbers of every sentence one after another
+        and each sentence's start in them."""
+        self._flush()
+        if len(self._done) == 1:
+            return self._done[0]
+        vocabulary = sorted(set().union(*(v for v, _, _ in self._done)))
+        number = {t: i for i, t in enumerate(vocabulary)}
+        terms, starts, offset = [], [np.zeros(1, dtype=np.int64)], 0
+        for local, run_terms, run_indptr in self._done:
+            mapping = np.fromiter((number[t] for t in local), dtype=np.int32, count=len(local))
+            terms.append(mapping[run_terms] if run_terms.size else run_terms)
+            starts.append(np.asarray(run_indptr[1:], dtype=np.int64) + offset)
+            offset += int(run_indptr[-1])
+        return vocabulary, np.concatenate(terms).astype(np.int32), np.concatenate(starts)

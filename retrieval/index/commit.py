@@ -19,9 +19,7 @@ a new generation, so a reader opens a whole old or a whole new state."""
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,8 +31,10 @@ from retrieval import storage
 from retrieval.analysis import Analyzer
 from retrieval.corpus import Article
 from retrieval.errors import IndexFormatError
+from retrieval.index import pool
 from retrieval.index.batch import SegmentArrays, analyse_batch
 from retrieval.index.merge import merge_segments
+from retrieval.index.pool import Runner, default_jobs
 from retrieval.index.runs import balanced_runs
 from retrieval.index.segment import Segment, open_segment, write_segment
 from retrieval.index.stats import GlobalStats, combine
@@ -48,14 +48,6 @@ BATCH_CHARS = 8_000_000     # characters of article text per segment built (abou
                             # memory in its worker)
 MAX_SEGMENTS = 8            # more segments than this are merged after a commit: into one, or
                             # into min_segments (a cluster's shards; then above 2 × that)
-
-
-def default_jobs() -> int:
-    """The CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 # --------------------------------------------------------------------------------- batches
@@ -84,29 +76,6 @@ def _analyse_and_write(articles: list[Article], analyzer: Analyzer, rules: Segme
                        directory: Path, params: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
     arrays, store = _analyse(articles, analyzer, rules)
     return directory, write_segment(directory, arrays, store, params)
-
-
-def _run(tasks: Iterable[tuple[Any, ...]], function: Any, jobs: int) -> Iterator[Any]:
-    """``function(*task)`` for each task, in order, in ``jobs`` processes (in this one when
-    ``jobs`` is 1 or there is a single task), with at most ``jobs + 1`` tasks in flight
-    (memory stays bounded by the batches)."""
-    tasks = iter(tasks)
-    first = next(tasks, None)
-    second = next(tasks, None) if first is not None else None
-    if second is None or jobs <= 1:
-        for task in (t for t in (first, second) if t is not None):
-            yield function(*task)
-        for task in tasks:
-            yield function(*task)
-        return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        pending: list[Future[Any]] = [pool.submit(function, *first), pool.submit(function, *second)]
-        for task in tasks:
-            pending.append(pool.submit(function, *task))
-            if len(pending) > jobs:
-                yield pending.pop(0).result()
-        for future in pending:
-            yield future.result()
 
 
 class _Progress:
@@ -146,7 +115,7 @@ def build_segments(index: "TfidfIndex", articles: Iterable[Article], *, n_jobs: 
             yield batch, index.analyzer, index.rules
 
     try:
-        for arrays, store in _run(tasks(), _analyse, n_jobs):
+        for arrays, store in pool.run(tasks(), _analyse, n_jobs):
             yield Segment(arrays, ArticleStore.from_data(store))
     finally:
         bar.close()
@@ -221,9 +190,6 @@ def save_index(index: "TfidfIndex", root: Path) -> Path:
     return root
 
 
-Runner = Callable[[Iterable[tuple[Any, ...]], Any, int], Iterator[Any]]
-
-
 def _write_segments(writer: storage.Writer, index: "TfidfIndex", articles: Iterable[Article],
                     jobs: int, progress: bool, batch_chars: int,
                     run: Runner | None = None, batch_articles: int | None = None) -> list[str]:
@@ -238,9 +204,13 @@ def _write_segments(writer: storage.Writer, index: "TfidfIndex", articles: Itera
             bar.advance(batch)
             yield batch, index.analyzer, index.rules, writer.new_directory(), params
 
+    def local(tasks: Iterable[tuple[Any, ...]], function: Any, jobs: int) -> Iterator[Any]:
+        return pool.run(tasks, function, jobs,
+                        parents_own=() if writer.lock_fd is None else (writer.lock_fd,))
+
     try:
         return [writer.publish_segment(directory, manifest)
-                for directory, manifest in (run or _run)(tasks(), _analyse_and_write, jobs)]
+                for directory, manifest in (run or local)(tasks(), _analyse_and_write, jobs)]
     finally:
         bar.close()
 

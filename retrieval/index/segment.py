@@ -19,7 +19,7 @@ import numpy as np
 from retrieval import storage
 from retrieval.errors import IndexFormatError
 from retrieval.index.batch import ARRAY_NAMES, SegmentArrays
-from retrieval.index.store import (STORE_ARRAYS, STORE_BLOBS, ArticleStore,
+from retrieval.index.store import (STORE_ARRAYS, STORE_BLOBS, ArticleStore, StoreChecks,
                                    StoreData)
 
 SEGMENT_FORMAT = 3
@@ -79,8 +79,8 @@ def open_segment(root: Path, name: str, params: dict[str, Any]) -> Segment:
     Raises ``IndexFormatError`` when it is missing, of other parameters or damaged
     (``FileNotFoundError`` when it vanished: a merge removed it after a newer commit)."""
     directory = root / name
-    manifest = json.loads((directory / storage.MANIFEST).read_text(encoding="utf-8"))
-    if not isinstance(manifest, dict) or manifest.get("segment_format") != SEGMENT_FORMAT:
+    manifest = storage.read_directory_manifest(directory, root)
+    if manifest.get("segment_format") != SEGMENT_FORMAT:
         raise IndexFormatError(f"index at {root} is damaged ({name} is not a segment of this "
                                "format); rebuild it with `qabot index`")
     if {k: manifest.get(k) for k in params} != params:
@@ -89,13 +89,24 @@ def open_segment(root: Path, name: str, params: dict[str, Any]) -> Segment:
     files = manifest.get("files")
     if not isinstance(files, dict):
         raise IndexFormatError(f"index at {root} is damaged ({name}'s manifest lists no files)")
-    total = sum(f.get("bytes", 0) for f in files.values() if isinstance(f, dict))
+    total = sum(f.get("bytes", 0) for f in files.values() if isinstance(f, dict)
+                and isinstance(f.get("bytes"), int))
     full = total <= FULL_CHECK_BYTES
-    try:
-        def path(file: str) -> Path:
-            storage.check_file(directory / file, files.get(file), root, checksum=full)
-            return directory / file
+    checked: dict[str, storage.CheckedFile] = {}
 
+    def path(file: str, *, lazy: bool = False) -> Path:
+        """``file`` with its size checked, and verified: whole in a small segment; in a
+        large one, whole when it is small beside the postings (per-article arrays, the
+        lists), by a sample of its blocks otherwise (the rest as read), or (``lazy``) when
+        it is read."""
+        check = checked[file] = storage.CheckedFile(directory / file, files.get(file), root)
+        if full or (not lazy and file.endswith(".json")) or file[:-4] in STORE_ARRAYS:
+            check.verify()
+        elif not lazy:
+            check.verify_sample()
+        return directory / file
+
+    try:
         def array(file: str) -> np.ndarray:
             return _load_npy(path(f"{file}.npy"))
 
@@ -105,18 +116,21 @@ def open_segment(root: Path, name: str, params: dict[str, Any]) -> Segment:
         vocabulary = load_json("vocabulary")
         arrays = SegmentArrays(vocabulary=vocabulary,
                                **{n: array(n) for n in ARRAY_NAMES})
-        ids_file = path("article_ids.json")
-        store = ArticleStore(_load_bytes(path(STORE_BLOBS[0])), _load_bytes(path(STORE_BLOBS[1])),
-                             {n: array(n) for n in STORE_ARRAYS},
+        ids_file = path("article_ids.json", lazy=True)
+        blobs = [_load_bytes(path(blob)) for blob in STORE_BLOBS]
+        store = ArticleStore(blobs[0], blobs[1], {n: array(n) for n in STORE_ARRAYS},
                              json.loads(ids_file.read_text(encoding="utf-8")) if full else None,
-                             load_json("article_sources"), ids_file=ids_file)
+                             load_json("article_sources"),
+                             checks=StoreChecks(checked["article_ids.json"],
+                                                checked[STORE_BLOBS[0]], checked[STORE_BLOBS[1]]))
     except (FileNotFoundError, IndexFormatError):
         raise
     except Exception as exc:  # noqa: BLE001 - whatever a damaged file makes numpy raise
         raise IndexFormatError(f"index at {root} is damaged ({name}: {type(exc).__name__}: "
                                f"{exc}); rebuild it with `qabot index`") from None
     segment = Segment(arrays, store, name)
-    problem = shape_problem(segment, manifest) or (value_problem(segment) if full else None)
+    problem = shape_problem(segment, manifest) or (value_problem(segment) if full else None) \
+        or store_problem(segment)
     if problem:
         raise IndexFormatError(f"index at {root} is damaged ({name}: {problem}); "
                                "rebuild it with `qabot index`")
@@ -160,6 +174,26 @@ def shape_problem(segment: Segment, manifest: dict[str, Any]) -> str | None:
     if int(a.passage_indptr[-1]) != a.passage_ids.shape[0] or \
             int(a.sentence_indptr[-1]) != a.sentence_terms.shape[0]:
         return "postings and their offsets disagree"
+    return None
+
+
+def store_problem(segment: Segment) -> str | None:
+    """What is wrong with the per-article arrays' values (a segment's smallest arrays, read
+    whole whatever its size), or None."""
+    arrays, n_art = segment.store.arrays, len(segment.store)
+    sources = segment.store.sources
+    if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
+        return "its list of outlets is not a list of names"
+    codes = arrays["article_source"]
+    if n_art and (codes.min() < 0 or codes.max() >= len(sources)):
+        return "article outlet numbers out of range"
+    for blob, offsets in zip(STORE_BLOBS, ("article_text_offsets", "article_meta_offsets")):
+        bounds = arrays[offsets]
+        if bounds[0] != 0 or np.any(np.diff(bounds) < 0) or bounds[-1] != \
+                segment.store.blob_size(blob):
+            return f"the offsets into {blob} are out of order"
+    if np.any(arrays["article_length"] < 0):
+        return "negative article lengths"
     return None
 
 

@@ -29,13 +29,13 @@ from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
 
 from retrieval.corpus import Article, normal_url
 from retrieval.dates import PartialDate
+from retrieval.storage import CheckedFile
 
 STORE_ARRAYS = ("article_text_offsets", "article_meta_offsets", "article_length",
                 "article_year", "article_ordinal", "article_source", "article_url_key")
@@ -133,18 +133,32 @@ def _offsets(blobs: list[bytes]) -> np.ndarray:
     return offsets
 
 
+@dataclass(frozen=True)
+class StoreChecks:
+    """The store's files on disk, each verified before what is read of it is decoded (the
+    ids when they are first read; a text or metadata record's blocks)."""
+
+    ids: CheckedFile
+    text: CheckedFile
+    meta: CheckedFile
+
+
 class ArticleStore:
     """The articles of one segment, read by offset from its files (or from memory)."""
 
     def __init__(self, text: np.ndarray | bytes, meta: np.ndarray | bytes,
                  arrays: dict[str, np.ndarray], ids: list[str] | None, sources: list[str],
-                 ids_file: Path | None = None) -> None:
+                 checks: StoreChecks | None = None) -> None:
         self._text = text
         self._meta = meta
         self.arrays = arrays
         self._ids = ids
-        self._ids_file = ids_file
+        self._checks = checks
         self.sources = sources
+
+    def blob_size(self, name: str) -> int:
+        """The bytes of blob ``name`` (one of ``STORE_BLOBS``)."""
+        return len(self._text if name == STORE_BLOBS[0] else self._meta)
 
     @classmethod
     def from_data(cls, data: StoreData) -> "ArticleStore":
@@ -158,24 +172,53 @@ class ArticleStore:
         """The article ids (read on first use: a process answering one question without a
         conversation never needs them)."""
         if self._ids is None:
-            assert self._ids_file is not None
-            self._ids = json.loads(self._ids_file.read_text(encoding="utf-8"))
+            assert self._checks is not None
+            check = self._checks.ids
+            data = check.read()
+            try:
+                ids = json.loads(data.tobytes().decode("utf-8"))
+            except ValueError:
+                raise check.damaged("is not JSON") from None
+            if not isinstance(ids, list) or len(ids) != len(self) or \
+                    not all(isinstance(i, str) for i in ids):
+                raise check.damaged("does not list the segment's ids")
+            self._ids = ids
         return self._ids
 
     def text(self, number: int) -> str:
         offsets = self.arrays["article_text_offsets"]
         lo, hi = int(offsets[number]), int(offsets[number + 1])
-        return decompress_text(bytes(self._text[lo:hi]))
+        if self._checks is not None:
+            self._checks.text.verify_range(lo, hi)
+        try:
+            return decompress_text(bytes(self._text[lo:hi]))
+        except (zlib.error, UnicodeDecodeError) as exc:   # verified, so written so: a bug
+            raise self._damaged("text", f"holds article {number}'s text, which cannot be "
+                                f"read ({exc})") from None
 
     def info(self, number: int) -> ArticleInfo:
         offsets = self.arrays["article_meta_offsets"]
         lo, hi = int(offsets[number]), int(offsets[number + 1])
-        meta: dict[str, Any] = json.loads(bytes(self._meta[lo:hi]).decode("utf-8"))
-        date = meta.get("date")
-        source = self.sources[int(self.arrays["article_source"][number])]
-        return ArticleInfo(id=self.ids[number], title=meta["title"], source=source,
-                           date=PartialDate.parse(date) if date else None,
-                           url=meta.get("url"), author=meta.get("author"))
+        if self._checks is not None:
+            self._checks.meta.verify_range(lo, hi)
+        try:
+            meta: dict[str, Any] = json.loads(bytes(self._meta[lo:hi]).decode("utf-8"))
+            date = meta.get("date")
+            source = self.sources[int(self.arrays["article_source"][number])]
+            return ArticleInfo(id=self.ids[number], title=meta["title"], source=source,
+                               date=PartialDate.parse(date) if date else None,
+                               url=meta.get("url"), author=meta.get("author"))
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise self._damaged("meta", f"holds article {number}'s metadata, which cannot be "
+                                f"read ({type(exc).__name__})") from None
+
+    def _damaged(self, blob: str, problem: str) -> Exception:
+        """The error of a record that cannot be decoded: ``IndexFormatError`` naming the file
+        for a store on disk; in memory, where nothing is damaged, a ``ValueError``."""
+        if self._checks is None:
+            return ValueError(problem)
+        check: CheckedFile = getattr(self._checks, blob)
+        return check.damaged(problem)
 
     def article(self, number: int) -> Article:
         return _joined(self.info(number), self.text(number))
@@ -272,6 +315,8 @@ class Articles(Sequence[Article]):
 
     def _concat(self, name: str) -> np.ndarray:
         parts = [s.arrays[name] for s in self._stores]
+        if not parts:             # an index of no articles (an empty corpus)
+            return store_data([]).arrays[name]
         return np.concatenate(parts) if len(parts) != 1 else np.asarray(parts[0])
 
     @cached_property

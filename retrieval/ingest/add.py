@@ -28,7 +28,7 @@ from retrieval.ingest.fetch import Fetched, fetch, is_url, new_client
 from retrieval.ingest.records import Draft, IngestError, Origin, Outcome
 from retrieval.ingest.sources import Job, jobs
 from retrieval.ingest.store import (article_id, check_file_id, corpus_directory, origin_of,
-                                    write_article)
+                                    remove_temporaries, write_article)
 from retrieval.settings import IngestSettings
 from retrieval.text import SegmentationRules, segment_article
 
@@ -66,6 +66,7 @@ class Ingester:
         ``private_addresses``, links (and their redirects) to loopback or private addresses
         are refused (the Discord /add of a member, unlike the machine's own user)."""
         self.directory = corpus_directory(corpus)
+        remove_temporaries(self.directory)     # what killed adds left
         self.settings = settings
         self.rules = rules
         self._client = client

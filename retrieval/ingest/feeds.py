@@ -17,8 +17,11 @@ FEED_UPDATED_FROM = ("date the feed entry was last updated (feedparser; the feed
                      "publication date)")
 FEED_TITLE_FROM = "title of the feed entry (feedparser)"
 FEED_AUTHOR_FROM = "author of the feed entry (feedparser)"
-# The root element of a feed, after an XML declaration, comments or a doctype.
-_FEED_ROOT = re.compile(rb"^(?:\s|<\?[^>]*\?>|<!--.*?-->|<!DOCTYPE[^>]*>)*<(?:rss|feed|rdf:RDF)\b",
+# The root element of a feed, after an XML declaration, comments or a doctype (with an
+# internal subset of declarations between [ and ] or not), or a doctype naming it (its
+# subset may be longer than what is looked at).
+_FEED_ROOT = re.compile(rb"^(?:\s|<\?[^>]*\?>|<!--.*?-->|<!DOCTYPE(?:[^>\[]|\[.*?\])*>)*"
+                        rb"(?:<|<!DOCTYPE\s+)(?:rss|feed|rdf:RDF)\b",
                         re.DOTALL | re.IGNORECASE)
 
 

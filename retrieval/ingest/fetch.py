@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import time
 import urllib.request
 import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -72,11 +74,13 @@ def host_of(url: str) -> str:
 def new_client(settings: IngestSettings, *, private_addresses: bool = True) -> httpx.Client:
     """An HTTP client with the settings' user agent, time limit and redirect limit; without
     ``private_addresses``, every request (each redirect too) to a host that is or resolves
-    to a loopback, private, link-local or reserved address is refused."""
+    to a loopback, private, link-local or reserved address is refused. Connections are not
+    kept for a later fetch: each fetch's deadline watches the connections it made."""
     hooks = [_only_http] if private_addresses else [_only_http, _only_public]
     return httpx.Client(headers={"User-Agent": settings.user_agent,
                                  "Accept-Encoding": _ACCEPT_ENCODING},
                         timeout=httpx.Timeout(settings.timeout_seconds),
+                        limits=httpx.Limits(max_keepalive_connections=0),
                         follow_redirects=True, max_redirects=settings.max_redirects,
                         event_hooks={"request": hooks})
 
@@ -139,46 +143,124 @@ def _only_http(request: httpx.Request) -> None:
                           "cannot be added")
 
 
-def fetch(url: str, client: httpx.Client, settings: IngestSettings) -> Fetched:
-    """Download ``url`` (a page or a feed). Raises ``IngestError`` saying why it could not:
-    a bad link, no answer in time, an HTTP error, not a page or a feed, or too large."""
-    check_url(url)
-    host = host_of(url)
-    deadline = time.monotonic() + settings.timeout_seconds
+class _Deadline:
+    """One deadline for a whole fetch (connecting, each redirect, headers and body): when it
+    passes, every connection the fetch made is shut down, which ends a read however slowly
+    the server trickles its bytes (a time limit per read would restart with each byte)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self.host = ""                      # the host of the request under way
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def remaining(self) -> float:
+        return max(self.at - time.monotonic(), 0.001)
+
+    def passed(self) -> bool:
+        return self.expired or time.monotonic() >= self.at
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """An httpcore ``trace`` callback (the extensions of a request go with each of its
+        redirects): note the host being connected to, watch the connection made."""
+        if event == "connection.connect_tcp.started":
+            self.host = str(info.get("host") or self.host)
+        elif event == "connection.connect_tcp.complete":
+            sock = info["return_value"].get_extra_info("socket")
+            with self._lock:
+                self._sockets.append(sock)
+                if self.expired:
+                    _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                _shut(sock)
+
+    @contextmanager
+    def running(self) -> Iterator["_Deadline"]:
+        self._timer.start()
+        try:
+            yield self
+        finally:
+            self._timer.cancel()
+
+
+def _shut(sock: socket.socket) -> None:
     try:
-        with client.stream("GET", url) as response:
-            if response.status_code >= 400:
-                raise IngestError(f"{host} answered {response.status_code} "
-                                  f"{response.reason_phrase or 'error'}".rstrip())
-            media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-            if media_type and media_type not in _PAGE_TYPES + _FEED_TYPES:
-                raise IngestError(f"not a web page or a feed ({media_type})")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > settings.max_bytes:
-                raise IngestError(_too_large(settings.max_bytes))
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in _decoded(response):
-                size += len(chunk)
-                if size > settings.max_bytes:
-                    raise IngestError(_too_large(settings.max_bytes))
-                if time.monotonic() > deadline:
-                    raise httpx.ReadTimeout("deadline", request=response.request)
-                chunks.append(chunk)
-            final_url = str(response.url)
-    except httpx.TimeoutException:
-        raise IngestError(f"no answer from {host} within {settings.timeout_seconds:g} s "
-                          "(timeout)") from None
-    except httpx.TooManyRedirects:
-        raise IngestError(f"more than {settings.max_redirects} redirects") from None
-    except httpx.UnsupportedProtocol as exc:
-        raise IngestError(f"the link leads to an address that is not http or https ({exc})") \
-            from None
-    except httpx.ConnectError:
-        raise IngestError(f"could not connect to {host}") from None
-    except httpx.HTTPError as exc:   # a broken connection, a malformed answer
-        raise IngestError(f"the download from {host} failed ({type(exc).__name__})") from None
-    return Fetched(url, final_url, media_type or "application/octet-stream", b"".join(chunks))
+        sock.shutdown(socket.SHUT_RDWR)   # wakes a read blocked in another thread
+    except OSError:                       # already closed
+        pass
+
+
+def fetch(url: str, client: httpx.Client, settings: IngestSettings) -> Fetched:
+    """Download ``url`` (a page or a feed) within ``settings.timeout_seconds`` in all.
+    Raises ``IngestError`` saying why it could not: a bad link, no answer in time, an HTTP
+    error, not a page or a feed, or too large; a failure names the host that failed (the
+    one a redirect led to)."""
+    check_url(url)
+    deadline = _Deadline(settings.timeout_seconds)
+    deadline.host = host_of(url)
+    try:
+        with deadline.running(), client.stream(
+                "GET", url, timeout=httpx.Timeout(deadline.remaining()),
+                extensions={"trace": deadline.trace}) as response:
+            fetched = _read(url, response, settings, deadline)
+    except httpx.HTTPError as exc:
+        raise IngestError(_failure(exc, deadline, settings)) from None
+    if fetched is None:
+        raise IngestError(_failure(httpx.ReadTimeout("deadline"), deadline, settings))
+    return fetched
+
+
+def _read(url: str, response: httpx.Response, settings: IngestSettings,
+          deadline: _Deadline) -> Fetched | None:
+    """The body of ``response`` within the limits (None: the deadline passed)."""
+    host = response.url.host
+    if response.status_code >= 400:
+        raise IngestError(f"{host} answered {response.status_code} "
+                          f"{response.reason_phrase or 'error'}".rstrip())
+    media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type and media_type not in _PAGE_TYPES + _FEED_TYPES:
+        raise IngestError(f"not a web page or a feed ({media_type})")
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.max_bytes:
+        raise IngestError(_too_large(settings.max_bytes))
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in _decoded(response):
+        size += len(chunk)
+        if size > settings.max_bytes:
+            raise IngestError(_too_large(settings.max_bytes))
+        if deadline.passed():
+            return None
+        chunks.append(chunk)
+    if deadline.passed():    # the connection was shut: what came is not the whole body
+        return None
+    return Fetched(url, str(response.url), media_type or "application/octet-stream",
+                   b"".join(chunks))
+
+
+def _failure(exc: httpx.HTTPError, deadline: _Deadline, settings: IngestSettings) -> str:
+    """Why the fetch failed, naming the host of the request that failed."""
+    try:
+        host = exc.request.url.host or deadline.host
+    except RuntimeError:          # an exception not tied to a request
+        host = deadline.host
+    if deadline.passed() or isinstance(exc, httpx.TimeoutException):
+        return f"no answer from {host} within {settings.timeout_seconds:g} s (timeout)"
+    if isinstance(exc, httpx.TooManyRedirects):
+        return f"more than {settings.max_redirects} redirects"
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return f"the link leads to an address that is not http or https ({exc})"
+    if isinstance(exc, httpx.ConnectError):
+        return f"could not connect to {host}"
+    return f"the download from {host} failed ({type(exc).__name__})"  # broken, malformed
 
 
 def _decoded(response: httpx.Response) -> Iterator[bytes]:

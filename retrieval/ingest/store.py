@@ -21,6 +21,7 @@ from retrieval.corpus import (ORIGIN_TABLE, ORIGINAL_SUFFIX, Article, format_art
                               split_front_matter)
 from retrieval.errors import CorpusError
 from retrieval.ingest.records import IngestError, Origin
+from retrieval.system import directory_locked, process_running
 
 REMOVED_DIR = ".removed"
 ARTICLE_SUFFIX = ".txt"
@@ -112,12 +113,38 @@ def write_article(directory: Path, article: Article, origin: Origin,
     except OSError as exc:
         raise IngestError(f"cannot create the corpus directory {directory} "
                           f"({exc.strerror or exc}): set corpus.path to a directory") from None
-    if path.exists():
-        raise IngestError(f"{path} exists already")
-    if original is not None:
-        _write_aside(directory / (article.id + ORIGINAL_SUFFIX), original)
-    _write_aside(path, format_article_file(article, origin.to_table()).encode("utf-8"))
+    with directory_locked(directory):   # one writer at a time decides: two adds of one
+        if path.exists():               # source at once do not both add it
+            raise IngestError(f"{path} exists already")
+        if original is not None:
+            _write_aside(directory / (article.id + ORIGINAL_SUFFIX), original)
+        _write_aside(path, format_article_file(article, origin.to_table()).encode("utf-8"))
     return path
+
+
+# The temporary files an add writes aside in the corpus directory (``.NAME.tmp-PID``): a killed
+# add leaves its own, which the next add removes once that process is gone; nothing else.
+_TEMPORARY = re.compile(r"^\.(?P<name>.+\.(?:txt|html))\.tmp-(?P<pid>\d+)$")
+
+
+def remove_temporaries(directory: Path) -> list[str]:
+    """Remove the temporary files that killed adds left in ``directory`` (named as
+    ``_write_aside`` names them, by a process that has ended); returns their names."""
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:          # no directory yet, or not one we can read: nothing of ours
+        return removed
+    for entry in entries:
+        found = _TEMPORARY.match(entry.name)
+        if found and entry.is_file(follow_symlinks=False) and \
+                not process_running(int(found["pid"])):
+            try:
+                os.unlink(entry.path)
+            except FileNotFoundError:    # removed by another add meanwhile
+                continue
+            removed.append(entry.name)
+    return removed
 
 
 def _write_aside(path: Path, data: bytes) -> None:
