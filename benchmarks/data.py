@@ -9,6 +9,7 @@ import hashlib
 import json
 import random
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +32,34 @@ class Question:
     # Where the article says it (character offsets of a rationale, CoQA), when the answer is
     # a passage rather than a text to find.
     span: tuple[int, int] | None = None
+    # Right in any article whose sentence holds an answer as whole words (RealTimeQA's rule:
+    # ``holds_answer``), not only in ``paragraph_id``.
+    anywhere: bool = False
 
     @property
     def held_out(self) -> bool:
         """True for the half of the questions never looked at while tuning: decided by a hash
         of the question id, so the split is the same on every machine and every run."""
         return hashlib.blake2b(self.id.encode(), digest_size=8).digest()[0] & 1 == 1
+
+
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_NOT_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def normal_answer(text: str) -> str:
+    """RealTimeQA's normalisation (its README): NFKC, thousands separators dropped, accents
+    dropped, case folded, every character that is not a letter or digit a space, spaces
+    collapsed."""
+    text = _THOUSANDS.sub("", unicodedata.normalize("NFKC", text))
+    text = "".join(c for c in unicodedata.normalize("NFKD", text)
+                   if not unicodedata.combining(c))
+    return " ".join(_NOT_WORD.sub(" ", text.casefold()).split())
+
+
+def holds_answer(answer: str, sentence: str) -> bool:
+    """Whether the normalised ``answer`` occurs in ``sentence`` as whole words."""
+    return bool(answer) and f" {answer} " in f" {normal_answer(sentence)} "
 
 
 def normal(text: str) -> str:
@@ -91,6 +114,64 @@ def load_coqa_tune(directory: Path = COQA_CNN) -> tuple[list[Article], list[Ques
                           span=(r["span_start"], r["span_end"]))
                  for r in rows if not r["unanswerable"] and r["span_start"] is not None
                  and (r["turn"] == 1 or standalone(r["question"]))]
+    return articles, questions
+
+
+REALTIMEQA = REPO.parent / "shared" / "data" / "realtimeqa"
+
+
+def load_realtimeqa_tune(directory: Path = REALTIMEQA / "tune"
+                         ) -> tuple[list[Article], list[Question]]:
+    """RealTimeQA's "tune" split (never "heldout") as articles and questions: right in any
+    article holding the answer as whole words; a question that is not answerable has no
+    answers."""
+    from retrieval.corpus import load_corpus
+    articles = list(load_corpus(directory / "corpus.jsonl").articles)
+    questions = []
+    for line in (directory / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+        if line:
+            q = json.loads(line)
+            answers = (normal_answer(q["answer"]),) if q["answerable"] else ()
+            questions.append(Question(q["id"], q["question"], "", answers, anywhere=True))
+    return articles, questions
+
+
+def realtimeqa_weeks(articles: list[Article], questions: list[Question],
+                     before: int = 10, after: int = 2
+                     ) -> list[tuple[str, list[Article], list[Question]]]:
+    """Each quiz week of RealTimeQA as a small corpus of recent news: the articles dated from
+    ``before`` days before the quiz to ``after`` days after it, and that week's questions,
+    answerable only when one of those articles holds the answer (a corpus of the size of a
+    week's news, where the bot meets questions its articles do not answer)."""
+    import datetime
+    weeks: dict[str, list[Question]] = {}
+    for q in questions:
+        weeks.setdefault(q.id.split("_")[0], []).append(q)
+    out = []
+    for week, asked in sorted(weeks.items()):
+        day = datetime.date(int(week[:4]), int(week[4:6]), int(week[6:8])).toordinal()
+        recent = [a for a in articles if a.date is not None and a.date.month and a.date.day
+                  and day - before <= datetime.date(a.date.year, a.date.month,
+                                                    a.date.day).toordinal() <= day + after]
+        if not recent:
+            continue
+        texts = " ".join(normal_answer(a.text) for a in recent)
+        out.append((week, recent, [
+            q if q.answers and f" {q.answers[0]} " in f" {texts} " else
+            Question(q.id, q.text, "", (), anywhere=True) for q in asked]))
+    return out
+
+
+def load_question_set(path: Path, corpus: Path) -> tuple[list[Article], list[Question]]:
+    """A question set of ours (``retrieval.evaluation``'s format: an expected sentence from
+    an expected article, or none) and its corpus: right where a candidate is that sentence
+    of that article."""
+    from retrieval.corpus import load_corpus
+    from retrieval.evaluation import load_eval_set
+    articles = list(load_corpus(corpus).articles)
+    questions = [Question(q.id, q.question, q.expected.article_id if q.expected else "",
+                          (normal(q.expected.text),) if q.expected else ())
+                 for q in load_eval_set(path) if q.conversation is None]
     return articles, questions
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.data import Question, normal
+from benchmarks.data import Question, holds_answer, normal
 from retrieval.corpus import Article
 from retrieval.index import TfidfIndex
 
@@ -64,6 +64,8 @@ def is_right(question: Question, article_id: str, sentence: str,
     """The ReQA rule: the sentence is from the question's paragraph and holds a gold answer;
     for a question with a rationale ``span`` (CoQA), the sentence (at ``where`` in the
     article) overlaps it instead."""
+    if question.anywhere:
+        return any(holds_answer(a, sentence) for a in question.answers)
     if article_id != question.paragraph_id:
         return False
     if question.span is not None and where is not None:

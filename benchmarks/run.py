@@ -1,5 +1,7 @@
 """Every benchmark in one run: answer quality on SQuAD (ours beside bm25s), abstention on
-SQuAD 2.0 (ours beside bm25s's top score; quick: 2,000 questions), follow-up questions on
+SQuAD 2.0 (ours beside bm25s's top score; quick: 2,000 questions), answers on real news
+(RealTimeQA's quizzes, tune and heldout, beside bm25s), readers' questions about the bundled
+articles, follow-up questions on
 CoQA-CNN conversations (ours beside bm25s with the previous question), then speed and
 size at scale (ours beside bm25s), each printing a table and writing JSON to
 benchmarks/results/, plus a plot of latency and memory against corpus size.
@@ -14,7 +16,7 @@ import argparse
 import sys
 import time
 
-from benchmarks import abstention, coqa, quality, speed
+from benchmarks import abstention, coqa, quality, readers, realtimeqa, speed
 from benchmarks.data import SQUAD_DEV
 
 QUICK_SIZES = [1_000, 10_000, 100_000]
@@ -33,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     suffix = "-full" if args.full else ""
     quality.run(None, quality.RESULTS / f"quality{suffix}.json")
     abstention.run(None if args.full else 2000, abstention.RESULTS / f"abstention{suffix}.json")
+    if (realtimeqa.REALTIMEQA / "tune").exists():
+        realtimeqa.run(realtimeqa.SPLITS, realtimeqa.RESULTS / f"realtimeqa{suffix}.json")
+    else:
+        print(f"the RealTimeQA data is not at {realtimeqa.REALTIMEQA}: news quizzes not "
+              "benchmarked")
+    readers.run(readers.RESULTS / f"readers{suffix}.json")
     if coqa.COQA.exists():
         coqa.run(coqa.SPLITS, coqa.RESULTS / f"coqa{suffix}.json")
     else:

@@ -22,12 +22,14 @@ from pydantic import ConfigDict, Field
 
 from retrieval.answer.candidates import Candidates, candidates_of, combine
 from retrieval.answer.confidence import ConfidenceModel, load_model
-from retrieval.answer.cues import (AnswerType, QuestionCues, date_factor, narrowed, negated,
-                                   read_cues, type_matches)
+from retrieval.answer.cues import (AnswerType, QuestionCues, asks_reaction, date_factor,
+                                   narrowed, negated, read_cues, type_matches)
 from retrieval.answer.decide import NOT_SURE, decide
+from retrieval.answer.detail import DetailReader
 from retrieval.answer.features import TYPES_READ, candidate_features
 from retrieval.answer.fold import MAX_FOLD_WINDOW, fold_duplicates  # noqa: F401 (re-exported)
 from retrieval.answer.passages import PassageSearcher, Searcher
+from retrieval.answer.semantic import WordVectors, shipped_vectors
 from retrieval.answer.query import Query, read_query
 from retrieval import conversation as conversations
 from retrieval.conversation import (ContextQuery, Conversation, ConversationSettings,
@@ -35,19 +37,22 @@ from retrieval.conversation import (ContextQuery, Conversation, ConversationSett
 from retrieval.corpus import Article
 from retrieval.dates import PartialDate
 from retrieval.errors import QuestionError
-from retrieval.index import TfidfIndex
+from retrieval.index import FirstStage, TfidfIndex
 
 # The confidence below which the bot says the articles do not answer: chosen by
 # benchmarks/train_confidence.py on its training data (see benchmarks/README.md).
-MIN_CONFIDENCE = 0.39
-# Secondary: never answer with a ranking score below what 99% of right answers reach in the
-# same training data.
-MIN_SCORE = 0.35
+MIN_CONFIDENCE = 0.66
 VAGUE = ("The question is too vague to search for: it has no words beyond ones like "
          "\"what\", \"was\" or \"that\", or is a single word. Ask a whole question about "
          "something the articles might report (following up on an earlier answer is a "
          "conversation feature).")
 NOT_IN_ARTICLES = "None of the words of the question appear in the articles."
+# "Why"/"how did X react": the passages after the REACTION_PASSAGES best are read too, and a
+# sentence right after a candidate scores at least REACTION_CARRY times that one's score.
+REACTION_PASSAGES = 3
+REACTION_CARRY = 0.8
+# The best candidates by score that the model orders and estimates the confidence of.
+RERANKED = 15
 TOP_K_MAX = 50           # the most answers one question may rank (answer.top_k, --top-k, :k)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -61,8 +66,8 @@ class AnswerSettings:
 
     top_k: Annotated[int, Field(ge=1, le=TOP_K_MAX)] = 3
     min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = MIN_CONFIDENCE
-    min_score: Annotated[float, Field(ge=0.0)] = MIN_SCORE
     candidate_passages: Annotated[int, Field(ge=1, le=10_000)] = 30
+    reranked: Annotated[int, Field(ge=1, le=TOP_K_MAX)] = RERANKED
     sentence_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
     duplicate_similarity: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     year_boost: Annotated[float, Field(ge=0.0)] = 0.3
@@ -187,8 +192,10 @@ class Answerer:
     model: ConfidenceModel = field(default_factory=load_model)
     conversation: ConversationSettings = field(default_factory=ConversationSettings)
     first_stage: Searcher | None = None
+    vectors: WordVectors | None = field(default_factory=shipped_vectors)
 
     def __post_init__(self) -> None:
+        self._detail = DetailReader(self.index.analyzer, self.vectors)
         self._first_stage: Searcher = (self.first_stage if self.first_stage is not None
                                        else PassageSearcher(self.index))
         if self.articles is None:
@@ -272,8 +279,7 @@ class Answerer:
             return Result(question, None, (), "The articles do not seem to cover this"
                           + (" with these filters." if filtered else "."), used)
         ranked = self._quotes(scored)
-        if decide(ranked[0].confidence, self.settings.min_confidence, ranked[0].score,
-                  self.settings.min_score):
+        if decide(ranked[0].confidence, self.settings.min_confidence):
             return Result(question, ranked[0], tuple(ranked[1:k]), "", used)
         return Result(question, None, tuple(ranked[:k]), NOT_SURE, used)
 
@@ -292,6 +298,9 @@ class Answerer:
                     if context is not None else None)
         best = self._first_stage.best_passages(term_ids, weights, s.candidate_passages, allowed,
                                                articles)
+        reaction = asks_reaction(text)
+        if reaction:     # a reaction or a reason is often told in the paragraph after the event
+            best = self._with_following(best)
         candidates = candidates_of(index, best, term_ids, weights)
         if candidates.size == 0:
             return []
@@ -299,6 +308,9 @@ class Answerer:
         texts = _Texts(index, candidates.sentence_ids)   # each decoded once, when needed
         met = self._type_met(cues, texts)
         scores = combine(candidates, s.sentence_weight) * self._cue_factor(cues, candidates, met)
+        if reaction:
+            scores = np.maximum(scores, REACTION_CARRY * _previous_of(candidates.sentence_ids,
+                                                                      scores, index))
         if articles is not None:
             # Preferred articles keep their scores, the others' are scaled down (so a score
             # stays a share of the question matched, and the order agrees with it).
@@ -308,26 +320,69 @@ class Answerer:
                                               self.conversation)
         order = np.argsort(-scores, kind="stable")
         ids = candidates.sentence_ids[order]
-        # The margin to the runner-up is a feature: fold at least two, whatever k is.
-        kept = fold_duplicates(index, ids, max(k, 2), s.duplicate_similarity,
+        # The best ``reranked`` distinct candidates are ordered by the model's ranker and
+        # their confidence estimated; the margin to the runner-up is a feature: at least two.
+        kept = fold_duplicates(index, ids, max(k, s.reranked, 2), s.duplicate_similarity,
                                candidates.rows, candidates.positions[order])
         rows = order[[f.row for f in kept]]
         sentence_ids = candidates.sentence_ids[rows]
         # The features read the types of TYPES_READ (no description): the ranking's flags
         # when the question asks for one of those, else their own.
         read = narrowed(cues, text, TYPES_READ)
+        sentence_texts = texts.of(rows)
         type_met = (met[rows] if met is not None and read.answer_type == cues.answer_type
-                    else type_matches(read, texts.of(rows)))
+                    else type_matches(read, sentence_texts))
         # A negation matters only when the question holds one: sentences are not read else.
-        negation_unmet = (~negated(texts.of(rows)) if cues.negated
+        negation_unmet = (~negated(sentence_texts) if cues.negated
                           else np.zeros(rows.size, dtype=bool))
+        detail = self._detail.features(text, read, self._detail.question(text, self._idf_of),
+                                       sentence_texts)
         features = candidate_features(
             index, query, sentence_ids, candidates.sentence_scores[rows],
             candidates.passage_scores[rows], scores[rows], type_met, negation_unmet,
-            (candidates.sentences, candidates.positions[rows], candidates.passages[rows]))
+            (candidates.sentences, candidates.positions[rows], candidates.passages[rows]),
+            detail, reaction_asked=asks_reaction(text),
+            previous_scores=self._previous_scores(sentence_ids, term_ids, weights))
         confidence = self.model.probability(features)
-        return [Scored(int(sid), float(scores[row]), features[i], float(confidence[i]), f.others)
-                for i, (sid, row, f) in enumerate(zip(sentence_ids, rows, kept))][:k]
+        best = np.argsort(-self.model.order_key(features, confidence), kind="stable")[:k]
+        return [Scored(int(sentence_ids[i]), float(scores[rows[i]]), features[i],
+                       float(confidence[i]), kept[i].others) for i in best.tolist()]
+
+    def _with_following(self, best: FirstStage) -> FirstStage:
+        """``best`` with the passage after each of its ``REACTION_PASSAGES`` best in the same
+        article (scored 0: it is read for its sentences, which follow the event's)."""
+        index = self.index
+        top = np.asarray(best.passage_ids, dtype=np.int64)
+        scores = np.asarray(best.scores)
+        lead = top[np.argsort(-scores, kind="stable")[:REACTION_PASSAGES]]
+        after = lead + 1
+        after = after[after < index.n_passages]
+        after = after[(index.passage_article_[after] == index.passage_article_[after - 1])
+                      & ~np.isin(after, top)]
+        if after.size == 0:
+            return best
+        return FirstStage(np.concatenate([top, after]),
+                          np.concatenate([scores, np.zeros(after.size, dtype=scores.dtype)]))
+
+    def _previous_scores(self, sentence_ids: np.ndarray, term_ids: np.ndarray,
+                         weights: np.ndarray) -> np.ndarray:
+        """The sentence score of the sentence before each of ``sentence_ids`` in its article
+        (0 for an article's first): a reaction or a reason follows the event's sentence."""
+        index = self.index
+        before = sentence_ids - 1
+        same = before >= 0
+        same[same] = (index.sentence_article_[before[same]]
+                      == index.sentence_article_[sentence_ids[same]])
+        out = np.zeros(sentence_ids.size)
+        if same.any():
+            out[same] = index.sentence_scores(before[same], term_ids, weights)
+        return out
+
+    def _idf_of(self, terms: Sequence[str]) -> np.ndarray:
+        """The idf of each term (the rarest idf for a term no passage holds)."""
+        ids = self.index.lookup(list(terms))
+        idf = self.index.idf_[np.maximum(ids, 0)].astype(np.float64)
+        return np.where(ids >= 0, idf, self.index.rarest_idf)
 
     def allowed_articles(self, filters: Filters | None) -> np.ndarray | None:
         """Which articles the filters allow (None when there are no filters)."""
@@ -404,6 +459,17 @@ class Answerer:
                               for a in map(info, c.others)),
                 confidence=round(c.confidence, 4)))
         return answers
+
+
+def _previous_of(sentence_ids: np.ndarray, scores: np.ndarray, index: TfidfIndex) -> np.ndarray:
+    """For each candidate, the score of the sentence before it in its article when that one
+    is a candidate too (else 0)."""
+    order = np.argsort(sentence_ids, kind="stable")
+    before = sentence_ids - 1
+    at = np.clip(np.searchsorted(sentence_ids[order], before), 0, sentence_ids.size - 1)
+    found = (sentence_ids[order][at] == before) & (before >= 0)
+    found &= index.sentence_article_[np.maximum(before, 0)] == index.sentence_article_[sentence_ids]
+    return np.where(found, scores[order][at], 0.0)
 
 
 class _Texts:

@@ -118,12 +118,36 @@ def test_fitting_in_two_processes_gives_the_models_of_one():
     n = 300
     x = rng.normal(size=(n, 3))
     right = x[:, 0] + rng.normal(scale=0.5, size=n) > 0
+    item = np.arange(n) // 3                     # three candidates a question
     obs = training.Observed(x, right, np.ones(n), np.ones(n, dtype=bool),
-                            np.array(["asked"] * n), np.array([f"g{i % 9}" for i in range(n)]))
+                            np.array(["asked"] * n), np.array([f"g{i % 9}" for i in item]),
+                            item, np.array(["test"] * n, dtype=object))
     usable = np.ones(n, dtype=bool)
     usable[:5] = False
-    one, final_one = training.out_of_fold(obs, usable, jobs=1)
-    two, final_two = training.out_of_fold(obs, usable, jobs=2)
-    assert np.array_equal(one, two)
+    one, ranked_one, final_one, ranker_one = training.out_of_fold(obs, usable, jobs=1)
+    two, ranked_two, final_two, ranker_two = training.out_of_fold(obs, usable, jobs=2)
+    assert np.array_equal(one, two) and np.array_equal(ranked_one, ranked_two)
+    assert np.array_equal(ranker_one, ranker_two)
     assert np.all(one[:5] == 0) and 0.75 < training.auroc(one[usable], right[usable]) <= 1
+    # The ranker learned that the first feature tells right from wrong.
+    assert ranker_one[0] > abs(ranker_one[1]) and ranker_one[0] > abs(ranker_one[2])
     assert np.array_equal(final_one.predict_proba(x), final_two.predict_proba(x))
+
+
+def test_the_threshold_is_chosen_for_what_readers_get():
+    """Right answers gain, wrong ones (and answers to what no article says) cost as much;
+    each data set counts the same."""
+    f = training.Firsts(confidence=np.array([0.9, 0.8, 0.7, 0.3, 0.2]),
+                        right=np.array([True, True, False, True, False]),
+                        weight=np.ones(5), answerable=np.array([True, True, True, True, False]),
+                        source=np.array(["a"] * 5, dtype=object))
+    assert training.utility(f, 0.75) == pytest.approx(2 / 5)
+    assert training.utility(f, 0.25) == pytest.approx(2 / 5)     # +1 right, +1 wrong
+    assert training.utility(f, 0.1) == pytest.approx(1 / 5)
+    assert training.choose_threshold(f, window=0) == 0.21      # the lowest of equals
+    first = training.firsts(np.array([0.2, 0.9, 0.5]), training.Observed(
+        np.zeros((3, 1)), np.array([False, True, True]), np.ones(3), np.ones(3, dtype=bool),
+        np.array(["asked"] * 3), np.array(["g"] * 3), np.array([0, 0, 1]),
+        np.array(["a"] * 3, dtype=object)), key=np.array([1.0, 0.0, 0.0]))
+    # Ordered by the key (the ranker), each item's first keeps its own confidence.
+    assert first.confidence.tolist() == [0.2, 0.5] and first.right.tolist() == [False, True]

@@ -1,7 +1,9 @@
 """Step 6: the probability that a candidate sentence answers the question.
 
 A small neural network over ``FEATURES`` (standardised features, one hidden layer of ReLU
-units, a logistic output; with no hidden layer it is a logistic regression), fitted by
+units, a logistic output; with no hidden layer it is a logistic regression) gives the
+probability; a linear ranker over the same standardised features orders the candidates.
+Both are fitted by
 ``benchmarks/train_confidence.py`` (with scikit-learn, offline) and shipped as
 ``confidence.json`` beside this module: the file names its version and its features, the
 standardisation and the weights. Reading it and applying it needs numpy only, so answering
@@ -40,6 +42,9 @@ class ConfidenceModel:
     hidden_weights: np.ndarray | None = None   # features × hidden units
     hidden_bias: np.ndarray | None = None
     about: dict[str, Any] = field(default_factory=dict)
+    # The order of the candidates: ``z · ranker`` (a linear model fitted to pairs of a right
+    # and a wrong candidate of one question); None: by probability.
+    ranker: np.ndarray | None = None
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         """The probability of each row of ``features`` (columns in ``self.features`` order)."""
@@ -49,10 +54,19 @@ class ConfidenceModel:
         z = self.intercept + h @ self.coef
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
 
+    def order_key(self, features: np.ndarray, probability: np.ndarray) -> np.ndarray:
+        """What the candidates (rows of ``features``, whose ``probability`` is known) are
+        ordered by, larger first: the ranker's value, or the probability without one."""
+        if self.ranker is None:
+            return probability
+        return ((np.atleast_2d(features) - self.mean) / self.scale) @ self.ranker
+
     def to_dict(self) -> dict[str, Any]:
         hidden = ({} if self.hidden_weights is None else
                   {"hidden_weights": self.hidden_weights.tolist(),
                    "hidden_bias": self.hidden_bias.tolist()})  # type: ignore[union-attr]
+        if self.ranker is not None:
+            hidden["ranker"] = self.ranker.tolist()
         return {"format": MODEL_FORMAT, "version": self.version, "features": list(self.features),
                 "mean": self.mean.tolist(), "scale": self.scale.tolist(), **hidden,
                 "coef": self.coef.tolist(), "intercept": self.intercept, "about": self.about}
@@ -67,12 +81,15 @@ class ConfidenceModel:
             features = tuple(data["features"])
             mean, scale, coef = (np.asarray(data[k], dtype=np.float64)
                                  for k in ("mean", "scale", "coef"))
-            weights = bias = None
+            weights = bias = ranker = None
+            if "ranker" in data:
+                ranker = np.asarray(data["ranker"], dtype=np.float64)
             if "hidden_weights" in data:
                 weights = np.asarray(data["hidden_weights"], dtype=np.float64)
                 bias = np.asarray(data["hidden_bias"], dtype=np.float64)
             model = cls(str(data["version"]), features, mean, scale, coef,
-                        float(data["intercept"]), weights, bias, dict(data.get("about", {})))
+                        float(data["intercept"]), weights, bias, dict(data.get("about", {})),
+                        ranker)
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfidenceModelError(f"{where} is damaged ({exc})") from None
         if features != FEATURES:
@@ -82,6 +99,7 @@ class ConfidenceModel:
         units = n if weights is None else weights.shape[-1]
         if (mean.shape != (n,) or scale.shape != (n,) or coef.shape != (units,)
                 or not np.all(scale > 0)
+                or (ranker is not None and ranker.shape != (n,))
                 or (weights is not None and (weights.shape != (n, units)
                                              or bias.shape != (units,)))):  # type: ignore[union-attr]
             raise ConfidenceModelError(f"{where} is damaged (arrays of the wrong shape)")

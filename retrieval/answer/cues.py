@@ -57,6 +57,16 @@ _HAS = {
 }
 
 
+# A reason or a reaction: often told by the sentences after the event's.
+_REACTION = re.compile(r"\b(?:why|react(?:s|ed|ion)?|respon(?:d|ds|ded|se)|retaliat\w*|hit back|"
+                       r"in return|what happened (?:after|next|then))\b", re.IGNORECASE)
+
+
+def asks_reaction(question: str) -> bool:
+    """Whether ``question`` asks for a reason or a reaction ("why", "how did X react")."""
+    return _REACTION.search(question) is not None
+
+
 # not|cannot|never|no|none|nothing|neither|nor|without, or n't (the n-words as a tree)
 _NEGATION = re.compile(r"\b(?:n(?:ot|ever|o(?:ne)?|othing|either|or)|cannot|without)\b|"
                        r"n['’]t\b", re.IGNORECASE)

@@ -2,13 +2,18 @@
 
 Every feature is a share, a ratio to the largest possible idf, or a count of the question's
 own words, so none grows with the corpus: a model fitted on one corpus reads the same on
-another (scores are the BM25-weighted share of the question matched, see ``retrieval.index``)."""
+another; one says how large the corpus is (``corpus_size``): the same score is surer among
+five articles than among thousands, where more stories share the question's words. (Whether
+an article is dated and how old it is were tried and left out: they told the model which
+data set a question came from, the news quizzes' articles being dated and their questions
+hard, and it learned to distrust every dated corpus, the bundled articles among them.) (scores are the BM25-weighted share of the question matched, see ``retrieval.index``)."""
 from __future__ import annotations
 
 import numpy as np
 
 from retrieval.answer.candidates import PassageSentences, passage_sentences
 from retrieval.answer.cues import AnswerType
+from retrieval.answer.detail import DETAIL_FEATURES
 from retrieval.answer.query import Query
 from retrieval.index import TfidfIndex
 
@@ -29,7 +34,13 @@ FEATURES: tuple[str, ...] = (
     "type_met",               # ... and the sentence holds one
     "negation_unmet",         # the question holds a negation and the sentence none
     "answer_room",            # share of the sentence's terms that are not the question's
-)
+    "position",               # the sentence's place in its article: log(1 + n) / log(51), at most 1
+    "rank",                   # its place in the ranking by score: log(1 + r) / log(1 + MAX_RANK)
+    "reaction_asked",         # the question asks why, or how someone reacted
+    "previous_score",         # the sentence score of the sentence before it in its article
+    "corpus_size",            # log10 of the index's passages / 6, at most 1 (five articles: 0.3)
+) + DETAIL_FEATURES
+MAX_RANK = 50
 
 
 # The answer types type_asked and type_met read (a "Who is X?" description is a ranking cue
@@ -55,14 +66,20 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
                        sentence_scores: np.ndarray, passage_scores: np.ndarray,
                        scores: np.ndarray, type_met: np.ndarray | None,
                        negation_unmet: np.ndarray,
-                       candidates: tuple[PassageSentences, np.ndarray, np.ndarray] | None = None
-                       ) -> np.ndarray:
+                       candidates: tuple[PassageSentences, np.ndarray, np.ndarray] | None = None,
+                       detail: dict[str, np.ndarray] | None = None,
+                       ranks: np.ndarray | None = None, reaction_asked: bool = False,
+                       previous_scores: np.ndarray | None = None) -> np.ndarray:
     """A row of ``FEATURES`` for each candidate (given best first, distinct): ``type_met``
     says which sentences hold the answer type the question asks for (None when it asks for
     none), ``negation_unmet`` which lack a negation the question holds. ``candidates``: the
     sentences of their passages with their term rows, and for each candidate its row
     there and its passage's place (``Candidates.sentences``, ``positions``, ``passages``),
-    when the caller has them."""
+    when the caller has them. ``detail``: the columns of ``DETAIL_FEATURES`` (zeros when
+    not given); ``ranks``: each candidate's place in the ranking by score (0 the first;
+    default: the order given); ``reaction_asked``: the question asks why or how someone
+    reacted; ``previous_scores``: the sentence score of the sentence before each one in its
+    article (zeros when not given)."""
     if candidates is None:
         passage_ids, passages = np.unique(index.sentence_passage_[sentence_ids],
                                           return_inverse=True)
@@ -89,6 +106,10 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
     runner_up = float(np.max(np.delete(scores, top), initial=0.0)) if n else 0.0
     best_other = np.where(np.arange(n) == top, runner_up, max(float(scores[top]), 0.0) if n else 0.0)
     terms = query.term_ids.size + query.unknown
+    articles = index.sentence_article_[sentence_ids]
+    first = index.passage_first_sentence_[np.searchsorted(index.passage_article_, articles)]
+    position = np.minimum(np.log1p(sentence_ids - first) / np.log(51.0), 1.0)
+    rank = np.arange(n) if ranks is None else ranks
     columns: dict[str, np.ndarray | float] = {
         "sentence_score": sentence_scores,
         "passage_score": passage_scores,
@@ -107,6 +128,12 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
         "negation_unmet": negation_unmet,
         "answer_room": 1.0 - in_sentence.sum(axis=1) / np.maximum(
             sentences.rows.indptr[positions + 1] - sentences.rows.indptr[positions], 1),
+        "position": position,
+        "rank": np.minimum(np.log1p(rank) / np.log1p(MAX_RANK), 1.0),
+        "reaction_asked": float(reaction_asked),
+        "previous_score": previous_scores if previous_scores is not None else 0.0,
+        "corpus_size": min(np.log10(max(index.n_passages, 1)) / 6.0, 1.0),
+        **{name: (detail[name] if detail is not None else 0.0) for name in DETAIL_FEATURES},
     }
     features = np.empty((n, len(FEATURES)), dtype=np.float64)   # a column at a time (a
     for j, name in enumerate(FEATURES):                          # number: the same in all)
