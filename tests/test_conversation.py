@@ -213,8 +213,10 @@ def test_eval_reports_first_turns_and_follow_ups_of_conversations(settings):
     done = run_cli(settings, "eval", str(ROOT / "tests" / "data" / "conversations.json"), "--json")
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout)
-    assert figures["first_turns"] == {"answerable": 4, "top1_accuracy": 1.0, "mrr_at_10": 1.0}
+    assert figures["first_turns"] == {"answerable": 4, "top1_accuracy": 1.0, "p_at_1": 1.0,
+                                      "mrr_at_10": 1.0}
     assert figures["follow_ups"]["answerable"] == 7
+    assert figures["follow_ups"]["p_at_1"] == 1.0 and figures["p_at_1"] == 1.0
     # "Which achievements did he mention?" ranks the right sentence first, but its confidence
     # (0.10) is below answer.min_confidence: 6 of 7 follow-ups answered right
     assert figures["follow_ups"]["top1_accuracy"] == pytest.approx(6 / 7, abs=1e-4)
@@ -256,3 +258,13 @@ def test_a_follow_up_to_words_no_article_holds_is_told_so(service: QAService):
     conversation = Conversation().add(first.turn, service.settings.conversation)
     follow = service.ask("When was that?", conversation=conversation)
     assert follow.answer is None and follow.message == first.message
+
+
+def test_the_coqa_benchmark_counts_an_abstention_as_a_miss_of_answered_right():
+    from benchmarks.coqa import Outcome, Turn as CoqaTurn, split_metrics
+    turns = [CoqaTurn(f"t{n}", "s", n, "q", (0, 1), "tune") for n in (1, 2, 3, 4)]
+    outcomes = {"t1": Outcome(1, True), "t2": Outcome(1, False), "t3": Outcome(2, True),
+                "t4": Outcome(None, False)}
+    figures = split_metrics(outcomes, turns, lambda t: True)
+    assert figures["p_at_1"] == 0.5 and figures["answered_right_at_1"] == 0.25
+    assert figures["questions"] == 4
