@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from retrieval.conversation import (Conversation, ConversationSettings, SentenceRef, Turn,
-                                    read_in_context)
+from retrieval.conversation import (ContextNeed, Conversation, ConversationSettings,
+                                    SentenceRef, Turn, read_in_context)
 from retrieval.service import QAService
 
 DIMA = ("Later, President Putin signed into force the ‘Dima Yakovlev Law,’ which introduced a "
@@ -34,6 +34,7 @@ LAVROV = ("Russia’s Foreign Minister Sergei Lavrov has announced an end to ‘
 BLOCK = ("The two countries are still at odds over the U.S. missile defence plans, which remain "
          "the main stumbling block in their relations.")
 SETTINGS = ConversationSettings()
+NEED = ContextNeed("one word of its own")
 
 
 def turn(terms: str, at: float, article: str | None = "a", evidence: float = 5.0) -> Turn:
@@ -45,7 +46,7 @@ def turn(terms: str, at: float, article: str | None = "a", evidence: float = 5.0
 # ------------------------------------------------------------------ the record, pure parts
 def test_a_follow_up_keeps_its_own_terms_and_carries_earlier_ones_decayed():
     conversation = Conversation().add(turn("dima yakovlev law", 0.0), SETTINGS)
-    query = read_in_context("q", ["name", "after"], conversation, 1.0, SETTINGS)
+    query = read_in_context("q", ["name", "after"], conversation, 1.0, SETTINGS, need=NEED)
     assert query.terms["name"] == query.terms["after"] == 1.0
     carried = [query.terms[t] for t in ("dima", "yakovlev", "law")]
     assert set(query.carried) == {"dima", "yakovlev", "law"}
@@ -59,13 +60,13 @@ def test_a_decay_of_zero_carries_no_terms():
     """``decay = 0`` is allowed by the settings: it divided by zero on every follow-up."""
     settings = ConversationSettings(decay=0.0)
     conversation = Conversation().add(turn("dima yakovlev law", 0.0), settings)
-    query = read_in_context("q", ["name", "after"], conversation, 1.0, settings)
+    query = read_in_context("q", ["name", "after"], conversation, 1.0, settings, need=NEED)
     assert query.carried == () and set(query.terms) == {"name", "after"}
 
 
 def test_a_question_of_stop_words_only_is_read_wholly_from_the_conversation():
     conversation = Conversation().add(turn("dima yakovlev law", 0.0), SETTINGS)
-    query = read_in_context("q", [], conversation, 1.0, SETTINGS)
+    query = read_in_context("q", [], conversation, 1.0, SETTINGS, need=NEED)
     assert query.uses_context and query.terms == {"dima": 0.5, "yakovlev": 0.5, "law": 0.5}
 
 
@@ -74,7 +75,7 @@ def test_older_turns_weigh_less_and_only_max_turns_are_kept():
     for n, terms in enumerate(["one", "two", "three", "four"]):
         conversation = conversation.add(turn(terms, float(n)), SETTINGS)
     assert [t.question for t in conversation.turns] == ["two", "three", "four"]
-    query = read_in_context("q", [], conversation, 4.0, SETTINGS)
+    query = read_in_context("q", [], conversation, 4.0, SETTINGS, need=NEED)
     assert query.terms["four"] > query.terms["three"] > query.terms["two"]
     assert "one" not in query.terms
 
@@ -82,21 +83,22 @@ def test_older_turns_weigh_less_and_only_max_turns_are_kept():
 def test_an_idle_conversation_expires():
     conversation = Conversation().add(turn("dima yakovlev law", 0.0), SETTINGS)
     later = SETTINGS.idle_seconds + 1.0
-    assert not read_in_context("q", ["sign"], conversation, later, SETTINGS).uses_context
+    assert not read_in_context("q", ["sign"], conversation, later, SETTINGS,
+                               need=NEED).uses_context
     assert conversation.add(turn("sign", later), SETTINGS).turns == (turn("sign", later),)
 
 
 def test_articles_are_preferred_by_their_accumulated_evidence():
     conversation = (Conversation().add(turn("x", 0.0, "a", 2.0), SETTINGS)
                     .add(turn("y", 1.0, "b", 8.0), SETTINGS))
-    prior = read_in_context("q", ["z"], conversation, 2.0, SETTINGS).article_prior
+    prior = read_in_context("q", ["z"], conversation, 2.0, SETTINGS, need=NEED).article_prior
     assert prior["b"] == 1.0 and 0 < prior["a"] < 0.1
 
 
 def test_a_disabled_conversation_reads_the_question_alone():
     off = ConversationSettings(enabled=False)
     conversation = Conversation().add(turn("dima yakovlev law", 0.0), off)
-    assert not read_in_context("q", [], conversation, 1.0, off).uses_context
+    assert not read_in_context("q", [], conversation, 1.0, off, need=NEED).uses_context
 
 
 # --------------------------------------------------------------------- the answerer
