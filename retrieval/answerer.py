@@ -241,7 +241,9 @@ class Answerer:
         need = (conversations.context_need(
                     analyzer.words(text), analyzer.words(text, keep_case=True),
                     [t for t in analysed if t not in self._noise],
-                    [t for turn in active.turns for t in turn.terms + turn.said], settings)
+                    [t for turn in active.turns for t in turn.terms + turn.said], settings,
+                    lambda word: conversations.phrase_before(active.turns[-1].question, word,
+                                                             analyzer))
                 if active.turns and settings.enabled else None)
         context = read_in_context(text, analysed, active, now, settings, need=need,
                                   noise=self._noise)

@@ -29,6 +29,7 @@ import numpy as np
 from pydantic import ConfigDict, Field
 
 if TYPE_CHECKING:
+    from retrieval.analysis import Analyzer
     from retrieval.answer.passages import Searcher
     from retrieval.index import TfidfIndex
 
@@ -143,6 +144,7 @@ class ContextNeed:
 
     reason: str
     pronoun: str = ""
+    phrase: tuple[str, ...] = ()   # "the button": the words that named it before ("reset")
 
 
 # A question that stands on its own, read in context all the same (``Answerer.ask``).
@@ -184,7 +186,8 @@ def _counts(terms: Iterable[str]) -> dict[str, float]:
 
 
 def context_need(words: Sequence[str], cased: Sequence[str], own_terms: Sequence[str],
-                 earlier_terms: Iterable[str], settings: ConversationSettings
+                 earlier_terms: Iterable[str], settings: ConversationSettings,
+                 phrase_of: Callable[[str], tuple[str, ...]] = lambda word: ()
                  ) -> ContextNeed | None:
     """Why a question leans on the conversation, for people ("pronoun 'he'", "ellipsis 'what
     about'", "'the law' said before", "one word of its own"), or None when it stands on its
@@ -199,7 +202,9 @@ def context_need(words: Sequence[str], cased: Sequence[str], own_terms: Sequence
     "was that"), and "this year" is the asker's own time; "there" is not the "there" of
     "is there"; "why?" and "how did Moscow react?" lean when they have at most
     ``min_own_terms`` words (a reaction to what?); "the X" leans when X was said before and
-    the question adds fewer than ``min_own_terms`` new words ("who signed the law?")."""
+    the question adds fewer than ``min_own_terms`` new words ("who signed the law?"); it is
+    then read as if it said the words that named X before (``phrase_of(word)``: "dima
+    yakovlev" of "the law")."""
     n = len(words)
     for start in _ELLIPSIS_START:
         if tuple(words[:len(start)]) == start and n > len(start):
@@ -226,8 +231,23 @@ def context_need(words: Sequence[str], cased: Sequence[str], own_terms: Sequence
     if len(new) < settings.min_own_terms:
         for i, word in enumerate(words[:-1]):
             if word == "the" and any(t in earlier for t in _terms_of(words[i + 1], own)):
-                return ContextNeed(f"'the {words[i + 1]}' said before")
+                return ContextNeed(f"'the {words[i + 1]}' said before",
+                                   phrase=phrase_of(words[i + 1]))
     return None
+
+
+def phrase_before(question: str, word: str, analyzer: Analyzer) -> tuple[str, ...]:
+    """The analysed words that come just before ``word`` in ``question`` up to a stop word
+    (and ``word`` itself): how it was named ("dima yakovlev law" in "What is the Dima Yakovlev
+    Law?"); empty when ``question`` lacks ``word``."""
+    words = analyzer.words(question)
+    if word not in words:
+        return ()
+    at = len(words) - 1 - words[::-1].index(word)
+    start, stop = at, analyzer.stop_set()
+    while start > 0 and words[start - 1] not in stop:
+        start -= 1
+    return tuple(analyzer(" ".join(words[start:at + 1])))
 
 
 def _named_before(words: Sequence[str], cased: Sequence[str], at: int) -> bool:
@@ -294,6 +314,10 @@ def read_in_context(question: str, own_terms: Iterable[str], conversation: Conve
         return ContextQuery(_counts(own), own)
     mine = [t for t in own if t not in noise]     # "did" says nothing here either
     terms = _counts(mine)
+    if need.phrase:     # "the button" of "the reset button": read as if it said so, alone
+        named = tuple(t for t in dict.fromkeys(need.phrase) if t not in terms)
+        terms.update(dict.fromkeys(named, 1.0))
+        return ContextQuery(terms, own, named, follows=turns[-1].question, reason=need.reason)
     carried: dict[str, float] = {}
     prior: dict[str, float] = {}
     for age, turn in enumerate(reversed(turns), start=1):
