@@ -9,7 +9,8 @@ P@1 and MRR@10 of first turns and of follow-ups (turn >= 2), for:
   each story's questions one conversation in order (an unanswerable turn is asked and kept in
   the conversation too, but not scored);
 * **standalone**: ``Answerer.ask(question)``, every question alone;
-* **bm25s+prev**: bm25s over the same sentences, the previous question prepended;
+* **bm25s+prev**: bm25s over the same sentences, the previous question prepended (it never
+  abstains: its answered-right@1 is its P@1);
 
 and **switch**: each story's first question asked inside the previous story's conversation
 (it opens a new topic and must not be dragged back), with conversation mode. Stories at even
@@ -68,6 +69,15 @@ def conversations(turns: Sequence[Turn]) -> list[list[Turn]]:
     return [sorted(v, key=lambda t: t.turn) for v in stories.values()]
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """How one question fared: the 1-based rank of the first right sentence (None: not in
+    the first ``K``) and whether the system answered (did not abstain)."""
+
+    rank: int | None
+    answered: bool = True
+
+
 def rank_of_first_right(ranked: Sequence[tuple[str, int, int]], t: Turn) -> int | None:
     """1-based rank of the first (article id, start, end) overlapping ``t``'s rationale."""
     assert t.span is not None
@@ -78,10 +88,10 @@ def rank_of_first_right(ranked: Sequence[tuple[str, int, int]], t: Turn) -> int 
 
 
 def ours(answerer: Answerer, convs: list[list[Turn]], *, in_conversation: bool,
-         switch: bool = False) -> dict[str, int | None]:
-    """Rank of the right sentence for every answerable turn, by id. With ``switch`` only the
-    first turns are scored, each asked inside the previous story's whole conversation."""
-    ranks: dict[str, int | None] = {}
+         switch: bool = False) -> dict[str, Outcome]:
+    """The outcome of every answerable turn, by id. With ``switch`` only the first turns are
+    scored, each asked inside the previous story's whole conversation."""
+    ranks: dict[str, Outcome] = {}
     settings = answerer.conversation
     clock = 0.0
     previous = Conversation()
@@ -92,8 +102,9 @@ def ours(answerer: Answerer, convs: list[list[Turn]], *, in_conversation: bool,
             result = answerer.ask(t.question, top_k=K, now=clock,
                                   conversation=conversation if in_conversation else None)
             if t.span is not None and (not switch or t.turn == 1):
-                ranks[t.id] = rank_of_first_right(
-                    [(a.article_id, a.start or 0, a.end or 0) for a in result.ranked], t)
+                ranks[t.id] = Outcome(rank_of_first_right(
+                    [(a.article_id, a.start or 0, a.end or 0) for a in result.ranked], t),
+                    result.answer is not None)
             if result.turn is not None:
                 conversation = conversation.add(result.turn, settings)
             if switch and t.turn == 1:
@@ -105,22 +116,27 @@ def ours(answerer: Answerer, convs: list[list[Turn]], *, in_conversation: bool,
 
 
 def bm25s_prev(bm25: Bm25Sentences, spans: list[tuple[int, int]],
-               convs: list[list[Turn]]) -> dict[str, int | None]:
-    ranks: dict[str, int | None] = {}
+               convs: list[list[Turn]]) -> dict[str, Outcome]:
+    ranks: dict[str, Outcome] = {}
     for conv in convs:
         before = ""
         for t in conv:
             rows = bm25.search(f"{before} {t.question}".strip())
             if t.span is not None:
-                ranks[t.id] = rank_of_first_right(
-                    [(bm25.article_ids[bm25.article[r]], *spans[r]) for r in rows], t)
+                ranks[t.id] = Outcome(rank_of_first_right(
+                    [(bm25.article_ids[bm25.article[r]], *spans[r]) for r in rows], t))
             before = t.question
     return ranks
 
 
-def split_metrics(ranks: dict[str, int | None], turns: Sequence[Turn],
+def split_metrics(outcomes: dict[str, Outcome], turns: Sequence[Turn],
                   keep: Callable[[Turn], bool]) -> dict[str, float]:
-    return metrics([ranks[t.id] for t in turns if t.id in ranks and keep(t)])
+    """P@1, MRR@10 and R@10 of the turns kept, and answered-right@1 (an abstention is a
+    miss)."""
+    kept = [outcomes[t.id] for t in turns if t.id in outcomes and keep(t)]
+    right = sum(o.answered and o.rank == 1 for o in kept)
+    return metrics([o.rank for o in kept]) | {
+        "answered_right_at_1": round(right / len(kept), 4) if kept else 0.0}
 
 
 def build(overrides: dict[str, float] | None = None) -> tuple[Answerer, Bm25Sentences,
@@ -173,12 +189,16 @@ def run(splits: Sequence[str] = SPLITS, out: Path | None = None,
 def print_table(report: dict) -> None:
     print(f"\nFollow-up questions: CoQA-CNN, {report['articles']} stories, "
           f"{report['sentences_ranked']:,} answerable sentences")
-    print(f"{'split':<9}{'system':<26}{'turns':<13}{'n':>5}{'P@1':>8}{'MRR@10':>9}")
+    print(f"{'split':<9}{'system':<26}{'turns':<13}{'n':>5}{'right@1':>9}{'P@1':>8}"
+          f"{'MRR@10':>9}")
     for split, systems in report["results"].items():
         for system, parts in systems.items():
             for part, m in parts.items():
-                print(f"{split:<9}{system:<26}{part:<13}{m['questions']:>5}{m['p_at_1']:>8.4f}"
+                print(f"{split:<9}{system:<26}{part:<13}{m['questions']:>5}"
+                      f"{m['answered_right_at_1']:>9.4f}{m['p_at_1']:>8.4f}"
                       f"{m['mrr_at_10']:>9.4f}")
+    print("right@1: answered, with the right sentence (an abstention is a miss); "
+          "bm25s never abstains")
 
 
 def _override(text: str) -> tuple[str, float]:

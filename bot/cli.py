@@ -659,6 +659,7 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         "unanswerable": report.unanswerable,
         "top1_accuracy": round(report.top1_accuracy, 4) if report.answerable else None,
         "mrr_at_10": round(report.mrr_at_10, 4) if report.answerable else None,
+        "p_at_1": round(report.p_at_1, 4) if report.answerable else None,
         "abstained_on_unanswerable": report.abstained_on_unanswerable,
         "abstained_on_answerable": report.abstained_on_answerable,
         "accuracy": round(report.accuracy, 4),
@@ -672,6 +673,7 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         if part is not None:
             figures[name] = {"answerable": part.answerable,
                              "top1_accuracy": round(part.top1_accuracy, 4),
+                             "p_at_1": round(part.p_at_1, 4),
                              "mrr_at_10": round(part.mrr_at_10, 4)}
     if args.json:
         print(json.dumps(figures))
@@ -680,6 +682,7 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         table.add_row("questions", f"{len(questions)} ({report.answerable} answerable, "
                                    f"{report.unanswerable} not answerable from the corpus)")
         table.add_row("top-1 accuracy", _figure(report.top1_accuracy, report.answerable))
+        table.add_row("P@1 (first, answered or not)", _figure(report.p_at_1, report.answerable))
         table.add_row("MRR@10", _figure(report.mrr_at_10, report.answerable))
         table.add_row("abstained, not answerable", f"{report.abstained_on_unanswerable}"
                                                    f"/{report.unanswerable}")
@@ -689,7 +692,8 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         for name, part in (("first turns", report.first_turns),
                            ("follow-ups", report.follow_ups)):
             if part is not None:
-                table.add_row(f"{name} of conversations", f"top-1 {part.top1_accuracy:.3f}, "
+                table.add_row(f"{name} of conversations", f"answered right "
+                              f"{part.top1_accuracy:.3f}, P@1 {part.p_at_1:.3f}, "
                               f"MRR@10 {part.mrr_at_10:.3f} ({part.answerable} answerable)")
         table.add_row("AUROC of the confidence", "n/a (needs right and wrong first answers)"
                       if report.auroc is None else f"{report.auroc:.3f}")

@@ -100,8 +100,8 @@ def follow_up_to_dict(context: ContextUse | None) -> dict[str, Any] | None:
     """How the conversation was used: null when the question was read alone."""
     if context is None:
         return None
-    return {"follows": context.follows, "carried_terms": list(context.carried),
-            "articles": list(context.articles)}
+    return {"follows": context.follows, "reason": context.reason,
+            "carried_terms": list(context.carried), "articles": list(context.articles)}
 
 
 def followup_hint(result: Result) -> str | None:

@@ -112,12 +112,14 @@ class Answer:
 @dataclass(frozen=True)
 class ContextUse:
     """How a conversation shaped a result: the question was read as a follow-up to
-    ``follows``, with the earlier questions' terms ``carried`` and a preference for the
-    conversation's articles."""
+    ``follows`` because of ``reason`` (a pronoun without its referent, an ellipsis, too few
+    words of its own), with the earlier questions' terms and the names its pronoun may point
+    at ``carried`` and a preference for the conversation's articles."""
 
     follows: str
     carried: tuple[str, ...]
     articles: tuple[str, ...]
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -227,27 +229,68 @@ class Answerer:
         result = self._answer(question, text, query, None, filters, k, analysed)
         if conversation is None:
             return result
-        now = time.time() if now is None else now
-        context = read_in_context(text, analysed, conversation, now,
-                                  self.conversation)
+        return self._in_conversation(result, text, query, analysed, conversation,
+                                     time.time() if now is None else now, filters, k)
+
+    def _in_conversation(self, alone: Result, text: str, query: Query,
+                         analysed: Sequence[str], conversation: Conversation, now: float,
+                         filters: Filters | None, k: int) -> Result:
+        """The result of a question asked inside ``conversation`` (``alone``: its result
+        read alone), with the turn to add to it. A question that leans on the conversation
+        (``context_need``) is read in its context, unless its own words confidently find
+        another article (a new topic); one that stands on its own is answered alone, and
+        read in context only when alone it found no confident answer and in context it
+        answers from the article of the previous answer. A question standing on its own,
+        answered from another article than the conversation's main one, starts the
+        conversation again."""
+        settings, analyzer = self.conversation, self.index.analyzer
+        active = conversation.active(now, settings)
+        need = (conversations.context_need(
+                    analyzer.words(text), analyzer.words(text, keep_case=True),
+                    [t for t in analysed if t not in self._noise],
+                    [t for turn in active.turns for t in turn.terms + turn.said], settings,
+                    lambda word: conversations.phrase_before(active.turns[-1].question, word,
+                                                             analyzer))
+                if active.turns and settings.enabled else None)
+        context = read_in_context(text, analysed, active, now, settings, need=need,
+                                  noise=self._noise)
         evidence = conversations.article_evidence(self._first_stage, self.index,
-                                                  self.index.article_ids_, context,
-                                                  self.conversation)
-        new_topic = context.uses_context and conversations.opens_new_topic(
-            result.answer.article_id if result.answer else None, context, evidence,
-            self.conversation)
-        if context.uses_context and not new_topic:
-            in_context = self._answer(question, text, query, context, filters, k, analysed)
-            # The context never loses a confident answer from the conversation's articles.
-            if in_context.answer is not None or result.answer is None or (
-                    result.answer.article_id not in context.article_prior):
-                result = in_context
+                                                  self.index.article_ids_, context, settings)
+        result, new_topic = alone, False
+        if context.uses_context:
+            new_topic = conversations.opens_new_topic(
+                alone.answer.article_id if alone.answer else None, context, evidence, settings)
+            if not new_topic:   # its own words alone are no reading of it
+                result = self._answer(alone.question, text, query, context, filters, k,
+                                      analysed)
+        elif active.turns and settings.enabled and alone.answer is None and (
+                active.turns[-1].answered is not None):
+            leaning = read_in_context(text, analysed, active, now, settings,
+                                      need=conversations.OWN_READING_UNSURE, noise=self._noise)
+            in_context = self._answer(alone.question, text, query, leaning, filters, k,
+                                      analysed)
+            if in_context.answer is not None and (
+                    in_context.answer.article_id == active.turns[-1].answered.article_id):
+                result, context = in_context, leaning
+        if not context.uses_context:
+            main = conversations.main_article(active)
+            new_topic = (main is not None and result.answer is not None
+                         and result.answer.article_id != main)
         best = result.answer
         answered = (SentenceRef(best.article_id, best.start, best.end)
                     if best is not None and best.start is not None and best.end is not None
                     else None)
-        return replace(result, turn=Turn(text, context.own_terms, answered, now, evidence,
-                                         new_topic))
+        # What the next question may point at: the answer, or the closest sentence shown.
+        shown = result.ranked[0].text if result.ranked else ""
+        return replace(result, turn=Turn(
+            text, context.own_terms, answered, now, evidence, new_topic,
+            conversations.names_in(analyzer.words(shown, keep_case=True), analyzer),
+            tuple(dict.fromkeys(analyzer(shown)))))
+
+    @cached_property
+    def _noise(self) -> frozenset[str]:
+        """Terms a conversation never carries (auxiliaries the stop list keeps)."""
+        return conversations.noise_terms(self.index.analyzer)
 
     def _answer(self, question: str, text: str, query: Query, context: ContextQuery | None,
                 filters: Filters | None, k: int, analysed: Sequence[str]) -> Result:
@@ -266,7 +309,7 @@ class Answerer:
         else:
             term_ids, weights = self.index.weighted_query_vector(context.terms)
             used = ContextUse(context.follows or "", context.carried,
-                              tuple(context.article_prior))
+                              tuple(context.article_prior), context.reason)
             if term_ids.size == 0:      # the conversation's words are in no article either
                 return Result(question, None, (), NOT_IN_ARTICLES, used)
             if not query.unknown:

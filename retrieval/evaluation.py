@@ -12,7 +12,9 @@ A question set is a JSON file::
 A question may carry ``"conversation": "<id>"``: the questions of one id are asked in file
 order as one conversation (follow-ups read in its context), and the report gives first turns
 and follow-ups apart. A candidate is right when it quotes the expected sentence (exactly)
-from the expected article.
+from the expected article. "Top-1 accuracy" is answered-right@1: the bot answered, with the
+right sentence (an abstention counts as a miss); P@1 counts the right sentence ranked first,
+answered or not.
 """
 from __future__ import annotations
 
@@ -64,7 +66,7 @@ class QuestionOutcome:
 @dataclass(frozen=True)
 class EvalReport:
     outcomes: tuple[QuestionOutcome, ...]
-    top1_accuracy: float
+    top1_accuracy: float      # answered right, first (an abstention is a miss)
     mrr_at_10: float
     answerable: int
     unanswerable: int
@@ -75,15 +77,18 @@ class EvalReport:
     follow_ups: TurnFigures | None = None     # ...and the later ones, apart
     auroc: float | None = None                     # of the first candidate's confidence
     calibration: tuple["CalibrationBin", ...] = ()  # its predicted against observed
+    p_at_1: float = 0.0                            # the right sentence first, answered or not
 
 
 @dataclass(frozen=True)
 class TurnFigures:
-    """Top-1 accuracy and MRR@10 of the answerable questions of some turns of conversations."""
+    """Top-1 accuracy (answered right, first), P@1 (ranked first, answered or not) and
+    MRR@10 of the answerable questions of some turns of conversations."""
 
     answerable: int
     top1_accuracy: float
     mrr_at_10: float
+    p_at_1: float
 
 
 def load_eval_set(path: str | Path) -> list[EvalQuestion]:
@@ -158,10 +163,12 @@ def evaluate(questions: Sequence[EvalQuestion], ask: Callable[..., Result],
     # Confidence of the first candidate (answer or not) against "it is the right sentence".
     firsts = [(o.result.ranked[0].confidence, o.rank == 1) for o in outcomes if o.result.ranked]
     confidences, right = [c for c, _ in firsts], [r for _, r in firsts]
+    overall = _turn_figures(answerable)
     return EvalReport(
         outcomes=tuple(outcomes),
-        top1_accuracy=_ratio(sum(o.correct for o in answerable), len(answerable)),
-        mrr_at_10=_ratio(sum(1.0 / o.rank for o in answerable if o.rank), len(answerable)),
+        top1_accuracy=overall.top1_accuracy if overall else 0.0,
+        mrr_at_10=overall.mrr_at_10 if overall else 0.0,
+        p_at_1=overall.p_at_1 if overall else 0.0,
         answerable=len(answerable),
         unanswerable=len(unanswerable),
         abstained_on_unanswerable=sum(o.result.answer is None for o in unanswerable),
@@ -177,8 +184,10 @@ def evaluate(questions: Sequence[EvalQuestion], ask: Callable[..., Result],
 def _turn_figures(outcomes: list[QuestionOutcome]) -> TurnFigures | None:
     if not outcomes:
         return None
-    return TurnFigures(len(outcomes), _ratio(sum(o.correct for o in outcomes), len(outcomes)),
-                       _ratio(sum(1.0 / o.rank for o in outcomes if o.rank), len(outcomes)))
+    n = len(outcomes)
+    return TurnFigures(n, _ratio(sum(o.correct for o in outcomes), n),
+                       _ratio(sum(1.0 / o.rank for o in outcomes if o.rank), n),
+                       _ratio(sum(o.rank == 1 for o in outcomes), n))
 
 
 @dataclass(frozen=True)
