@@ -11,7 +11,7 @@ corpus (to refuse duplicates), ``add_files`` checking and writing the 100 articl
 ``full_rebuild`` building the whole index again (``index.jobs`` processes, as `qabot index`).
 The corpus is SQuAD v1.1 dev's paragraphs and recombinations of their sentences
 (``benchmarks.data.scaled_corpus``); the questions are SQuAD's (the tuning half), asked with
-``min_confidence`` and ``min_score`` 0 so that every question has an answer to compare.
+``min_confidence`` 0 so that every question has an answer to compare.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def run(passages: int, added: int, n_questions: int, out: Path | None) -> dict:
     new = write_jsonl(corpus_articles[passages:], work / "new.jsonl")
     settings = load_settings(environ={}).with_overrides(**{
         "corpus.path": str(corpus), "index.dir": str(work / "incremental"),
-        "answer.min_confidence": 0.0, "answer.min_score": 0.0})
+        "answer.min_confidence": 0.0})
     figures: dict = {"passages": passages, "added": added}
 
     started = time.perf_counter()

@@ -1,22 +1,27 @@
-"""Fit the answerer's confidence model and choose ``answer.min_confidence``.
+"""Fit the answerer's ranker and confidence model and choose ``answer.min_confidence``.
 
-Training data: the tuning half of SQuAD v1.1 dev (never the held-out half, never SQuAD 2.0),
-every paragraph one article, each question asked as written (right when the first answer is
-right by the ReQA rule), reworded, and in up to six unanswerable versions
-(``benchmarks/negatives.py``). The
-features are those of the first candidate, as the bot computes them (``Answerer.score``). A
-small network (scikit-learn's ``MLPClassifier``: standardised features, one hidden layer of
-16 ReLU units, a logistic output, seeded) is fitted to all of it; out-of-fold predictions
-(3 folds grouped by Wikipedia article) give the AUROC, the reliability
-table and the ``min_confidence`` that maximises decision accuracy (answered right plus
-unanswerable declined, by weight), after ``min_score``: the ranking score that 99% of right
-first answers reach, a secondary floor. The model is written to
-``retrieval/answer/confidence.json``.
+Training data, news first: RealTimeQA's ``tune`` quizzes asked of their whole corpus and of
+each quiz week's own news (``benchmarks.data.realtimeqa_weeks``), CoQA-CNN's ``tune`` stories'
+questions that read alone, with their reworded and constructed unanswerable versions
+(``benchmarks/negatives.py``), and every ``SQUAD_EVERY``-th question of SQuAD v1.1 dev's
+tuning half with its versions, asked of the whole corpus and of one Wikipedia article's
+paragraphs (never the held-out half, never SQuAD 2.0, never RealTimeQA's ``heldout``). Each
+of the best ``answer.reranked`` candidates of a question is a row, with the features the bot
+computes (``Answerer.score``) and whether it is right. A linear ranker is fitted to pairs of
+a right and a wrong candidate of one question, and a small network (scikit-learn's
+``MLPClassifier``: standardised features, one hidden layer of 16 ReLU units, a logistic
+output, seeded) to every row; out-of-fold predictions (3 folds grouped by Wikipedia article,
+story or quiz week) give the figures and the ``min_confidence`` with the best utility for
+readers on the news sets: each answer that holds the answer gains 1, each that does not
+(an answer to a question no article answers included) costs 1, each data set counting the
+same, averaged over +-0.05 (``choose_threshold``). Our reader questions about the bundled
+articles (``benchmarks/questions/bundled-tune.json``) take part in that choice only. The
+model is written to ``retrieval/answer/confidence.json``.
 
-Asking the 62,000 training items is most of the work: it runs in ``--jobs`` processes (2),
-and what they observed is kept in ``benchmarks/results/work/`` under a key of everything it
+Asking the training items is most of the work: it runs in ``--jobs`` processes (2), and
+what they observed is kept in ``benchmarks/results/work/`` under a key of everything it
 depends on (the data, the settings, the ``retrieval`` package and the observing code), so a
-run that changes only the model (its size, its fitting) reads it back in a second.
+run that changes only the model (its size, its fitting) reads it back in seconds.
 
     python -m benchmarks.train_confidence [--out PATH] [--jobs N] [--no-cache]
 """

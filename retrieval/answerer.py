@@ -198,6 +198,8 @@ class Answerer:
 
     def __post_init__(self) -> None:
         self._detail = DetailReader(self.index.analyzer, self.vectors)
+        live = self.index.live_passages
+        self._live_passages = int(self.index.n_passages if live is None else np.count_nonzero(live))
         self._first_stage: Searcher = (self.first_stage if self.first_stage is not None
                                        else PassageSearcher(self.index))
         if self.articles is None:
@@ -385,9 +387,14 @@ class Answerer:
             candidates.passage_scores[rows], scores[rows], type_met, negation_unmet,
             (candidates.sentences, candidates.positions[rows], candidates.passages[rows]),
             detail, reaction_asked=asks_reaction(text),
-            previous_scores=self._previous_scores(sentence_ids, term_ids, weights))
+            previous_scores=self._previous_scores(sentence_ids, term_ids, weights),
+            live_passages=self._live_passages)
         confidence = self.model.probability(features)
-        best = np.argsort(-self.model.order_key(features, confidence), kind="stable")[:k]
+        # The ranker is fitted on questions read alone: a follow-up read in its context keeps
+        # the order of its scores, which weigh the conversation's articles and sentences.
+        key = self.model.order_key(features, confidence) if context is None else -np.arange(
+            confidence.size, dtype=np.float64)
+        best = np.argsort(-key, kind="stable")[:k]
         return [Scored(int(sentence_ids[i]), float(scores[rows[i]]), features[i],
                        float(confidence[i]), kept[i].others) for i in best.tolist()]
 

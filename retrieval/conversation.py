@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 from pydantic import ConfigDict, Field
 
+from retrieval.answer.cues import asks_reaction
+
 if TYPE_CHECKING:
     from retrieval.analysis import Analyzer
     from retrieval.answer.passages import Searcher
@@ -35,9 +37,6 @@ if TYPE_CHECKING:
 
 # "What else did he say?", "Any other reasons?": the question wants something not yet answered.
 _ASKS_ELSE = re.compile(r"\b(else|other|another|besides|apart from)\b", re.IGNORECASE)
-# "Why?", "How did Moscow react?": the answer follows the event's sentence.
-_ASKS_REACTION = re.compile(r"^\W*why\b|\b(react|reaction|reacted|reacting|respond|responded|"
-                            r"response|retaliat\w*|reply|replied)\b", re.IGNORECASE)
 
 # Words that point at something said before (case-folded, before stop words are dropped).
 _PERSONAL = frozenset({"he", "him", "his", "himself", "she", "her", "hers", "herself", "they",
@@ -220,7 +219,7 @@ def context_need(words: Sequence[str], cased: Sequence[str], own_terms: Sequence
                 or (word == "then" and i > 0)):
             return ContextNeed(f"pronoun '{word}'", word)
     own = [t for t in dict.fromkeys(own_terms)]
-    if _ASKS_REACTION.search(" ".join(words)) and len(own) <= settings.min_own_terms:
+    if asks_reaction(" ".join(words)) and len(own) <= settings.min_own_terms:
         return ContextNeed("ellipsis: why, or a reaction to what")
     if len(own) < settings.min_own_terms:
         if n <= 2 and words and words[0] in _QUESTION_WORDS:
@@ -342,7 +341,7 @@ def read_in_context(question: str, own_terms: Iterable[str], conversation: Conve
              if _ASKS_ELSE.search(question) else ())
     return ContextQuery(terms, own, tuple(sorted(carried, key=carried.__getitem__, reverse=True)),
                         prior, last.answered, last.question, avoid, need.reason,
-                        bool(_ASKS_REACTION.search(question)))
+                        asks_reaction(question))
 
 
 def without_context(query: ContextQuery) -> ContextQuery:

@@ -30,26 +30,28 @@ def test_the_same_fact_in_two_articles_shows_once_with_both_sources(news):
     assert all(a.text != SAME_FACT for a in result.alternatives)
 
 
+# The date cues and filters choose what is ranked first (whether it is sure enough to be
+# answered is the confidence's business, tested apart).
 def test_latest_prefers_the_newer_article(news):
     assert news.ask("What is the latest on the nuclear treaty discussed by the foreign ministers?"
-                    ).answer.article_id == "new"
+                    ).ranked[0].article_id == "new"
     assert news.ask("What did the foreign ministers first discuss about the nuclear treaty, "
-                    "earliest report?").answer.article_id == "old"
+                    "earliest report?").ranked[0].article_id == "old"
 
 
 def test_a_year_in_the_question_prefers_articles_of_that_year(news):
     assert news.ask("What did the foreign ministers discuss in 2009 about the nuclear treaty?"
-                    ).answer.article_id == "old"
+                    ).ranked[0].article_id == "old"
     assert news.ask("What did the foreign ministers discuss in 2021 about the nuclear treaty?"
-                    ).answer.article_id == "new"
+                    ).ranked[0].article_id == "new"
 
 
 def test_filters(news):
     result = news.ask("nuclear treaty talks", filters=Filters(source="daily c"))
-    assert result.answer.article_id == "nodate"
-    assert result.answer.date is None
-    assert news.ask("nuclear treaty", filters=Filters(year=2021)).answer.article_id == "new"
-    assert news.ask("nuclear treaty", filters=Filters(year=1999)).answer is None
+    assert result.ranked[0].article_id == "nodate"
+    assert result.ranked[0].date is None
+    assert news.ask("nuclear treaty", filters=Filters(year=2021)).ranked[0].article_id == "new"
+    assert news.ask("nuclear treaty", filters=Filters(year=1999)).ranked == ()
 
 
 def test_top_k_bounds_the_candidates(service):
@@ -100,5 +102,5 @@ def test_the_work_of_one_question_is_bounded_whatever_one_paragraph_holds(write_
 
     index.sentence_cosines = recorded
     result = service.ask("When did the committee approve the harbour budget?", top_k=5)
-    assert result.answer.text == sentence.strip()
+    assert sentence.strip() in [a.text for a in result.ranked]
     assert windows and max(windows) <= answerer.MAX_FOLD_WINDOW

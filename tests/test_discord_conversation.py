@@ -6,12 +6,24 @@ from types import SimpleNamespace
 
 import discord
 import discord.ext.test as dpytest
+import pytest
 
 from bot.discord.app import QABot
 from bot.discord.cog import NEW_CONVERSATION, QACog
-from tests.discord_fixtures import DIMA_QUESTION, DIMA_SENTENCE, FakeInteraction, FakeUser
+from retrieval.service import QAService
+from tests.discord_fixtures import (DIMA_QUESTION, DIMA_SENTENCE, FakeInteraction, FakeUser,
+                                    test_settings)
 from tests.test_conversation import IVANOV
-from tests.test_discord_bot import bot, mention, service  # noqa: F401  (fixtures)
+from tests.test_discord_bot import bot, mention  # noqa: F401  (fixtures)
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> QAService:
+    """These tests follow whose conversation a question continues, and show its answer:
+    no minimum, so that the follow-ups' own confidence (the model's business, tested
+    apart) does not hide what was read."""
+    return QAService(test_settings(tmp_path_factory.mktemp("discord-conversation") / "index",
+                                   **{"answer.min_confidence": 0.0}))
 
 IVANOV_QUESTION = "What did Igor Ivanov say about the reset in Russian-American relations?"
 

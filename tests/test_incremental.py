@@ -39,8 +39,7 @@ def test_answers_after_add_and_remove_equal_a_full_rebuild(settings: Settings,
     write_jsonl(chosen[BASE:], tmp_path / "new.jsonl")
     running = settings.with_overrides(**{"corpus.path": str(corpus),
                                          "index.dir": str(tmp_path / "running"),
-                                         "answer.min_confidence": 0.0,
-                                         "answer.min_score": 0.0})
+                                         "answer.min_confidence": 0.0})
     service = QAService(running)
     watching = QAService(running)     # another process: a bot, say
     outcomes = add_all(running, [str(tmp_path / "new.jsonl")])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
@@ -23,8 +24,10 @@ def test_question_more_context_and_k(service, settings):
     assert "“Meanwhile, the recently appointed US Secretary of State, John Kerry" in text
     assert "RT, 4 February 2013" in text
     repl.handle(":more")
-    # The first alternative opens with a quotation mark of its own: not doubled.
-    assert '\n1. "Some may be tempted to take care of themselves only' in out.getvalue()
+    # Each alternative is quoted once (one that opens with a quotation mark of its own is
+    # not given a second: see test_render's quoting tests).
+    openings = re.findall(r"\n\d+\. (.)(.)", out.getvalue())
+    assert openings and all(first == "“" and second not in "“\"" for first, second in openings)
     before = len(out.getvalue())
     repl.handle(":context")
     context = out.getvalue()[before:]
@@ -41,7 +44,7 @@ def test_question_more_context_and_k(service, settings):
     repl.handle(":more")   # after :k 1, :more still has other answers: it ranks more
     more = out.getvalue()[before:]
     assert "No other answers" not in more
-    assert more.startswith('1. "Some may be tempted') and "\n4. “Russia's foreign minister" in more
+    assert more.startswith("1. “") and "\n4. “" in more     # it ranks more than :k gave
 
 
 def test_commands_and_errors(service, settings):

@@ -41,6 +41,9 @@ NO_CONVERSATION = "There was no conversation to end: your next question is read 
 MAX_REMEMBERED_ANSWERS = 1000   # answers whose conversation a reply can continue
 
 
+_MENTION = re.compile(r"<(?:@[!&]?|#)\d+>|@(?:everyone|here)\b")
+
+
 @dataclass(frozen=True)
 class Reply:
     """What the bot sends back: text or an embed, and perhaps buttons."""
@@ -182,8 +185,9 @@ class QACog(commands.Cog, name="Questions"):
             own_role is not None and own_role in message.role_mentions)
         if guild is not None and not mentioned:
             return None
-        pattern = rf"<@!?{me.id}>" + (rf"|<@&{own_role.id}>" if own_role is not None else "")
-        return " ".join(re.sub(pattern, " ", message.content).split())
+        # Mentions address people (the bot, a user, a role, a channel, everyone): they are
+        # not words of the question (their ids would read as numbers it asks about).
+        return " ".join(_MENTION.sub(" ", message.content).split())
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:

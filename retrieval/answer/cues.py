@@ -58,8 +58,9 @@ _HAS = {
 
 
 # A reason or a reaction: often told by the sentences after the event's.
-_REACTION = re.compile(r"\b(?:why|react(?:s|ed|ion)?|respon(?:d|ds|ded|se)|retaliat\w*|hit back|"
-                       r"in return|what happened (?:after|next|then))\b", re.IGNORECASE)
+_REACTION = re.compile(r"\b(?:why|react(?:s|ed|ing|ion)?|respon(?:d|ds|ded|se)|retaliat\w*|"
+                       r"repl(?:y|ied)|hit back|in return|what happened (?:after|next|then))\b",
+                       re.IGNORECASE)
 
 
 def asks_reaction(question: str) -> bool:

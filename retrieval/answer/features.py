@@ -69,7 +69,8 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
                        candidates: tuple[PassageSentences, np.ndarray, np.ndarray] | None = None,
                        detail: dict[str, np.ndarray] | None = None,
                        ranks: np.ndarray | None = None, reaction_asked: bool = False,
-                       previous_scores: np.ndarray | None = None) -> np.ndarray:
+                       previous_scores: np.ndarray | None = None,
+                       live_passages: int | None = None) -> np.ndarray:
     """A row of ``FEATURES`` for each candidate (given best first, distinct): ``type_met``
     says which sentences hold the answer type the question asks for (None when it asks for
     none), ``negation_unmet`` which lack a negation the question holds. ``candidates``: the
@@ -79,7 +80,8 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
     not given); ``ranks``: each candidate's place in the ranking by score (0 the first;
     default: the order given); ``reaction_asked``: the question asks why or how someone
     reacted; ``previous_scores``: the sentence score of the sentence before each one in its
-    article (zeros when not given)."""
+    article (zeros when not given); ``live_passages``: the passages of live articles (default:
+    all the index's), whose number ``corpus_size`` reads (deleted articles do not count)."""
     if candidates is None:
         passage_ids, passages = np.unique(index.sentence_passage_[sentence_ids],
                                           return_inverse=True)
@@ -132,7 +134,8 @@ def candidate_features(index: TfidfIndex, query: Query, sentence_ids: np.ndarray
         "rank": np.minimum(np.log1p(rank) / np.log1p(MAX_RANK), 1.0),
         "reaction_asked": float(reaction_asked),
         "previous_score": previous_scores if previous_scores is not None else 0.0,
-        "corpus_size": min(np.log10(max(index.n_passages, 1)) / 6.0, 1.0),
+        "corpus_size": min(np.log10(max(index.n_passages if live_passages is None
+                                        else live_passages, 1)) / 6.0, 1.0),
         **{name: (detail[name] if detail is not None else 0.0) for name in DETAIL_FEATURES},
     }
     features = np.empty((n, len(FEATURES)), dtype=np.float64)   # a column at a time (a

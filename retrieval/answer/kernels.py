@@ -34,15 +34,19 @@ def add_postings(scores, block_max, indptr, ids, tf, norms, base, local_terms, i
     """Add ``weights[t] * idf * tf * (k1 + 1) / (tf + norm)`` of each posting of local term
     ``local_terms[t]`` (skipped when -1) to ``scores[base + passage]``, in term order, as
     ``TfidfIndex._posting_weights`` weighs it (float32), and raise ``block_max`` of the
-    passage's block to its new score."""
+    passage's block to its new score. A posting outside the arrays (a damaged segment the
+    sampled checksums missed) is skipped: never a write out of bounds."""
+    n_local = norms.size
     for t in range(local_terms.size):
         term = local_terms[t]
-        if term < 0:
+        if term < 0 or term + 1 >= indptr.size:
             continue
         idf = idfs[t]
         weight = weights[t]
-        for j in range(indptr[term], indptr[term + 1]):
+        for j in range(max(indptr[term], 0), min(indptr[term + 1], ids.size)):
             p = ids[j]
+            if p < 0 or p >= n_local or base + p >= scores.size:
+                continue
             count = np.float32(tf[j])
             q = base + p
             score = scores[q] + count * k1_plus_1 / (count + norms[p]) * idf * weight
