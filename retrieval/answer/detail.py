@@ -100,12 +100,15 @@ class DetailReader:
         names_missing, numbers_missing = np.zeros(n), np.zeros(n)
         soft, semantic = np.zeros(n), np.zeros(n)
         vectors = self.vectors
+        terms_of = [self.terms(s) for s in sentences]
+        if vectors is not None:      # every word's vector at once (one tokenizer call)
+            vectors.of(list(dict.fromkeys([*asked.words, *(w for pairs in terms_of
+                                                            for w, _ in pairs)])))
         q_soft = vectors.of(list(asked.words)) if vectors is not None and asked.words else None
         q_mean = vectors.mean_of([asked.words])[0] if q_soft is not None else None
         mass = float(asked.weights.sum())
         asked_terms = asked.terms
-        for i, s in enumerate(sentences):
-            pairs = self.terms(s)
+        for i, (s, pairs) in enumerate(zip(sentences, terms_of)):
             words = {w for w, _ in pairs}
             terms = {t for _, t in pairs}
             new_name[i] = any(m.casefold() not in lowered for m in _NAME.findall(s))

@@ -78,17 +78,26 @@ class WordVectors:
         if missing:
             if len(known) + len(missing) > _CACHE_LIMIT:
                 known.clear()
-            for word, encoding in zip(missing, self.tokenizer.encode_batch(  # type: ignore[attr-defined]
-                    missing, add_special_tokens=False)):
-                ids = [i for i in encoding.ids if i < self.matrix.shape[0]]
-                vector = (self.matrix[ids].astype(np.float32).mean(axis=0) if ids
-                          else np.zeros(self.dimensions, dtype=np.float32))
-                norm = float(np.linalg.norm(vector))
-                found[word] = known[word] = vector / norm if norm > 0 else vector
-        out = np.empty((len(words), self.dimensions), dtype=np.float32)
-        for i, w in enumerate(words):
-            out[i] = found[w]
-        return out
+            # One call for every new word (the tokenizer's cost is mostly per call), and
+            # their subwords' means by one reduction.
+            encodings = self.tokenizer.encode_batch(missing, add_special_tokens=False)  # type: ignore[attr-defined]
+            ids = [[i for i in e.ids if i < self.matrix.shape[0]] for e in encodings]
+            sizes = np.array([len(i) for i in ids])
+            flat = np.fromiter((i for row in ids for i in row), dtype=np.int64,
+                               count=int(sizes.sum()))
+            sums = np.zeros((len(missing), self.dimensions), dtype=np.float32)
+            if flat.size:
+                starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+                has = sizes > 0
+                sums[has] = np.add.reduceat(self.matrix[flat].astype(np.float32),
+                                            starts[has], axis=0)
+            norms = np.linalg.norm(sums, axis=1, keepdims=True)
+            vectors = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
+            for word, vector in zip(missing, vectors):
+                found[word] = known[word] = vector
+        if not words:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        return np.stack([found[w] for w in words])
 
     def mean_of(self, bags: Sequence[Sequence[str]]) -> np.ndarray:
         """A unit vector for each bag of words: the normalised mean of its words' vectors."""
