@@ -94,3 +94,28 @@ def test_the_reaction_in_the_paragraph_after_the_event_scores_second(service):
 ])
 def test_realtimeqa_s_rule_reads_whole_normalised_words(answer, sentence, held):
     assert holds_answer(normal_answer(answer), sentence) is held
+
+
+# ------------------------------------------------------------------------------ damage
+@pytest.mark.parametrize("compiled", [False, True])
+def test_an_impossible_posting_is_skipped_by_both_first_stages(service, compiled):
+    """A flipped bit the sampled checksums of a large segment missed (issue 22): a posting
+    that names a passage the segment does not have is skipped, never read out of bounds."""
+    from retrieval.answer.passages import PassageSearcher
+    index = service._state.answerer.index
+    arrays = index.segments_[0].arrays
+    ids = np.array(arrays.passage_ids)
+    term = int(np.argmax(np.diff(np.asarray(arrays.passage_indptr))))   # a term with postings
+    lo = int(arrays.passage_indptr[term])
+    damaged = ids.copy()
+    damaged[lo] = 10 ** 9
+    object.__setattr__(arrays, "passage_ids", damaged) if hasattr(arrays, "__dataclass_fields__") \
+        else setattr(arrays, "passage_ids", damaged)
+    try:
+        global_term = int(np.flatnonzero(index._to_local[0] == term)[0])
+        searcher = PassageSearcher(index, compiled=compiled)
+        best = searcher.best_passages(np.array([global_term]), np.array([1.0], dtype=np.float32), 5)
+        assert np.all(np.asarray(best.passage_ids) < index.n_passages)
+    finally:
+        object.__setattr__(arrays, "passage_ids", ids) if hasattr(arrays, "__dataclass_fields__") \
+            else setattr(arrays, "passage_ids", ids)

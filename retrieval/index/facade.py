@@ -350,12 +350,19 @@ class TfidfIndex:
         numbers and weights."""
         a = self.segments_[number].arrays
         rows = np.asarray(a.passage_ids[lo:hi])
-        norms = self._passage_norms[number][rows]
+        counts = np.asarray(a.passage_tf[lo:hi])
+        norms_of = self._passage_norms[number]
+        if rows.size and (int(rows.max()) >= norms_of.size or int(rows.min()) < 0):
+            # A damaged segment the sampled checksums missed: its impossible postings are
+            # skipped, never read out of bounds (as the compiled first stage skips them).
+            keep = (rows >= 0) & (rows < norms_of.size)
+            rows, counts = rows[keep], counts[keep]
+        norms = norms_of[rows]
         idf = self.idf_[term]
         if self.weighting == "bm25":
-            tf = a.passage_tf[lo:hi].astype(np.float32)
+            tf = counts.astype(np.float32)
             return rows, tf * (self.k1 + 1.0) / (tf + norms) * idf
-        return rows, (self._tf(a.passage_tf[lo:hi]) * idf / norms).astype(np.float32)
+        return rows, (self._tf(counts) * idf / norms).astype(np.float32)
 
     def passage_postings(self) -> list[PassagePostings]:
         """Each segment's passage postings, for a compiled first stage that weighs them as
