@@ -119,3 +119,9 @@ def test_an_impossible_posting_is_skipped_by_both_first_stages(service, compiled
     finally:
         object.__setattr__(arrays, "passage_ids", ids) if hasattr(arrays, "__dataclass_fields__") \
             else setattr(arrays, "passage_ids", ids)
+
+
+def test_a_question_in_capitals_names_nothing_by_its_case():
+    shouted = detail("WHO SAID THE RESET WAS OVER?", ["Lavrov announced an end to the reset."])
+    typed = detail("who said the reset was over?", ["Lavrov announced an end to the reset."])
+    assert shouted["names_missing"].tolist() == typed["names_missing"].tolist() == [0.0]

@@ -83,7 +83,9 @@ class DetailReader:
         terms), its names and its numbers."""
         pairs = self.terms(question)
         weights = np.asarray(idf([t for _, t in pairs]), dtype=np.float64).reshape(-1)
-        names = frozenset(w.casefold() for w in _NAME.findall(question))
+        # A question typed in capitals (shouted) names nothing by its case.
+        shouted = question.upper() == question
+        names = frozenset(w.casefold() for w in _NAME.findall(question) if not shouted)
         names = frozenset(n for n in names if self.terms(n))
         numbers = frozenset(_normal_number(n) for n in _NUMBER.findall(question)) - {""}
         return QuestionWords(tuple(w for w, _ in pairs), tuple(t for _, t in pairs), weights,
