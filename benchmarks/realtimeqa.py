@@ -104,7 +104,9 @@ def figures(results: Sequence[Result], questions: Sequence[NewsQuestion],
         "answered_wrong": round(wrong / n, 4),
         "declined": round(1 - n_answered / n, 4),
         "wrong_share": round(wrong / n_answered, 4) if n_answered else 0.0,
-        "auroc": round(auroc(np.array(confidence), np.array(first)), 4),
+        # None when every first candidate is right, or every one wrong (a small sample)
+        "auroc": (None if (a := auroc(np.array(confidence), np.array(first))) is None
+                  else round(a, 4)),
         "not_answerable": len(others),
         "not_answerable_declined": round(
             sum(results[i].answer is None for i in others) / max(len(others), 1), 4),
@@ -154,7 +156,7 @@ def print_table(reports: Sequence[dict]) -> None:
               f"{o['p_at_1']:>7.3f} ({b.get('p_at_1', float('nan')):.3f})"
               f"{o['hit_at_10']:>8.3f} ({b.get('hit_at_10', float('nan')):.3f})"
               f"{o['answered_right']:>8.3f}{o['answered_wrong']:>8.3f}{o['declined']:>10.3f}"
-              f"{o['wrong_share']:>13.3f}{o['auroc']:>8.3f}"
+              f"{o['wrong_share']:>13.3f}{o['auroc'] if o['auroc'] is not None else float('nan'):>8.3f}"
               f"{o['not_answerable_declined']:>8.3f} of {o['not_answerable']}")
 
 

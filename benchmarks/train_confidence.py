@@ -46,8 +46,8 @@ import retrieval
 from benchmarks import negatives
 from benchmarks.data import (REPO, SQUAD_DEV, load_coqa_tune, load_question_set,
                              load_realtimeqa_tune, load_squad, realtimeqa_weeks)
-from benchmarks.negatives import ALL, KINDS, Item, build_items, is_right, title_of
-from retrieval.answer.confidence import MODEL_FILE, MODEL_FORMAT, ConfidenceModel
+from benchmarks.negatives import ALL, Item, build_items, is_right, title_of
+from retrieval.answer.confidence import MODEL_FILE, ConfidenceModel
 from retrieval.answer.features import FEATURES
 from retrieval.answer.query import Query, read_query
 from retrieval.answerer import Answerer
@@ -138,7 +138,7 @@ def without_passages(query: Query, text: str, index: TfidfIndex,
 def observe(answerer: Answerer, articles: list[Article], items: list[Item],
             jobs: int = JOBS) -> Observed:
     """Ask every item as the bot would (of the whole corpus, or of its own small corpus)
-    and keep its first candidate's features; in ``jobs`` processes (forked, so each starts
+    and keep its candidates' features (the best ``answer.reranked``); in ``jobs`` processes (forked, so each starts
     with the corpora built here), the same rows in the same order as with one."""
     corpora = {ALL: _corpus(articles, answerer)}
     for title in sorted({i.corpus for i in items} - {ALL}):

@@ -242,3 +242,10 @@ def test_the_bot_asks_for_no_privileged_intents(service: QAService) -> None:
 def test_index_is_not_written_into_the_repository(service: QAService) -> None:
     repository = Path(__file__).resolve().parents[1]
     assert not Path(service.settings.index.dir).resolve().is_relative_to(repository)
+
+
+def test_discord_markup_is_not_part_of_the_question() -> None:
+    from bot.discord.cog import question_text
+    assert question_text("<@123> <@!45> <@&6> <#78> @everyone @here what is "
+                         "<:reset:901> <a:spin:902> </ask:903> <t:1700000000:R> the law?") == \
+        "what is the law?"

@@ -41,7 +41,17 @@ NO_CONVERSATION = "There was no conversation to end: your next question is read 
 MAX_REMEMBERED_ANSWERS = 1000   # answers whose conversation a reply can continue
 
 
-_MENTION = re.compile(r"<(?:@[!&]?|#)\d+>|@(?:everyone|here)\b")
+# Discord's markup for mentions (a user, a role, a channel, everyone), custom emoji, slash
+# commands and timestamps: it addresses people or decorates, and its ids would read as
+# numbers the question asks about.
+_MARKUP = re.compile(r"<(?:@[!&]?|#)\d+>|<a?:\w+:\d+>|</[^>\s]+:\d+>|<t:-?\d+(?::\w)?>|"
+                     r"@(?:everyone|here)\b")
+
+
+def question_text(content: str) -> str:
+    """A message's or a slash command's words as the question: Discord's markup removed,
+    white space collapsed."""
+    return " ".join(_MARKUP.sub(" ", content).split())
 
 
 @dataclass(frozen=True)
@@ -158,7 +168,7 @@ class QACog(commands.Cog, name="Questions"):
         bad question gets its explanation, a failure is logged with its traceback and gets
         an apology."""
         try:
-            result = await self.answer(question, filters, conversation)
+            result = await self.answer(question_text(question), filters, conversation)
         except QuestionError as exc:
             return Reply(content=sentence(str(exc)))
         except Exception:
@@ -185,9 +195,7 @@ class QACog(commands.Cog, name="Questions"):
             own_role is not None and own_role in message.role_mentions)
         if guild is not None and not mentioned:
             return None
-        # Mentions address people (the bot, a user, a role, a channel, everyone): they are
-        # not words of the question (their ids would read as numbers it asks about).
-        return " ".join(_MENTION.sub(" ", message.content).split())
+        return question_text(message.content)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:

@@ -1,11 +1,12 @@
 """Step 5b: whether a sentence holds what the question asks for beyond its topic words.
 
-Read from the texts of the question and of each candidate sentence (and its passage): the
+Read from the texts of the question and of each candidate sentence: the
 answer type with something the question does not already say (a new name, a new number, a
 date), the question's own names and numbers missing from the sentence, and how close the
 sentence's words are to the question's where they are not the same words (static word
 vectors, ``retrieval.answer.semantic``): "kids" for "children", "banned" for "prohibited".
-Every value is a share or a flag, so it means the same on five articles and five million."""
+Every value is a share, a flag or a cosine, so it means the same on five articles and five
+million."""
 from __future__ import annotations
 
 import re

@@ -6,7 +6,8 @@ another; one says how large the corpus is (``corpus_size``): the same score is s
 five articles than among thousands, where more stories share the question's words. (Whether
 an article is dated and how old it is were tried and left out: they told the model which
 data set a question came from, the news quizzes' articles being dated and their questions
-hard, and it learned to distrust every dated corpus, the bundled articles among them.) (scores are the BM25-weighted share of the question matched, see ``retrieval.index``)."""
+hard, and it learned to distrust every dated corpus, the bundled articles among them.)
+Scores are the BM25-weighted share of the question matched (see ``retrieval.index``)."""
 from __future__ import annotations
 
 import numpy as np

@@ -388,7 +388,9 @@ class TfidfIndex:
             for term, local_term, weight in zip(term_ids, local, weights):
                 if local_term < 0:
                     continue
-                lo, hi = int(indptr[local_term]), int(indptr[local_term + 1])
+                if local_term + 1 >= indptr.size:   # a damaged segment: skipped, as the
+                    continue                         # compiled first stage skips it
+                lo, hi = max(int(indptr[local_term]), 0), int(indptr[local_term + 1])
                 rows, w = self._posting_weights(number, lo, hi, int(term))
                 scores[rows + base if base else rows] += w * weight
         if self._live_passages is not None:
