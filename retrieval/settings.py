@@ -225,6 +225,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
 # Keys of earlier versions, and what took their place (said instead of "unknown key").
 RENAMED: dict[str, str] = {
     "answer.threshold": "answer.min_confidence (a probability from 0 to 1) replaced it",
+    "answer.min_score": "answer.min_confidence alone decides whether to answer; remove the key",
 }
 
 

@@ -43,6 +43,9 @@ def test_environment_overrides_the_user_file(tmp_path: Path):
     ("[answer]\nthreshold = 0.45\n",
      "answer.threshold: no longer a setting: answer.min_confidence (a probability from 0 to 1) "
      "replaced it"),
+    ("[answer]\nmin_score = 0.35\n",
+     "answer.min_score: no longer a setting: answer.min_confidence alone decides whether to "
+     "answer; remove the key"),
     ("[retreival]\nstem = true\n", "retreival: unknown key (did you mean retrieval?)"),
     ("[colour]\nx = 1\n", "colour: unknown key"),
     ("[retrieval]\nstem = 'maybe'\n", "retrieval.stem: Input should be a valid boolean"),
