@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.data import REPO, holds_answer as contains, normal_answer
+from benchmarks.data import REALTIMEQA, holds_answer as contains, normal_answer
 from benchmarks.quality import Bm25Sentences
 from benchmarks.report import machine, write_json
 from retrieval.answerer import Answerer, Result
@@ -41,7 +41,6 @@ from retrieval.evaluation import auroc
 from retrieval.index import TfidfIndex
 from retrieval.settings import Settings, load_settings
 
-REALTIMEQA = REPO.parent / "shared" / "data" / "realtimeqa"
 RESULTS = Path(__file__).resolve().parent / "results"
 SPLITS = ("tune", "heldout")
 K = 10

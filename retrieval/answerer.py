@@ -386,7 +386,7 @@ class Answerer:
             index, query, sentence_ids, candidates.sentence_scores[rows],
             candidates.passage_scores[rows], scores[rows], type_met, negation_unmet,
             (candidates.sentences, candidates.positions[rows], candidates.passages[rows]),
-            detail, reaction_asked=asks_reaction(text),
+            detail, reaction_asked=reaction,
             previous_scores=self._previous_scores(sentence_ids, term_ids, weights),
             live_passages=self._live_passages)
         confidence = self.model.probability(features)
@@ -419,10 +419,7 @@ class Answerer:
         """The sentence score of the sentence before each of ``sentence_ids`` in its article
         (0 for an article's first): a reaction or a reason follows the event's sentence."""
         index = self.index
-        before = sentence_ids - 1
-        same = before >= 0
-        same[same] = (index.sentence_article_[before[same]]
-                      == index.sentence_article_[sentence_ids[same]])
+        before, same = _before_in_article(sentence_ids, index)
         out = np.zeros(sentence_ids.size)
         if same.any():
             out[same] = index.sentence_scores(before[same], term_ids, weights)
@@ -511,15 +508,24 @@ class Answerer:
         return answers
 
 
+def _before_in_article(sentence_ids: np.ndarray, index: TfidfIndex
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """The sentence before each of ``sentence_ids``, and whether it is one of the same
+    article (not for an article's first sentence)."""
+    before = sentence_ids - 1
+    same = before >= 0
+    same[same] = (index.sentence_article_[before[same]]
+                  == index.sentence_article_[sentence_ids[same]])
+    return before, same
+
+
 def _previous_of(sentence_ids: np.ndarray, scores: np.ndarray, index: TfidfIndex) -> np.ndarray:
     """For each candidate, the score of the sentence before it in its article when that one
     is a candidate too (else 0)."""
     order = np.argsort(sentence_ids, kind="stable")
-    before = sentence_ids - 1
+    before, same = _before_in_article(sentence_ids, index)
     at = np.clip(np.searchsorted(sentence_ids[order], before), 0, sentence_ids.size - 1)
-    found = (sentence_ids[order][at] == before) & (before >= 0)
-    found &= index.sentence_article_[np.maximum(before, 0)] == index.sentence_article_[sentence_ids]
-    return np.where(found, scores[order][at], 0.0)
+    return np.where(same & (sentence_ids[order][at] == before), scores[order][at], 0.0)
 
 
 class _Texts:

@@ -104,11 +104,17 @@ class DetailReader:
         soft, semantic = np.zeros(n), np.zeros(n)
         vectors = self.vectors
         terms_of = [self.terms(s) for s in sentences]
+        q_soft = q_mean = None
         if vectors is not None:      # every word's vector at once (one tokenizer call)
-            vectors.of(list(dict.fromkeys([*asked.words, *(w for pairs in terms_of
-                                                            for w, _ in pairs)])))
-        q_soft = vectors.of(list(asked.words)) if vectors is not None and asked.words else None
-        q_mean = vectors.mean_of([asked.words])[0] if q_soft is not None else None
+            words = list(dict.fromkeys([*asked.words, *(w for pairs in terms_of
+                                                        for w, _ in pairs)]))
+            table = vectors.of(words)
+            row = {w: i for i, w in enumerate(words)}
+            if asked.words:
+                q_soft = table[[row[w] for w in asked.words]]
+                total = q_soft.sum(axis=0)          # the question's mean vector, normalised
+                norm = float(np.linalg.norm(total))
+                q_mean = total / norm if norm > 0 else total
         mass = float(asked.weights.sum())
         asked_terms = asked.terms
         for i, (s, pairs) in enumerate(zip(sentences, terms_of)):
@@ -125,7 +131,7 @@ class DetailReader:
                 match = np.fromiter((t in terms for t in asked_terms), dtype=np.float64,
                                     count=len(asked_terms))
                 if q_soft is not None and pairs:
-                    sentence_vectors = vectors.of([w for w, _ in pairs])  # type: ignore[union-attr]
+                    sentence_vectors = table[[row[w] for w, _ in pairs]]
                     if not match.all():
                         closeness = (q_soft[match == 0] @ sentence_vectors.T).max(axis=1)
                         match[match == 0] = np.clip((closeness - _FLOOR) / (1 - _FLOOR), 0, 1)
